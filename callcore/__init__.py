@@ -1,0 +1,3 @@
+"""callcore: a contact-center backend for Asterisk."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,63 @@
+"""structlog set-up: JSON lines off a TTY, readable console on a TTY, secrets redacted.
+
+Bind call/channel ids per task with ``structlog.contextvars.bind_contextvars(call_id=..., channel_id=...)``
+(contextvars follow asyncio tasks), or ``log.bind(...)`` on a logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from callcore.config import Secret
+
+_SECRET_KEYS = re.compile(r"pass(word)?|secret|token|api_key|authorization|dsn|database_url", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
+_API_KEY_QUERY = re.compile(r"(api_key=)[^&\s]+", re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return _API_KEY_QUERY.sub(r"\1***", text)
+
+
+def _redact(value: Any, key: str = "") -> Any:
+    if isinstance(value, Secret):
+        return "***"
+    if key and _SECRET_KEYS.search(key):
+        return "***"
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact(v, str(k)) for k, v in value.items()}
+    return value
+
+
+def redact_processor(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        event_dict[key] = _redact(event_dict[key], key)
+    return event_dict
+
+
+def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
+    stream = stream or sys.stderr
+    console = fmt == "console" or (fmt == "auto" and hasattr(stream, "isatty") and stream.isatty())
+    renderer: Any = structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
