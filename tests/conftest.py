@@ -1,0 +1,84 @@
+"""Shared fixtures.
+
+PostgreSQL: ``pg_server`` (session) is the admin DSN of a server: ``CALLCORE_TEST_DATABASE_URL`` when set,
+else the local server on 127.0.0.1:5432 (trust auth), else a private throwaway cluster started from the
+machine's PostgreSQL binaries and stopped at the end of the session. ``pg_dsn`` is a fresh database
+``cc_test_<hex>`` with every migration applied, dropped afterwards; ``pg_pool`` an asyncpg pool on it.
+Tests using them are marked ``postgres`` automatically. asyncpg is only imported when they run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PG_FIXTURES = {"pg_server", "pg_dsn", "pg_pool"}
+
+
+def shared_dir() -> Path:
+    """``/work/shared``-style reference material: CALLCORE_SHARED_DIR or ``<repo>/../shared``."""
+    env = os.environ.get("CALLCORE_SHARED_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if PG_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    from callcore.store.pg import resolve_database
+
+    configured = os.environ.get("CALLCORE_TEST_DATABASE_URL", "")
+    try:
+        resolved = asyncio.run(resolve_database(configured, purpose="test"))
+    except Exception as exc:
+        pytest.skip(f"no PostgreSQL available for tests: {exc}")
+    try:
+        yield resolved.dsn
+    finally:
+        asyncio.run(resolved.stop())
+
+
+@pytest.fixture
+async def pg_dsn(pg_server: str) -> AsyncIterator[str]:
+    import asyncpg
+
+    from callcore.store.migrate import migrate
+    from callcore.store.pg import quote_ident, with_database
+
+    name = f"cc_test_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(pg_server)
+    try:
+        await admin.execute(f"CREATE DATABASE {quote_ident(name)}")
+    finally:
+        await admin.close()
+    dsn = with_database(pg_server, name)
+    try:
+        await migrate(dsn)
+        yield dsn
+    finally:
+        admin = await asyncpg.connect(pg_server)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def pg_pool(pg_dsn: str) -> AsyncIterator[Any]:
+    from callcore.store.pg import create_pool
+
+    pool = await create_pool(pg_dsn, 4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
