@@ -1,0 +1,1 @@
+DELETE FROM agents WHERE id = $1 RETURNING id

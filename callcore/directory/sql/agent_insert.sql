@@ -1,0 +1,4 @@
+INSERT INTO agents (id, name, endpoint, skills)
+VALUES ($1, $2, $3, $4::jsonb)
+ON CONFLICT (id) DO NOTHING
+RETURNING id

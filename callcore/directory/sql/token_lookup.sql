@@ -1,0 +1,1 @@
+SELECT id FROM agents WHERE token_hash = $1

@@ -1,0 +1,270 @@
+"""PostgreSQL storage of queues, agents, memberships, agent state and agent tokens.
+
+Every function takes ``db``: an asyncpg pool or connection. Writes to queues, agents and memberships
+fire ``NOTIFY callcore_config`` (database triggers) so running services reload. Tickets, help requests
+and call records live in ``callcore.directory.records``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from callcore.directory.model import (
+    QUEUE_FIELDS,
+    AgentSpec,
+    QueueSpec,
+    build_agent,
+    build_queue,
+    check_name,
+)
+from callcore.directory.sqlload import sql
+from callcore.errors import Conflict, InputError, NotFound, StoreError, Unavailable
+
+Db = Any  # asyncpg.Pool or asyncpg.Connection
+
+
+@asynccontextmanager
+async def transaction(db: Db) -> AsyncIterator[Any]:
+    """A connection inside a transaction, from a pool or an existing connection."""
+    try:
+        if hasattr(db, "acquire"):
+            async with db.acquire() as conn, conn.transaction():
+                yield conn
+        else:
+            async with db.transaction():
+                yield db
+    except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError,
+            asyncpg.exceptions.CannotConnectNowError) as exc:
+        raise Unavailable(f"PostgreSQL unreachable: {exc}") from exc
+
+
+def translate(exc: Exception) -> Exception:
+    """asyncpg/OS failures as CallcoreError subclasses."""
+    if isinstance(exc, asyncpg.exceptions.UniqueViolationError):
+        return Conflict(str(exc))
+    if isinstance(exc, asyncpg.exceptions.ForeignKeyViolationError):
+        return NotFound(str(exc.detail or exc))
+    if isinstance(exc, asyncpg.exceptions.CheckViolationError):
+        return InputError(str(exc))
+    if isinstance(exc, OSError | asyncpg.exceptions.ConnectionDoesNotExistError
+                  | asyncpg.exceptions.CannotConnectNowError | asyncpg.exceptions.InterfaceError):
+        return Unavailable(f"PostgreSQL unreachable: {exc}")
+    return StoreError(str(exc))
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+# --- queues ------------------------------------------------------------------------------------
+
+
+def _queue_args(spec: QueueSpec) -> list[Any]:
+    row = spec.to_json()
+    return [_dump(row[k]) if k in ("disposition_codes", "skill_requirements", "skill_relaxation") else row[k]
+            for k in QUEUE_FIELDS]
+
+
+def queue_from_row(row: Mapping[str, Any]) -> QueueSpec:
+    data = {k: row[k] for k in QUEUE_FIELDS}
+    for k in ("disposition_codes", "skill_requirements", "skill_relaxation"):
+        data[k] = json.loads(data[k])
+    return build_queue(data)
+
+
+async def create_queue(db: Db, spec: QueueSpec) -> QueueSpec:
+    try:
+        name = await db.fetchval(sql("queue_insert"), *_queue_args(spec))
+    except asyncpg.PostgresError as exc:
+        raise translate(exc) from exc
+    if name is None:
+        raise Conflict(f"queue {spec.name!r} already exists")
+    return spec
+
+
+async def get_queue(db: Db, name: str) -> QueueSpec:
+    row = await db.fetchrow(sql("queue_get"), name)
+    if row is None:
+        raise NotFound(f"queue {name!r} does not exist")
+    return queue_from_row(row)
+
+
+async def list_queues(db: Db) -> list[QueueSpec]:
+    return [queue_from_row(r) for r in await db.fetch(sql("queue_list"))]
+
+
+async def update_queue(db: Db, name: str, changes: Mapping[str, Any]) -> QueueSpec:
+    """Merge ``changes`` onto the stored queue, validate the result and store it."""
+    async with transaction(db) as conn:
+        row = await conn.fetchrow(sql("queue_get") + " FOR UPDATE", name)
+        if row is None:
+            raise NotFound(f"queue {name!r} does not exist")
+        spec = build_queue(changes, base=queue_from_row(row))
+        await conn.fetchval(sql("queue_update"), *_queue_args(spec))
+    return spec
+
+
+async def delete_queue(db: Db, name: str) -> None:
+    if await db.fetchval(sql("queue_delete"), name) is None:
+        raise NotFound(f"queue {name!r} does not exist")
+
+
+# --- agents ------------------------------------------------------------------------------------
+
+
+def agent_from_row(row: Mapping[str, Any]) -> AgentSpec:
+    return AgentSpec(id=row["id"], name=row["name"], endpoint=row["endpoint"],
+                     skills=json.loads(row["skills"]), queues=json.loads(row["queues"]))
+
+
+async def _write_memberships(conn: Any, agent_id: str, queues: Mapping[str, int]) -> None:
+    names = list(queues)
+    found = {r["name"] for r in await conn.fetch(sql("queues_existing"), names)}
+    missing = sorted(set(names) - found)
+    if missing:
+        raise NotFound(f"queue {missing[0]!r} does not exist")
+    await conn.execute(sql("membership_prune"), agent_id, names)
+    for queue, penalty in queues.items():
+        await conn.execute(sql("membership_set"), agent_id, queue, penalty)
+
+
+async def create_agent(db: Db, spec: AgentSpec) -> AgentSpec:
+    async with transaction(db) as conn:
+        created = await conn.fetchval(sql("agent_insert"), spec.id, spec.name, spec.endpoint,
+                                      _dump(dict(spec.skills)))
+        if created is None:
+            raise Conflict(f"agent {spec.id!r} already exists")
+        await _write_memberships(conn, spec.id, spec.queues)
+    return spec
+
+
+async def get_agent(db: Db, agent_id: str) -> AgentSpec:
+    row = await db.fetchrow(sql("agent_get"), agent_id)
+    if row is None:
+        raise NotFound(f"agent {agent_id!r} does not exist")
+    return agent_from_row(row)
+
+
+async def list_agents(db: Db) -> list[AgentSpec]:
+    return [agent_from_row(r) for r in await db.fetch(sql("agent_list"))]
+
+
+async def update_agent(db: Db, agent_id: str, changes: Mapping[str, Any]) -> AgentSpec:
+    """Merge ``changes`` onto the stored agent; ``queues``, when given, replaces all memberships."""
+    async with transaction(db) as conn:
+        row = await conn.fetchrow(sql("agent_get"), agent_id)
+        if row is None:
+            raise NotFound(f"agent {agent_id!r} does not exist")
+        old = agent_from_row(row)
+        spec = build_agent(changes, base=old)
+        if (spec.name, spec.endpoint, dict(spec.skills)) != (old.name, old.endpoint, dict(old.skills)):
+            await conn.fetchval(sql("agent_update"), spec.id, spec.name, spec.endpoint,
+                                _dump(dict(spec.skills)))
+        if "queues" in changes:
+            await _write_memberships(conn, agent_id, spec.queues)
+    return spec
+
+
+async def delete_agent(db: Db, agent_id: str) -> None:
+    if await db.fetchval(sql("agent_delete"), agent_id) is None:
+        raise NotFound(f"agent {agent_id!r} does not exist")
+
+
+async def set_membership(db: Db, agent_id: str, queue: str, penalty: int = 0) -> None:
+    check_name(queue, "queue")
+    try:
+        await db.execute(sql("membership_set"), agent_id, queue, penalty)
+    except asyncpg.ForeignKeyViolationError:
+        raise NotFound(f"agent {agent_id!r} or queue {queue!r} does not exist") from None
+    except asyncpg.CheckViolationError:
+        raise InputError("must be >= 0", field="penalty") from None
+
+
+async def remove_membership(db: Db, agent_id: str, queue: str) -> None:
+    if await db.fetchval(sql("membership_delete"), agent_id, queue) is None:
+        raise NotFound(f"agent {agent_id!r} is not a member of queue {queue!r}")
+
+
+async def set_skill(db: Db, agent_id: str, skill: str, level: int | None) -> AgentSpec:
+    """Set one skill level (``None`` removes the skill)."""
+    agent = await get_agent(db, agent_id)
+    skills = dict(agent.skills)
+    if level is None:
+        skills.pop(skill, None)
+    else:
+        skills[skill] = level
+    return await update_agent(db, agent_id, {"skills": skills})
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    queues: list[QueueSpec]
+    agents: list[AgentSpec]
+
+
+async def load_directory(db: Db) -> Directory:
+    """Every queue and agent (with memberships), read in one snapshot."""
+    async with transaction(db) as conn:
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return Directory(await list_queues(conn), await list_agents(conn))
+
+
+# --- agent state -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SavedAgentState:
+    agent_id: str
+    state: str
+    pause_reason: str | None
+    since: datetime
+
+
+async def save_agent_state(db: Db, agent_id: str, state: str, pause_reason: str | None,
+                           since: datetime) -> None:
+    """Persist an agent's state (e.g. paused with its reason) so that it survives restarts."""
+    if await db.fetchval(sql("agent_state_save"), agent_id, state, pause_reason, since) is None:
+        raise NotFound(f"agent {agent_id!r} does not exist")
+
+
+async def load_agent_states(db: Db) -> dict[str, SavedAgentState]:
+    rows = await db.fetch(sql("agent_state_list"))
+    return {r["agent_id"]: SavedAgentState(r["agent_id"], r["state"], r["pause_reason"], r["since"])
+            for r in rows}
+
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def issue_agent_token(db: Db, agent_id: str) -> str:
+    """A new random token for the agent (replacing the old one). Only its sha256 is stored."""
+    token = "cca_" + secrets.token_urlsafe(32)
+    if await db.fetchval(sql("token_set"), agent_id, hash_token(token)) is None:
+        raise NotFound(f"agent {agent_id!r} does not exist")
+    return token
+
+
+async def revoke_agent_token(db: Db, agent_id: str) -> None:
+    if await db.fetchval(sql("token_set"), agent_id, None) is None:
+        raise NotFound(f"agent {agent_id!r} does not exist")
+
+
+async def agent_for_token(db: Db, token: str) -> str | None:
+    """The agent id owning ``token``, or None."""
+    if not token.startswith("cca_"):
+        return None
+    result = await db.fetchval(sql("token_lookup"), hash_token(token))
+    return None if result is None else str(result)
