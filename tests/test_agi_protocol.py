@@ -30,7 +30,8 @@ def _shared() -> Path:
 
 
 def test_reply_forms_from_the_real_trace() -> None:
-    assert parse_reply(["200 result=1 (15551230700)"]) == AgiReply(200, 1, "15551230700", "result=1 (15551230700)")
+    expected = AgiReply(200, 1, "15551230700", "result=1 (15551230700)")
+    assert parse_reply(["200 result=1 (15551230700)"]) == expected
     assert parse_reply(["200 result=0"]).result == 0
     assert parse_reply(["200 result=-1"]).result == -1
     assert parse_reply(["200 result=1 (700@inbound)"]).data == "700@inbound"

@@ -82,7 +82,8 @@ def test_number_candidates() -> None:
     assert number_candidates("") == []
 
 
-times = st.datetimes(min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2035, 1, 1), timezones=st.just(UTC))
+times = st.datetimes(min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2035, 1, 1),
+                     timezones=st.just(UTC))
 windows = st.builds(HoursWindow, st.integers(0, 6), st.times(), st.times(),
                     st.sampled_from(["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"]))
 
@@ -97,7 +98,8 @@ def test_decision_is_always_usable(hours: list[HoursWindow], vip: int | None, no
 
 
 @given(st.integers(0, 6), st.times(), st.times(), times)
-def test_window_matches_a_brute_force_definition(weekday: int, o: dt.time, c: dt.time, now: dt.datetime) -> None:
+def test_window_matches_a_brute_force_definition(weekday: int, o: dt.time, c: dt.time,
+                                                 now: dt.datetime) -> None:
     w = HoursWindow(weekday, o, c, "UTC")
     t = now.time().replace(tzinfo=None)
     if o < c:

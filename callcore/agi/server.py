@@ -104,6 +104,8 @@ class AgiServer:
             started = time.monotonic()
             try:
                 await self._session(reader, writer)
+            except asyncio.CancelledError:
+                log.info("agi.session_cancelled")
             finally:
                 self.active -= 1
                 ACTIVE.dec()
