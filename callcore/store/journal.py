@@ -1,0 +1,400 @@
+"""The PostgreSQL event journal.
+
+``append`` is synchronous, O(1) and never waits for the database: the event gets its idempotency key
+(a UUID) and goes into a bounded in-memory buffer. A flusher task writes the buffer in batches (COPY into a
+per-connection staging table, then ``INSERT ... SELECT ... ON CONFLICT (event_key) DO NOTHING``).
+
+When PostgreSQL is down or too slow and the buffer is full, the journal switches to *spilling*: new events
+go to an append-only JSON-lines file (fsync'd per batch) in ``journal_spill_dir``. Once the database answers
+again the flusher writes what was still in memory, replays the spill files in order, deletes them, and then
+returns to the in-memory path, so events reach the table in the order they were appended and, thanks to the
+key, exactly once. Spill files left by a previous run are replayed at start. ``close()`` drains everything
+to PostgreSQL, or to a spill file when PostgreSQL cannot take it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
+from itertools import islice
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+
+from callcore.clock import Clock, SystemClock
+from callcore.errors import StoreError
+from callcore.metrics import REGISTRY
+from callcore.store.spill import Row, SpillReader, SpillWriter, count_lines, spill_files
+from callcore.store.sqlfiles import load_sql
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from callcore.config import Settings
+
+log = structlog.get_logger(__name__)
+
+BUFFER_EVENTS = Gauge("callcore_journal_buffer_events", "Journal events in memory, not yet written.",
+                      registry=REGISTRY)
+FLUSH_SECONDS = Histogram("callcore_journal_flush_seconds", "Time to write one journal batch to PostgreSQL.",
+                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                          registry=REGISTRY)
+EVENTS_WRITTEN = Counter("callcore_journal_events_written", "Journal events inserted into PostgreSQL.",
+                         registry=REGISTRY)
+EVENTS_SPILLED = Counter("callcore_journal_spilled_events", "Journal events written to a spill file.",
+                         registry=REGISTRY)
+DB_ERRORS = Counter("callcore_journal_db_errors", "Failed journal writes to PostgreSQL.", registry=REGISTRY)
+SPILLING = Gauge("callcore_journal_spilling", "1 while new journal events go to a spill file.",
+                 registry=REGISTRY)
+EVENTS_REJECTED = Counter("callcore_journal_rejected_events",
+                          "Journal events PostgreSQL refused as invalid (logged, kept in a .rejected file).",
+                          registry=REGISTRY)
+
+STAGING_TABLE = "callcore_journal_staging"
+COLUMNS = ("event_key", "ts", "type", "instance", "call_id", "channel_id", "agent_id", "queue", "campaign_id",
+           "payload")
+MAX_BACKOFF = 5.0
+IDLE_PROBE = 5.0
+
+
+class _Keys:
+    """Version-4-shaped UUID strings: random per journal instance, then a 48-bit sequence number."""
+
+    def __init__(self) -> None:
+        r = secrets.randbits(62)
+        self._prefix = (f"{r >> 30:08x}-{(r >> 14) & 0xFFFF:04x}-4{(r >> 2) & 0xFFF:03x}-"
+                        f"{0x8 | (r & 0x3):x}{secrets.randbits(12):03x}-")
+        self.seq = 0
+
+    def next(self) -> str:
+        self.seq += 1
+        return f"{self._prefix}{self.seq:012x}"
+
+
+def seq_of(key: str) -> int:
+    return int(key[-12:], 16)
+
+
+def _fallback(obj: Any) -> Any:
+    return str(obj)
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_fallback)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, Mapping):
+        return {_scrub(str(k)): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def encode_payload(payload: Mapping[str, Any] | None) -> str:
+    """JSON text of a payload; NUL characters (refused by jsonb) become U+FFFD."""
+    if not payload:
+        return "{}"
+    text = _encoder.encode(payload if type(payload) is dict else dict(payload)).decode()
+    if "\\u0000" in text:
+        text = _encoder.encode(_scrub(msgspec.json.decode(text))).decode()
+    return text
+
+
+def _text(value: str | None) -> str | None:
+    return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+
+
+class PgJournal:
+    """Durable journal on PostgreSQL (implements ``callcore.store.api.JournalSink``)."""
+
+    def __init__(self, target: str | asyncpg.Pool, settings: Settings, *, clock: Clock | None = None,
+                 on_flushed: Callable[[int], None] | None = None, op_timeout: float = 10.0) -> None:
+        self._dsn = target if isinstance(target, str) else None
+        self._pool = None if isinstance(target, str) else target
+        self._conn: asyncpg.Connection | None = None
+        self._clock = clock or SystemClock()
+        self._instance = settings.instance_id or os.uname().nodename
+        self._max = settings.journal_buffer
+        self._batch = settings.journal_batch
+        self._interval = settings.journal_flush_interval
+        self._op_timeout = op_timeout
+        self._on_flushed = on_flushed
+        self.spill_dir = Path(settings.journal_spill_dir)
+        self._keys = _Keys()
+        self._buf: deque[Row] = deque()
+        self._overflow: list[Row] = []
+        self._spilling = False
+        self._spilled_pending = 0
+        self._writer = SpillWriter(self.spill_dir, f"{time.time_ns():020d}")
+        self._reader = SpillReader()
+        self._db_ok = False
+        self._last_ok = -math.inf
+        self._started = False
+        self._closing = False
+        self._closed = False
+        self._flush_wake = asyncio.Event()
+        self._spill_wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._spiller: asyncio.Task[None] | None = None
+        self._staging_sql = load_sql("callcore.store", "journal_staging")
+        self._insert_sql = load_sql("callcore.store", "journal_insert")
+
+    # -- the sink ------------------------------------------------------------------------------------
+
+    def append(self, type: str, payload: Mapping[str, Any] | None = None, *, call_id: str | None = None,
+               channel_id: str | None = None, agent_id: str | None = None, queue: str | None = None,
+               campaign_id: str | None = None, ts: float | None = None) -> None:
+        if ts is None or not math.isfinite(ts):
+            ts = self._clock.now()
+        row: Row = (self._keys.next(), float(ts), _text(type) or "", self._instance, _text(call_id),
+                    _text(channel_id), _text(agent_id), _text(queue), _text(campaign_id),
+                    encode_payload(payload))
+        if self._closed:
+            self._spill_now([row])
+            return
+        if self._spilling or len(self._buf) >= self._max:
+            if not self._spilling:
+                self._set_spilling(True)
+            self._overflow.append(row)
+            if len(self._overflow) >= self._batch:
+                self._spill_wake.set()
+        else:
+            self._buf.append(row)
+            if len(self._buf) >= self._batch:
+                self._flush_wake.set()
+
+    def health(self) -> dict[str, Any]:
+        return {"db_ok": self._db_ok, "spilling": self._spilling,
+                "buffered": len(self._buf) + len(self._overflow), "spilled_pending": self._spilled_pending}
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        leftover = spill_files(self.spill_dir)
+        if leftover:
+            self._spilled_pending = sum(count_lines(p) for p in leftover)
+            log.warning("journal_spill_replay_pending", files=len(leftover), events=self._spilled_pending)
+            self._set_spilling(True)
+        self._flusher = asyncio.create_task(self._run_flusher(), name="journal-flusher")
+        self._spiller = asyncio.create_task(self._run_spiller(), name="journal-spiller")
+
+    async def close(self) -> None:
+        """Write everything out: to PostgreSQL, or to a spill file when it cannot take it."""
+        if self._closed:
+            return
+        self._closing = True
+        self._flush_wake.set()
+        if self._flusher is not None:
+            await self._flusher
+        if self._spiller is not None:
+            self._spiller.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._spiller
+        if self._buf:
+            rows = list(self._buf)
+            self._buf.clear()
+            self._spill_now(rows, separate=True)
+        self._write_overflow()
+        self._writer.close()
+        self._closed = True
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with suppress(Exception):
+                await conn.close(timeout=2)
+        self._update_gauges()
+        log.info("journal_closed", **self.health())
+
+    async def __aenter__(self) -> PgJournal:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    # -- spilling ------------------------------------------------------------------------------------
+
+    def _set_spilling(self, on: bool) -> None:
+        self._spilling = on
+        SPILLING.set(1 if on else 0)
+        log.warning("journal_spilling_started" if on else "journal_spilling_ended",
+                    buffered=len(self._buf), spilled_pending=self._spilled_pending)
+
+    def _spill_now(self, rows: list[Row], *, separate: bool = False) -> None:
+        first = seq_of(rows[0][0])
+        if separate:
+            self._writer.write_separate(rows, first)
+        else:
+            self._writer.append(rows, first)
+        EVENTS_SPILLED.inc(len(rows))
+        self._spilled_pending += len(rows)
+
+    def _write_overflow(self) -> None:
+        if not self._overflow:
+            return
+        rows, self._overflow = self._overflow, []
+        try:
+            self._spill_now(rows)
+        except StoreError as exc:
+            self._overflow[:0] = rows
+            log.error("journal_spill_failed", error=str(exc), held_in_memory=len(self._overflow))
+
+    async def _run_spiller(self) -> None:
+        while True:
+            await _wait(self._spill_wake, self._interval)
+            self._spill_wake.clear()
+            self._write_overflow()
+            self._update_gauges()
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    async def _run_flusher(self) -> None:
+        backoff = self._interval
+        while True:
+            if not self._closing:
+                await _wait(self._flush_wake, self._interval)
+            self._flush_wake.clear()
+            try:
+                await self._drain()
+                backoff = self._interval
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._failed(exc)
+                if self._closing:
+                    return
+                await _wait(self._flush_wake, backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            finally:
+                self._update_gauges()
+            if self._closing:
+                return
+
+    async def _drain(self) -> None:
+        while self._buf:
+            batch = list(islice(self._buf, self._batch))
+            await self._write(batch)
+            for _ in range(len(batch)):
+                self._buf.popleft()
+            if self._on_flushed is not None:
+                self._on_flushed(len(batch))
+        if self._spilling:
+            await self._replay()
+        elif not self._db_ok or self._clock.monotonic() - self._last_ok > IDLE_PROBE:
+            await self._probe()
+
+    async def _replay(self) -> None:
+        while True:
+            files = spill_files(self.spill_dir)
+            if not files:
+                break
+            path = files[0]
+            rows = self._reader.read(path, self._batch)
+            if rows:
+                await self._write(rows)
+                self._spilled_pending = max(0, self._spilled_pending - len(rows))
+                continue
+            self._reader.forget()
+            if path == self._writer.current:
+                self._writer.close()
+                path.unlink()
+                break
+            path.unlink()
+            log.info("journal_spill_file_replayed", file=str(path))
+        if self._writer.current is None:
+            self._buf.extend(self._overflow)
+            self._overflow.clear()
+            self._spilled_pending = 0
+            self._set_spilling(False)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._pool is not None:
+            async with self._pool.acquire() as conn:
+                yield conn
+            return
+        if self._conn is None or self._conn.is_closed():
+            from callcore.store.pg import connect
+
+            self._conn = await connect(self._dsn or "", connect_timeout=self._op_timeout)
+        import asyncpg
+
+        try:
+            yield self._conn
+        except asyncpg.PostgresError:
+            raise
+        except BaseException:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.terminate()
+            raise
+
+    async def _probe(self) -> None:
+        async with asyncio.timeout(self._op_timeout), self._connection() as conn:
+            await conn.fetchval("SELECT 1")
+        self._ok()
+
+    async def _write(self, rows: list[Row]) -> None:
+        import asyncpg
+
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._op_timeout), self._connection() as conn, conn.transaction():
+                await conn.execute(self._staging_sql)
+                await conn.copy_records_to_table(STAGING_TABLE, records=rows, columns=COLUMNS)
+                status = await conn.execute(self._insert_sql)
+        except asyncpg.DataError as exc:
+            if len(rows) == 1:
+                self._reject(rows[0], exc)
+                return
+            for row in rows:
+                await self._write([row])
+            return
+        FLUSH_SECONDS.observe(time.perf_counter() - started)
+        EVENTS_WRITTEN.inc(int(status.rsplit(" ", 1)[-1]))
+        self._ok()
+
+    def _reject(self, row: Row, exc: Exception) -> None:
+        EVENTS_REJECTED.inc()
+        log.error("journal_event_rejected", event_key=row[0], type=row[2], error=str(exc))
+        path = self.spill_dir / f"{self._writer.run_id}.rejected"
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as fh:
+            fh.write(msgspec.json.encode(row) + b"\n")
+
+    def _ok(self) -> None:
+        self._last_ok = self._clock.monotonic()
+        if not self._db_ok:
+            self._db_ok = True
+            log.info("journal_db_available")
+
+    def _failed(self, exc: BaseException) -> None:
+        DB_ERRORS.inc()
+        if self._db_ok:
+            log.warning("journal_db_unavailable", error=repr(exc), buffered=len(self._buf))
+        self._db_ok = False
+
+    def _update_gauges(self) -> None:
+        BUFFER_EVENTS.set(len(self._buf) + len(self._overflow))
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
