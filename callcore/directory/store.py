@@ -18,13 +18,12 @@ from typing import Any
 
 import asyncpg
 
+from callcore.acd.model import AgentConfig, QueueConfig
 from callcore.directory.model import (
-    QUEUE_FIELDS,
-    AgentSpec,
-    QueueSpec,
     build_agent,
     build_queue,
     check_name,
+    queue_json,
 )
 from callcore.directory.sqlload import sql
 from callcore.errors import Conflict, InputError, NotFound, StoreError, Unavailable
@@ -68,20 +67,26 @@ def _dump(value: Any) -> str:
 # --- queues ------------------------------------------------------------------------------------
 
 
-def _queue_args(spec: QueueSpec) -> list[Any]:
-    row = spec.to_json()
-    return [_dump(row[k]) if k in ("disposition_codes", "skill_requirements", "skill_relaxation") else row[k]
-            for k in QUEUE_FIELDS]
+QUEUE_COLUMNS = ("name", "strategy", "weight", "moh_class", "announce_position_every", "announce_holdtime",
+                 "max_wait", "overflow", "join_empty", "leave_empty", "max_len", "callback_digit",
+                 "wrapup_time", "ring_timeout", "max_no_answer", "service_level_threshold", "recording",
+                 "script", "dispositions", "skills", "voicemail_context", "transfer_context")
+_JSON_COLUMNS = ("dispositions", "skills")
 
 
-def queue_from_row(row: Mapping[str, Any]) -> QueueSpec:
-    data = {k: row[k] for k in QUEUE_FIELDS}
-    for k in ("disposition_codes", "skill_requirements", "skill_relaxation"):
+def _queue_args(spec: QueueConfig) -> list[Any]:
+    row = queue_json(spec)
+    return [_dump(row[k]) if k in _JSON_COLUMNS else row[k] for k in QUEUE_COLUMNS]
+
+
+def queue_from_row(row: Mapping[str, Any]) -> QueueConfig:
+    data = {k: row[k] for k in QUEUE_COLUMNS}
+    for k in _JSON_COLUMNS:
         data[k] = json.loads(data[k])
     return build_queue(data)
 
 
-async def create_queue(db: Db, spec: QueueSpec) -> QueueSpec:
+async def create_queue(db: Db, spec: QueueConfig) -> QueueConfig:
     try:
         name = await db.fetchval(sql("queue_insert"), *_queue_args(spec))
     except asyncpg.PostgresError as exc:
@@ -91,18 +96,18 @@ async def create_queue(db: Db, spec: QueueSpec) -> QueueSpec:
     return spec
 
 
-async def get_queue(db: Db, name: str) -> QueueSpec:
+async def get_queue(db: Db, name: str) -> QueueConfig:
     row = await db.fetchrow(sql("queue_get"), name)
     if row is None:
         raise NotFound(f"queue {name!r} does not exist")
     return queue_from_row(row)
 
 
-async def list_queues(db: Db) -> list[QueueSpec]:
+async def list_queues(db: Db) -> list[QueueConfig]:
     return [queue_from_row(r) for r in await db.fetch(sql("queue_list"))]
 
 
-async def update_queue(db: Db, name: str, changes: Mapping[str, Any]) -> QueueSpec:
+async def update_queue(db: Db, name: str, changes: Mapping[str, Any]) -> QueueConfig:
     """Merge ``changes`` onto the stored queue, validate the result and store it."""
     async with transaction(db) as conn:
         row = await conn.fetchrow(sql("queue_get") + " FOR UPDATE", name)
@@ -121,9 +126,9 @@ async def delete_queue(db: Db, name: str) -> None:
 # --- agents ------------------------------------------------------------------------------------
 
 
-def agent_from_row(row: Mapping[str, Any]) -> AgentSpec:
-    return AgentSpec(id=row["id"], name=row["name"], endpoint=row["endpoint"],
-                     skills=json.loads(row["skills"]), queues=json.loads(row["queues"]))
+def agent_from_row(row: Mapping[str, Any]) -> AgentConfig:
+    return AgentConfig(id=row["id"], name=row["name"], endpoint=row["endpoint"],
+                       skills=json.loads(row["skills"]), memberships=json.loads(row["memberships"]))
 
 
 async def _write_memberships(conn: Any, agent_id: str, queues: Mapping[str, int]) -> None:
@@ -137,29 +142,29 @@ async def _write_memberships(conn: Any, agent_id: str, queues: Mapping[str, int]
         await conn.execute(sql("membership_set"), agent_id, queue, penalty)
 
 
-async def create_agent(db: Db, spec: AgentSpec) -> AgentSpec:
+async def create_agent(db: Db, spec: AgentConfig) -> AgentConfig:
     async with transaction(db) as conn:
         created = await conn.fetchval(sql("agent_insert"), spec.id, spec.name, spec.endpoint,
                                       _dump(dict(spec.skills)))
         if created is None:
             raise Conflict(f"agent {spec.id!r} already exists")
-        await _write_memberships(conn, spec.id, spec.queues)
+        await _write_memberships(conn, spec.id, spec.memberships)
     return spec
 
 
-async def get_agent(db: Db, agent_id: str) -> AgentSpec:
+async def get_agent(db: Db, agent_id: str) -> AgentConfig:
     row = await db.fetchrow(sql("agent_get"), agent_id)
     if row is None:
         raise NotFound(f"agent {agent_id!r} does not exist")
     return agent_from_row(row)
 
 
-async def list_agents(db: Db) -> list[AgentSpec]:
+async def list_agents(db: Db) -> list[AgentConfig]:
     return [agent_from_row(r) for r in await db.fetch(sql("agent_list"))]
 
 
-async def update_agent(db: Db, agent_id: str, changes: Mapping[str, Any]) -> AgentSpec:
-    """Merge ``changes`` onto the stored agent; ``queues``, when given, replaces all memberships."""
+async def update_agent(db: Db, agent_id: str, changes: Mapping[str, Any]) -> AgentConfig:
+    """Merge ``changes`` onto the stored agent; ``memberships``, when given, replaces all of them."""
     async with transaction(db) as conn:
         row = await conn.fetchrow(sql("agent_get"), agent_id)
         if row is None:
@@ -169,8 +174,8 @@ async def update_agent(db: Db, agent_id: str, changes: Mapping[str, Any]) -> Age
         if (spec.name, spec.endpoint, dict(spec.skills)) != (old.name, old.endpoint, dict(old.skills)):
             await conn.fetchval(sql("agent_update"), spec.id, spec.name, spec.endpoint,
                                 _dump(dict(spec.skills)))
-        if "queues" in changes:
-            await _write_memberships(conn, agent_id, spec.queues)
+        if "memberships" in changes:
+            await _write_memberships(conn, agent_id, spec.memberships)
     return spec
 
 
@@ -194,7 +199,7 @@ async def remove_membership(db: Db, agent_id: str, queue: str) -> None:
         raise NotFound(f"agent {agent_id!r} is not a member of queue {queue!r}")
 
 
-async def set_skill(db: Db, agent_id: str, skill: str, level: int | None) -> AgentSpec:
+async def set_skill(db: Db, agent_id: str, skill: str, level: int | None) -> AgentConfig:
     """Set one skill level (``None`` removes the skill)."""
     agent = await get_agent(db, agent_id)
     skills = dict(agent.skills)
@@ -207,8 +212,8 @@ async def set_skill(db: Db, agent_id: str, skill: str, level: int | None) -> Age
 
 @dataclass(frozen=True, slots=True)
 class Directory:
-    queues: list[QueueSpec]
-    agents: list[AgentSpec]
+    queues: list[QueueConfig]
+    agents: list[AgentConfig]
 
 
 async def load_directory(db: Db) -> Directory:

@@ -2,31 +2,33 @@
 -- Changes to queues, agents and memberships raise NOTIFY callcore_config so running services reload.
 
 CREATE TABLE IF NOT EXISTS queues (
-    name                        text PRIMARY KEY,
-    strategy                    text NOT NULL DEFAULT 'longest_idle',
-    moh_class                   text NOT NULL DEFAULT 'default',
-    announce_position_interval  integer NOT NULL DEFAULT 30 CHECK (announce_position_interval >= 0),
-    periodic_announce           text NOT NULL DEFAULT '',
-    periodic_announce_interval  integer NOT NULL DEFAULT 0 CHECK (periodic_announce_interval >= 0),
-    max_wait                    integer NOT NULL DEFAULT 0 CHECK (max_wait >= 0),
-    overflow_target             text,
-    join_empty                  text NOT NULL DEFAULT 'allow',
-    leave_empty                 text NOT NULL DEFAULT 'never',
-    max_len                     integer NOT NULL DEFAULT 0 CHECK (max_len >= 0),
-    callback_digit              text,
-    wrapup_time                 integer NOT NULL DEFAULT 10 CHECK (wrapup_time >= 0),
-    ring_timeout                integer NOT NULL DEFAULT 15 CHECK (ring_timeout > 0),
-    max_no_answer               integer NOT NULL DEFAULT 3 CHECK (max_no_answer >= 0),
-    service_level_threshold     integer NOT NULL DEFAULT 20 CHECK (service_level_threshold > 0),
-    recording                   text NOT NULL DEFAULT 'none',
-    script                      text NOT NULL DEFAULT '',
-    disposition_codes           jsonb NOT NULL DEFAULT '[]'::jsonb,
-    skill_requirements          jsonb NOT NULL DEFAULT '{}'::jsonb,
-    skill_relaxation            jsonb NOT NULL DEFAULT '[]'::jsonb,
-    weight                      integer NOT NULL DEFAULT 0,
-    created_at                  timestamptz NOT NULL DEFAULT now(),
-    updated_at                  timestamptz NOT NULL DEFAULT now()
+    name                     text PRIMARY KEY,
+    strategy                 text NOT NULL DEFAULT 'longest-idle',
+    weight                   integer NOT NULL DEFAULT 0,
+    moh_class                text NOT NULL DEFAULT 'default',
+    announce_position_every  double precision NOT NULL DEFAULT 0 CHECK (announce_position_every >= 0),
+    announce_holdtime        boolean NOT NULL DEFAULT false,
+    max_wait                 double precision NOT NULL DEFAULT 0 CHECK (max_wait >= 0),
+    overflow                 text,
+    join_empty               text NOT NULL DEFAULT 'never',
+    leave_empty              text NOT NULL DEFAULT 'never',
+    max_len                  integer NOT NULL DEFAULT 0 CHECK (max_len >= 0),
+    callback_digit           text NOT NULL DEFAULT '',
+    wrapup_time              double precision NOT NULL DEFAULT 0 CHECK (wrapup_time >= 0),
+    ring_timeout             double precision NOT NULL DEFAULT 15 CHECK (ring_timeout > 0),
+    max_no_answer            integer NOT NULL DEFAULT 3 CHECK (max_no_answer >= 0),
+    service_level_threshold  double precision NOT NULL DEFAULT 20 CHECK (service_level_threshold > 0),
+    recording                text NOT NULL DEFAULT 'none',
+    script                   text NOT NULL DEFAULT '',
+    dispositions             jsonb NOT NULL DEFAULT '[]'::jsonb,
+    skills                   jsonb NOT NULL DEFAULT '[]'::jsonb,
+    voicemail_context        text NOT NULL DEFAULT 'callcore-voicemail',
+    transfer_context         text NOT NULL DEFAULT 'callcore-transfer',
+    created_at               timestamptz NOT NULL DEFAULT now(),
+    updated_at               timestamptz NOT NULL DEFAULT now()
 );
+COMMENT ON COLUMN queues.overflow IS 'queue:<name> | dialplan:<context>,<exten>[,<priority>] | voicemail:<box>';
+COMMENT ON COLUMN queues.skills IS '[{"skill", "min_level", "relax": [{"after": seconds, "level": n|null}]}]';
 
 CREATE TABLE IF NOT EXISTS agents (
     id          text PRIMARY KEY,
