@@ -89,6 +89,13 @@ def _params(**kw: Any) -> dict[str, str]:
     return out
 
 
+def _basic_auth(user: str, password: str) -> str:
+    encode = getattr(aiohttp, "encode_basic_auth", None)
+    if encode is not None:
+        return str(encode(user, password))
+    return str(aiohttp.BasicAuth(user, password).encode())
+
+
 def _decode(data: bytes, typ: type[T], method: str, path: str) -> T:
     try:
         return msgspec.json.decode(data, type=typ)
@@ -106,7 +113,7 @@ class AriClient:
         self.app = app
         self.timeout = timeout
         pw = password.reveal() if isinstance(password, Secret) else password
-        self.auth = aiohttp.BasicAuth(user, pw)
+        self.auth_headers = {"Authorization": _basic_auth(user, pw)}
         self._session = session
         self._owns_session = session is None
         self._req_timeout = aiohttp.ClientTimeout(total=timeout)
@@ -145,7 +152,7 @@ class AriClient:
         status_label = "error"
         try:
             async with self.session.request(
-                method, url, params=params or None, json=body, auth=self.auth, timeout=self._req_timeout,
+                method, url, params=params or None, json=body, headers=self.auth_headers, timeout=self._req_timeout,
             ) as resp:
                 data = await resp.read()
                 status_label = str(resp.status)
