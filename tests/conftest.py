@@ -3,7 +3,8 @@
 PostgreSQL: ``pg_server`` (session) is the admin DSN of a server: ``CALLCORE_TEST_DATABASE_URL`` when set,
 else the local server on 127.0.0.1:5432 (trust auth), else a private throwaway cluster started from the
 machine's PostgreSQL binaries and stopped at the end of the session. ``pg_dsn`` is a fresh database
-``cc_test_<hex>`` with every migration applied, dropped afterwards; ``pg_pool`` an asyncpg pool on it.
+``cc_test_<hex>`` with every migration applied, dropped afterwards; ``pg_pool`` an asyncpg pool on it;
+``pg_empty_dsn`` a fresh database with no migrations applied.
 Tests using them are marked ``postgres`` automatically. asyncpg is only imported when they run.
 """
 
@@ -13,12 +14,13 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-PG_FIXTURES = {"pg_server", "pg_dsn", "pg_pool"}
+PG_FIXTURES = {"pg_server", "pg_dsn", "pg_pool", "pg_empty_dsn"}
 
 
 def shared_dir() -> Path:
@@ -48,29 +50,42 @@ def pg_server() -> Iterator[str]:
         asyncio.run(resolved.stop())
 
 
-@pytest.fixture
-async def pg_dsn(pg_server: str) -> AsyncIterator[str]:
+@asynccontextmanager
+async def fresh_database(admin_dsn: str) -> AsyncIterator[str]:
+    """A new, empty database ``cc_test_<hex>`` on the server of ``admin_dsn``; dropped on exit."""
     import asyncpg
 
-    from callcore.store.migrate import migrate
     from callcore.store.pg import quote_ident, with_database
 
     name = f"cc_test_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(pg_server)
+    admin = await asyncpg.connect(admin_dsn)
     try:
         await admin.execute(f"CREATE DATABASE {quote_ident(name)}")
     finally:
         await admin.close()
-    dsn = with_database(pg_server, name)
     try:
-        await migrate(dsn)
-        yield dsn
+        yield with_database(admin_dsn, name)
     finally:
-        admin = await asyncpg.connect(pg_server)
+        admin = await asyncpg.connect(admin_dsn)
         try:
             await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
         finally:
             await admin.close()
+
+
+@pytest.fixture
+async def pg_empty_dsn(pg_server: str) -> AsyncIterator[str]:
+    async with fresh_database(pg_server) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+async def pg_dsn(pg_server: str) -> AsyncIterator[str]:
+    from callcore.store.migrate import migrate
+
+    async with fresh_database(pg_server) as dsn:
+        await migrate(dsn)
+        yield dsn
 
 
 @pytest.fixture
