@@ -1,0 +1,327 @@
+"""Caller-side flow: joining, offering, connecting, ending, overflow and dispatch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from callcore.acd import agent as ag
+from callcore.acd import policy, routing
+from callcore.acd.commands import (
+    AddToBridge,
+    CancelTimer,
+    Command,
+    ContinueInDialplan,
+    CreateBridge,
+    DestroyBridge,
+    Hangup,
+    Journal,
+    Notify,
+    OriginateAgent,
+    Play,
+    RemoveFromBridge,
+    SetTimer,
+    SetVariable,
+    StartMoh,
+    StartRecording,
+    StopMoh,
+    StopPlayback,
+    StopRecording,
+)
+from callcore.acd.model import Agent, AgentState, Call, QueueConfig
+from callcore.acd.state import AcdState, QueueStats
+
+Out = list[Command]
+MOH_GUARD = 30.0  # an announcement that never reports its end gives MOH back after this long
+
+
+def call_bridge(call_id: str) -> str:
+    return f"callcore-{call_id}"
+
+
+def agent_bridge(agent_id: str) -> str:
+    return f"callcore-agent-{agent_id}"
+
+
+def _j(out: Out, type_: str, call: Call, **payload: Any) -> None:
+    out.append(Journal(type_, payload, call_id=call.id, channel_id=call.channel, agent_id=call.agent_id,
+                       queue=call.queue))
+
+
+def stats(st: AcdState, queue: str) -> QueueStats:
+    return st.stats.setdefault(queue, QueueStats())
+
+
+def is_empty(st: AcdState, queue: str, policy_: str) -> bool:
+    if policy_ == "never":
+        return False
+    members = [a for a in st.members(queue) if a.state is not AgentState.LOGGED_OUT and a.reachable()]
+    if policy_ == "no_members":
+        return not members
+    return not [a for a in members if a.state is not AgentState.PAUSED]
+
+
+def arm_call_timers(call: Call, q: QueueConfig, now: float, out: Out) -> None:
+    if q.max_wait > 0:
+        out.append(SetTimer(f"maxwait:{call.id}", call.queue_entered_at + q.max_wait))
+    if q.announce_position_every > 0:
+        out.append(SetTimer(f"announce:{call.id}", now + q.announce_position_every))
+    arm_relax(call, q, now, out)
+
+
+def arm_relax(call: Call, q: QueueConfig, now: float, out: Out) -> None:
+    at = routing.next_relax_time(call, q, now)
+    call.next_relax = at
+    if at is not None:
+        out.append(SetTimer(f"relax:{call.id}", at))
+
+
+def cancel_call_timers(call: Call, out: Out) -> None:
+    for k in ("maxwait", "announce", "relax", "moh"):
+        out.append(CancelTimer(f"{k}:{call.id}"))
+
+
+def stop_announcement(st: AcdState, call: Call, out: Out) -> None:
+    if call.announcing is not None:
+        out.append(StopPlayback(call.announcing))
+        st.playbacks.pop(call.announcing, None)
+        call.announcing = None
+        out.append(CancelTimer(f"moh:{call.id}"))
+
+
+def withdraw_offers(st: AcdState, call: Call, now: float, out: Out, *, keep: str | None = None) -> None:
+    """Cancel every ringing agent leg of ``call`` (except ``keep``); those agents become available again."""
+    for leg, aid in list(call.legs.items()):
+        if leg == keep:
+            continue
+        del call.legs[leg]
+        st.legs.pop(leg, None)
+        out.append(CancelTimer(f"ring:{leg}"))
+        out.append(Hangup(leg, "offer-withdrawn"))
+        a = st.agents.get(aid)
+        if a is not None and a.leg_id == leg:
+            out += ag.release(a, now, missed=False)
+
+
+def remove_call(st: AcdState, call: Call, now: float, out: Out) -> None:
+    """Forget a waiting call: timers, offers and announcement go with it."""
+    cancel_call_timers(call, out)
+    withdraw_offers(st, call, now, out)
+    stop_announcement(st, call, out)
+    call.status = "ended"
+    st.calls.pop(call.id, None)
+
+
+def abandon(st: AcdState, call: Call, now: float, out: Out, why: str = "hangup") -> None:
+    s = stats(st, call.queue)
+    s.abandoned += 1
+    q = st.queues.get(call.queue)
+    waited = now - call.queue_entered_at
+    if q is None or waited > q.service_level_threshold:
+        s.abandoned_after_sl += 1
+    _j(out, "call.abandoned", call, wait=waited, position=st.position(call), why=why)
+    remove_call(st, call, now, out)
+
+
+def overflow(st: AcdState, call: Call, now: float, out: Out, reason: str) -> None:
+    """Send the caller to the queue's overflow destination, or back to the dialplan after Stasis()."""
+    q = st.queues.get(call.queue)
+    dest = q.overflow if q else None
+    stats(st, call.queue).overflowed += 1
+    _j(out, "call.overflowed", call, reason=reason, wait=now - call.queue_entered_at,
+       destination=f"{dest.kind}:{dest.target or dest.context}" if dest else "dialplan")
+    if dest is not None and dest.kind == "queue" and dest.target in st.queues and dest.target != call.queue:
+        move_to_queue(st, call, dest.target, now, out, why=f"overflow:{reason}")
+        return
+    remove_call(st, call, now, out)
+    leave_to_dialplan(call, q, reason, out)
+
+
+def leave_to_dialplan(call: Call, q: QueueConfig | None, reason: str, out: Out) -> None:
+    out.append(SetVariable(call.channel, "CALLCORE_QUEUE_STATUS", reason.upper()))
+    out.append(StopMoh(call.channel))
+    dest = q.overflow if q else None
+    if dest is not None and dest.kind == "dialplan":
+        out.append(ContinueInDialplan(call.channel, dest.context, dest.exten, dest.priority))
+    elif dest is not None and dest.kind == "voicemail" and q is not None:
+        out.append(ContinueInDialplan(call.channel, q.voicemail_context, dest.target, 1))
+    else:
+        out.append(ContinueInDialplan(call.channel))
+
+
+def move_to_queue(st: AcdState, call: Call, target: str, now: float, out: Out, *, why: str) -> None:
+    """Re-enter ``target`` keeping the original entry time (its place among equal priorities);
+    max wait and skill relaxation restart from now."""
+    cancel_call_timers(call, out)
+    withdraw_offers(st, call, now, out)
+    old = call.queue
+    call.queue = target
+    call.queue_entered_at = now
+    call.status = "waiting"
+    call.tried.clear()
+    call.agent_id = call.agent_leg = call.bridge_id = None
+    q = st.queues[target]
+    stats(st, target).offered += 1
+    out.append(StartMoh(call.channel, q.moh_class))
+    _j(out, "call.queued", call, from_queue=old, why=why, priority=call.priority)
+    arm_call_timers(call, q, now, out)
+
+
+def offer(st: AcdState, call: Call, agents: list[Agent], now: float, out: Out) -> None:
+    q = st.queues[call.queue]
+    for a in agents:
+        call.tried.add(a.id)
+        st.rr_last[q.name] = a.id
+        if a.session:
+            connect(st, call, a, a.session_channel or "", now, out)
+            return
+        leg = f"{call.id}-{a.id}-{st.next_seq()}"
+        out += ag.reserve(a, now, call.id, leg, q.name)
+        call.legs[leg] = a.id
+        st.legs[leg] = call.id
+        caller_id = f'"{call.caller_name}" <{call.caller_number}>' if call.caller_name else call.caller_number
+        out.append(OriginateAgent(leg, a.endpoint, caller_id, q.ring_timeout, ("agent", call.id, a.id)))
+        out.append(SetTimer(f"ring:{leg}", now + q.ring_timeout))
+        _j(out, "call.offered", call, agent=a.id, leg_id=leg)
+
+
+def call_info(st: AcdState, call: Call, now: float) -> dict[str, Any]:
+    q = st.queues.get(call.queue)
+    values: dict[str, Any] = {**call.data, "caller_number": call.caller_number,
+                              "caller_name": call.caller_name, "queue": call.queue, "call_id": call.id}
+    a = st.agents.get(call.agent_id or "")
+    if a is not None:
+        values.setdefault("agent_name", a.config.name)
+    return {
+        "call_id": call.id, "queue": call.queue, "caller_number": call.caller_number,
+        "caller_name": call.caller_name, "priority": call.priority, "data": dict(call.data),
+        "wait": (call.answered_at or now) - call.queue_entered_at, "entered_at": call.entered_at,
+        "script": policy.render_script(q.script, values) if q else "",
+        "dispositions": list(q.dispositions) if q else [],
+    }
+
+
+def connect(st: AcdState, call: Call, a: Agent, leg: str, now: float, out: Out) -> None:
+    """Bridge the caller with the agent (a freshly answered leg, or the agent's session channel)."""
+    q = st.queues[call.queue]
+    cancel_call_timers(call, out)
+    stop_announcement(st, call, out)
+    withdraw_offers(st, call, now, out, keep=leg)
+    call.legs.pop(leg, None)
+    out.append(CancelTimer(f"ring:{leg}"))
+    call.status = "connected"
+    call.agent_id, call.agent_leg, call.answered_at = a.id, leg, now
+    wait = now - call.queue_entered_at
+    s = stats(st, call.queue)
+    s.answered += 1
+    s.waits.append(wait)
+    if wait <= q.service_level_threshold:
+        s.answered_in_sl += 1
+    out.append(StopMoh(call.channel))
+    if a.session:
+        call.bridge_id = agent_bridge(a.id)
+        out.append(AddToBridge(call.bridge_id, (call.channel,)))
+        out.append(Play(leg, ("sound:beep",), f"{call.id}-beep"))
+    else:
+        st.legs[leg] = call.id
+        call.bridge_id = call_bridge(call.id)
+        out.append(CreateBridge(call.bridge_id, "mixing"))
+        out.append(AddToBridge(call.bridge_id, (call.channel, leg)))
+    if policy.should_record(q.recording, call.id):
+        call.recording = f"{q.name}-{call.id}"
+        out.append(StartRecording(call.bridge_id, call.recording))
+    out += ag.connect(a, now, call.id, leg, q.name)
+    _j(out, "call.answered", call, wait=wait, leg_id=leg, recording=call.recording)
+    out.append(Notify(a.id, {"event": "call", **call_info(st, call, now)}))
+
+
+def end_connected(st: AcdState, call: Call, now: float, out: Out, *, why: str,
+                  hang_caller: bool, hang_agent: bool) -> None:
+    """The conversation is over: tear down, talk-time stats, agent into the queue's wrap-up."""
+    talk = now - call.answered_at
+    stats(st, call.queue).talks.append(talk)
+    if call.recording:
+        out.append(StopRecording(call.recording))
+    a = st.agents.get(call.agent_id or "")
+    session = a is not None and a.session and call.agent_leg == a.session_channel
+    if hang_caller:
+        out.append(Hangup(call.channel, why))
+    if session and not hang_caller and call.bridge_id:
+        out.append(RemoveFromBridge(call.bridge_id, (call.channel,)))
+    if not session:
+        if hang_agent and call.agent_leg:
+            out.append(Hangup(call.agent_leg, why))
+        if call.bridge_id:
+            out.append(DestroyBridge(call.bridge_id))
+    if call.agent_leg:
+        st.legs.pop(call.agent_leg, None)
+    end_supervision(st, call, out)
+    _j(out, "call.ended", call, talk=talk, why=why)
+    call.status = "ended"
+    st.calls.pop(call.id, None)
+    if a is not None and a.call_id == call.id:
+        q = st.queues.get(call.queue)
+        out += ag.end_call(a, now, q.wrapup_time if q else 0.0)
+        out.append(Notify(a.id, {"event": "call_ended", "call_id": call.id, "why": why}))
+
+
+def end_supervision(st: AcdState, call: Call, out: Out) -> None:
+    for leg, sup in list(st.supervisors.items()):
+        if sup.call_id == call.id:
+            drop_supervisor(st, leg, out)
+
+
+def drop_supervisor(st: AcdState, leg: str, out: Out) -> None:
+    sup = st.supervisors.pop(leg, None)
+    if sup is None:
+        return
+    out.append(Hangup(leg, "supervision-ended"))
+    if sup.snoop_id:
+        out.append(Hangup(sup.snoop_id, "supervision-ended"))
+        out.append(DestroyBridge(sup.bridge_id))
+
+
+def announce(st: AcdState, call: Call, now: float, out: Out) -> None:
+    q = st.queues.get(call.queue)
+    if q is None or call.status != "waiting" or q.announce_position_every <= 0:
+        return
+    out.append(SetTimer(f"announce:{call.id}", now + q.announce_position_every))
+    if call.announcing is not None:
+        return
+    pos = st.position(call)
+    ewt = None
+    if q.announce_holdtime:
+        ewt = policy.estimated_wait(pos, st.staffed(q.name), stats(st, q.name).avg_handle(q.wrapup_time))
+    pid = f"{call.id}-ann-{st.next_seq()}"
+    call.announcing = pid
+    st.playbacks[pid] = call.id
+    out.append(StopMoh(call.channel))
+    out.append(Play(call.channel, policy.announcement(pos, ewt), pid))
+    out.append(SetTimer(f"moh:{call.id}", now + MOH_GUARD))
+    _j(out, "call.announced", call, position=pos, estimated_wait=ewt)
+
+
+def announcement_over(st: AcdState, call: Call, out: Out) -> None:
+    if call.announcing is None:
+        return
+    st.playbacks.pop(call.announcing, None)
+    call.announcing = None
+    out.append(CancelTimer(f"moh:{call.id}"))
+    if call.status == "waiting":
+        q = st.queues.get(call.queue)
+        out.append(StartMoh(call.channel, q.moh_class if q else "default"))
+
+
+def dispatch(st: AcdState, now: float, out: Out) -> None:
+    """Offer waiting calls to available agents, then apply leave-empty policies."""
+    for call in st.waiting():
+        q = st.queues.get(call.queue)
+        if q is None or (call.legs and q.strategy != "ring-all"):
+            continue
+        agents = routing.choose(st, call, now)
+        if agents:
+            offer(st, call, agents, now, out)
+    for q in st.queues.values():
+        if q.leave_empty != "never" and is_empty(st, q.name, q.leave_empty):
+            for call in st.waiting(q.name):
+                if not call.legs:
+                    overflow(st, call, now, out, "leaveempty")

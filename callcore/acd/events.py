@@ -1,0 +1,172 @@
+"""Events the ACD core consumes. The adapter builds them from ARI events, timers and operator requests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from callcore.acd.model import AgentConfig, QueueConfig
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived:
+    channel_id: str
+    queue: str
+    priority: int = 0
+    caller_number: str = ""
+    caller_name: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHungUp:
+    channel_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegAnswered:
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegFailed:
+    leg_id: str
+    cause: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegHungUp:
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfReceived:
+    channel_id: str
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackFinished:
+    playback_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogin:
+    agent_id: str
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogout:
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPause:
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReady:
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDisposition:
+    agent_id: str
+    code: str
+    notes: str = ""
+    callback_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTransfer:
+    agent_id: str
+    queue: str | None = None
+    number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSessionConnected:
+    agent_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSessionDisconnected:
+    channel_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorRequest:
+    """listen | whisper | barge on the agent's current call; ``leg_id`` names the supervisor's channel."""
+
+    agent_id: str
+    mode: str
+    supervisor_endpoint: str
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorLegAnswered:
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChanged:
+    queues: tuple[QueueConfig, ...]
+    agents: tuple[AgentConfig, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRegistration:
+    endpoint: str
+    registered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LiveChannel:
+    """A channel found in Stasis after a (re)connect.
+
+    ``args`` are the Stasis arguments (``["inbound", queue, priority]``, ``["agent", call_id, agent_id]``,
+    ``["agent-login", agent_id]``); ``created_at`` comes from the channel's creationtime.
+    """
+
+    channel_id: str
+    args: tuple[str, ...]
+    created_at: float
+    caller_number: str = ""
+    caller_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PersistedAgent:
+    """An agent's last known state (from the journal / store) used to restore it after a restart."""
+
+    agent_id: str
+    state: str
+    pause_reason: str = ""
+    endpoint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    channels: tuple[LiveChannel, ...]
+    bridges: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    agents: tuple[PersistedAgent, ...] = ()
+    entered_at: Mapping[str, float] = field(default_factory=dict)  # call id -> journaled entry time
+
+
+Event = (
+    CallArrived | CallerHungUp | AgentLegAnswered | AgentLegFailed | AgentLegHungUp | DtmfReceived
+    | PlaybackFinished | TimerFired | AgentLogin | AgentLogout | AgentPause | AgentReady | AgentDisposition
+    | AgentTransfer | AgentSessionConnected | AgentSessionDisconnected | SupervisorRequest
+    | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync
+)

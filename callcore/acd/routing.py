@@ -1,0 +1,78 @@
+"""Which agent gets which call: skills with relaxation, penalties and the queue strategies."""
+
+from __future__ import annotations
+
+from callcore.acd.model import Agent, AgentState, Call, QueueConfig
+from callcore.acd.state import AcdState
+
+
+def qualified(agent: Agent, call: Call, queue: QueueConfig, now: float) -> bool:
+    """Member of the queue and meets every skill minimum in force after the caller's wait so far."""
+    if queue.name not in agent.config.memberships:
+        return False
+    waited = call.waited(now)
+    for req in queue.skills:
+        level = req.level_at(waited)
+        if level is not None and agent.config.skills.get(req.skill, 0) < level:
+            return False
+    return True
+
+
+def offerable(agent: Agent) -> bool:
+    return agent.state is AgentState.AVAILABLE and agent.reachable()
+
+
+def next_relax_time(call: Call, queue: QueueConfig, now: float) -> float | None:
+    """When the caller's skill requirements next relax, if ever."""
+    waited = call.waited(now)
+    times = sorted(t for req in queue.skills for t in req.change_times() if t > waited)
+    return call.queue_entered_at + times[0] if times else None
+
+
+def choose(st: AcdState, call: Call, now: float) -> list[Agent]:
+    """Agents to offer ``call`` to, best first: one agent, or every tied agent for ring-all."""
+    queue = st.queues.get(call.queue)
+    if queue is None:
+        return []
+    pool = [a for a in st.agents.values() if offerable(a) and qualified(a, call, queue, now)]
+    if not pool:
+        return []
+    # Lowest penalty tier first; agents who already missed this caller go last.
+    best_penalty = min(a.config.memberships[queue.name] for a in pool)
+    tier = [a for a in pool if a.config.memberships[queue.name] == best_penalty]
+    fresh = [a for a in tier if a.id not in call.tried]
+    if fresh:
+        tier = fresh
+    else:
+        call.tried.clear()
+    sessions = [a for a in tier if a.session]
+    if sessions:
+        # An agent already on the line takes the call at once; no ringing needed.
+        tier = sessions
+    order = st.agent_order
+    s = queue.strategy
+    if s == "ring-all":
+        if sessions:
+            return [min(tier, key=lambda a: (a.idle_since, order.get(a.id, 0), a.id))]
+        return sorted(tier, key=lambda a: (order.get(a.id, 0), a.id))
+    if s == "longest-idle":
+        return [min(tier, key=lambda a: (a.idle_since, order.get(a.id, 0), a.id))]
+    if s == "fewest-calls":
+        return [min(tier, key=lambda a: (a.answered.get(queue.name, 0), a.idle_since,
+                                         order.get(a.id, 0), a.id))]
+    if s == "linear":
+        return [min(tier, key=lambda a: (order.get(a.id, 0), a.id))]
+    if s == "random":
+        ranked = sorted(tier, key=lambda a: (order.get(a.id, 0), a.id))
+        return [ranked[st.rng.randrange(len(ranked))]]
+    # round-robin with memory: the member after the one offered last, in configuration order.
+    members = sorted(st.members(queue.name), key=lambda a: (order.get(a.id, 0), a.id))
+    ids = [a.id for a in members]
+    last = st.rr_last.get(queue.name)
+    start = ids.index(last) + 1 if last in ids else 0
+    rotated = ids[start:] + ids[:start]
+    eligible = {a.id: a for a in tier}
+    for aid in rotated:
+        if aid in eligible:
+            return [eligible[aid]]
+    return []

@@ -1,0 +1,112 @@
+"""The mutable state the engine works on, and per-queue statistics."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from callcore.acd.model import Agent, AgentConfig, AgentState, Call, QueueConfig
+
+RECENT = 50  # calls kept for the averages
+
+
+@dataclass(slots=True)
+class QueueStats:
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    overflowed: int = 0
+    callbacks: int = 0
+    refused: int = 0
+    transferred: int = 0
+    answered_in_sl: int = 0
+    abandoned_after_sl: int = 0
+    waits: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
+    talks: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
+
+    def service_level(self) -> float | None:
+        """Answered within the threshold / (answered + abandoned after the threshold)."""
+        denom = self.answered + self.abandoned_after_sl
+        return self.answered_in_sl / denom if denom else None
+
+    def avg_handle(self, wrapup: float, default: float = 180.0) -> float:
+        return (sum(self.talks) / len(self.talks) + wrapup) if self.talks else default
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "offered": self.offered, "answered": self.answered, "abandoned": self.abandoned,
+            "overflowed": self.overflowed, "callbacks": self.callbacks, "refused": self.refused,
+            "transferred": self.transferred, "service_level": self.service_level(),
+            "avg_wait": sum(self.waits) / len(self.waits) if self.waits else None,
+            "avg_talk": sum(self.talks) / len(self.talks) if self.talks else None,
+        }
+
+
+@dataclass(slots=True)
+class SupervisorLeg:
+    leg_id: str
+    agent_id: str
+    mode: str
+    call_id: str
+    snoop_id: str | None
+    bridge_id: str
+
+
+@dataclass(slots=True)
+class AcdState:
+    queues: dict[str, QueueConfig] = field(default_factory=dict)
+    agents: dict[str, Agent] = field(default_factory=dict)
+    calls: dict[str, Call] = field(default_factory=dict)  # call id (= caller channel id) -> call
+    legs: dict[str, str] = field(default_factory=dict)  # agent leg id -> call id (ringing or connected)
+    sessions: dict[str, str] = field(default_factory=dict)  # agent session channel -> agent id
+    playbacks: dict[str, str] = field(default_factory=dict)  # playback id -> call id
+    supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
+    stats: dict[str, QueueStats] = field(default_factory=dict)
+    rr_last: dict[str, str] = field(default_factory=dict)  # queue -> agent last offered (round-robin)
+    agent_order: dict[str, int] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    seq: int = 0
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def set_config(self, queues: tuple[QueueConfig, ...] | list[QueueConfig],
+                   agents: tuple[AgentConfig, ...] | list[AgentConfig]) -> list[str]:
+        """Install configs; returns ids of agents that disappeared from the configuration."""
+        self.queues = {q.name: q for q in queues}
+        for q in queues:
+            self.stats.setdefault(q.name, QueueStats())
+        gone = [a for a in self.agents if a not in {c.id for c in agents}]
+        for i, cfg in enumerate(agents):
+            self.agent_order[cfg.id] = i
+            if cfg.id in self.agents:
+                self.agents[cfg.id].config = cfg
+            else:
+                self.agents[cfg.id] = Agent(cfg, endpoint=cfg.endpoint)
+        return gone
+
+    def waiting(self, queue: str | None = None) -> list[Call]:
+        """Waiting calls in service order: queue weight, caller priority, then first come first served."""
+        calls = [c for c in self.calls.values()
+                 if c.status == "waiting" and (queue is None or c.queue == queue)]
+        calls.sort(key=lambda c: (-self.queue_weight(c.queue), -c.priority, c.entered_at, c.seq))
+        return calls
+
+    def queue_weight(self, name: str) -> int:
+        q = self.queues.get(name)
+        return q.weight if q else 0
+
+    def position(self, call: Call) -> int:
+        """1-based place in its own queue."""
+        order = [c.id for c in self.waiting(call.queue)]
+        return order.index(call.id) + 1 if call.id in order else 0
+
+    def members(self, queue: str) -> list[Agent]:
+        return [a for a in self.agents.values() if queue in a.config.memberships]
+
+    def staffed(self, queue: str) -> int:
+        return sum(1 for a in self.members(queue)
+                   if a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED) and a.reachable())
