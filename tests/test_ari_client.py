@@ -28,7 +28,6 @@ from callcore.errors import (
 from callcore.metrics import REGISTRY
 
 
-
 @pytest.fixture
 async def server() -> AsyncIterator[MockAriServer]:
     async with MockAriServer() as srv:
@@ -142,12 +141,16 @@ async def test_originate_parameters_and_body(server: MockAriServer, client: AriC
     assert server.requests[-1].body is None
 
 
-async def test_originate_duplicate_id_returns_existing_channel(server: MockAriServer, client: AriClient) -> None:
+async def test_originate_duplicate_id_returns_existing_channel(
+    server: MockAriServer, client: AriClient,
+) -> None:
     server.add_channel(Channel(id="dup-1", name="Local/1001@agents-local-00000003;1", state="Ringing"))
-    server.responses[("POST", "/channels")] = (409, {"message": "Channel with given unique ID already exists"})
+    dup = {"message": "Channel with given unique ID already exists"}
+    server.responses[("POST", "/channels")] = (409, dup)
     ch = await client.originate("Local/1002@agents-local", channel_id="dup-1", app_args=["agent"])
     assert ch.id == "dup-1" and ch.state == "Ringing"
-    assert [r.method + " " + r.path for r in server.requests[-2:]] == ["POST /channels", "GET /channels/dup-1"]
+    sent = [r.method + " " + r.path for r in server.requests[-2:]]
+    assert sent == ["POST /channels", "GET /channels/dup-1"]
     # a 409 for an id that does not exist (any more) stays an error
     with pytest.raises(AriNotFound):
         await client.originate("Local/1002@agents-local", channel_id="gone-1")
@@ -162,11 +165,12 @@ async def test_query_shapes(server: MockAriServer, client: AriClient) -> None:
     await client.hangup("c1")
     await client.set_variable("c1", "QUEUE_ENTERED", "1795917150")
     reqs = server.requests[-5:]
-    assert reqs[0].path == "/bridges/bridge-1/addChannel" and reqs[0].query == {"channel": "a,b", "role": "agent"}
+    assert reqs[0].path == "/bridges/bridge-1/addChannel"
+    assert reqs[0].query == {"channel": "a,b", "role": "agent"}
     assert reqs[1].path == "/channels/c;2/play"
     assert reqs[1].query == {"media": "sound:hello-world,sound:beep", "playbackId": "pb-1", "lang": "en"}
-    assert reqs[2].query == {"name": "rec-1", "format": "wav", "maxDurationSeconds": "10", "ifExists": "overwrite",
-                             "beep": "true", "terminateOn": "none"}
+    assert reqs[2].query == {"name": "rec-1", "format": "wav", "maxDurationSeconds": "10",
+                             "ifExists": "overwrite", "beep": "true", "terminateOn": "none"}
     assert reqs[3].method == "DELETE" and reqs[3].query == {"reason": "normal"}
     assert reqs[4].query == {"variable": "QUEUE_ENTERED", "value": "1795917150"}
 
@@ -197,7 +201,8 @@ async def test_event_filter_and_variable(server: MockAriServer, client: AriClien
 
 async def test_metrics_count_requests(server: MockAriServer, client: AriClient) -> None:
     def value() -> float:
-        return REGISTRY.get_sample_value("callcore_ari_requests_total", {"method": "GET", "status": "404"}) or 0.0
+        labels = {"method": "GET", "status": "404"}
+        return REGISTRY.get_sample_value("callcore_ari_requests_total", labels) or 0.0
 
     before = value()
     with pytest.raises(AriNotFound):

@@ -69,7 +69,7 @@ def test_unknown_type_keeps_raw() -> None:
 
 
 def test_unknown_fields_are_ignored_and_missing_optionals_default() -> None:
-    ev = decode_event('{"type": "StasisEnd", "channel": {"id": "c9", "new_field": [1, 2]}, "brand_new": true}')
+    ev = decode_event('{"type": "StasisEnd", "channel": {"id": "c9", "new": [1, 2]}, "brand_new": true}')
     assert isinstance(ev, E.StasisEnd) and ev.channel.id == "c9" and ev.timestamp == ""
 
 

@@ -152,7 +152,8 @@ class AriClient:
         status_label = "error"
         try:
             async with self.session.request(
-                method, url, params=params or None, json=body, headers=self.auth_headers, timeout=self._req_timeout,
+                method, url, params=params or None, json=body, headers=self.auth_headers,
+                timeout=self._req_timeout,
             ) as resp:
                 data = await resp.read()
                 status_label = str(resp.status)

@@ -63,9 +63,8 @@ class MockAriServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        server: Any = site._server
+        self.port = int(server.sockets[0].getsockname()[1])
         return self
 
     async def close(self) -> None:
@@ -108,10 +107,15 @@ class MockAriServer:
             await ws.close(code=code)
         self.websockets.clear()
 
-    async def wait_ws_connects(self, n: int, timeout: float = 10.0) -> None:
+    async def wait_ws_connects(self, n: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until ``n`` websocket connections in total have been accepted."""
         async with asyncio.timeout(timeout), self._ws_changed:
             await self._ws_changed.wait_for(lambda: self.ws_connects >= n)
+
+    async def wait_pings(self, n: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until ``n`` websocket pings in total have been received."""
+        async with asyncio.timeout(timeout), self._ws_changed:
+            await self._ws_changed.wait_for(lambda: self.pings_received >= n)
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == self._auth
@@ -131,7 +135,9 @@ class MockAriServer:
             self._ws_changed.notify_all()
         async for msg in ws:
             if msg.type == WSMsgType.PING:
-                self.pings_received += 1
+                async with self._ws_changed:
+                    self.pings_received += 1
+                    self._ws_changed.notify_all()
                 if self.answer_pings:
                     await ws.pong(msg.data)
             elif msg.type == WSMsgType.CLOSE:

@@ -131,8 +131,8 @@ class EventStream:
         try:
             async with asyncio.timeout(self.client.timeout):
                 ws = await self.client.session.ws_connect(
-                    self.events_url, params=params, headers=self.client.auth_headers, heartbeat=self.heartbeat,
-                    autoping=True, timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+                    self.events_url, params=params, headers=self.client.auth_headers,
+                    heartbeat=self.heartbeat, autoping=True, timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
                 )
         except aiohttp.WSServerHandshakeError as exc:
             ARI_CONNECT_FAILURES.inc()
