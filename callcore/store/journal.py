@@ -120,7 +120,8 @@ class PgJournal:
     """Durable journal on PostgreSQL (implements ``callcore.store.api.JournalSink``)."""
 
     def __init__(self, target: str | asyncpg.Pool, settings: Settings, *, clock: Clock | None = None,
-                 on_flushed: Callable[[int], None] | None = None, op_timeout: float = 10.0) -> None:
+                 on_flushed: Callable[[int], None] | None = None, op_timeout: float = 10.0,
+                 max_backoff: float = MAX_BACKOFF) -> None:
         self._dsn = target if isinstance(target, str) else None
         self._pool = None if isinstance(target, str) else target
         self._conn: asyncpg.Connection | None = None
@@ -130,6 +131,7 @@ class PgJournal:
         self._batch = settings.journal_batch
         self._interval = settings.journal_flush_interval
         self._op_timeout = op_timeout
+        self._max_backoff = max_backoff
         self._on_flushed = on_flushed
         self.spill_dir = Path(settings.journal_spill_dir)
         self._keys = _Keys()
@@ -146,6 +148,7 @@ class PgJournal:
         self._closed = False
         self._flush_wake = asyncio.Event()
         self._spill_wake = asyncio.Event()
+        self._close_wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._spiller: asyncio.Task[None] | None = None
         self._staging_sql = load_sql("callcore.store", "journal_staging")
@@ -199,6 +202,7 @@ class PgJournal:
             return
         self._closing = True
         self._flush_wake.set()
+        self._close_wake.set()
         if self._flusher is not None:
             await self._flusher
         if self._spiller is not None:
@@ -278,8 +282,8 @@ class PgJournal:
                 self._failed(exc)
                 if self._closing:
                     return
-                await _wait(self._flush_wake, backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                await _wait(self._close_wake, backoff)
+                backoff = min(backoff * 2, self._max_backoff)
                 continue
             finally:
                 self._update_gauges()
@@ -305,10 +309,14 @@ class PgJournal:
             if not files:
                 break
             path = files[0]
-            rows = self._reader.read(path, self._batch)
+            rows, offset = self._reader.read(path, self._batch)
             if rows:
                 await self._write(rows)
+                self._reader.advance(path, offset)
                 self._spilled_pending = max(0, self._spilled_pending - len(rows))
+                continue
+            if offset != self._reader.offset:
+                self._reader.advance(path, offset)
                 continue
             self._reader.forget()
             if path == self._writer.current:

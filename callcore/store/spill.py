@@ -115,25 +115,33 @@ class SpillReader:
         self.offset = 0
         self.damaged = 0
 
-    def read(self, path: Path, limit: int) -> list[Row]:
-        """Up to ``limit`` complete lines of ``path`` after the position reached (partial lines wait)."""
+    def read(self, path: Path, limit: int) -> tuple[list[Row], int]:
+        """Up to ``limit`` complete lines of ``path`` after the position reached (partial lines wait).
+
+        Returns the rows and the position after them; call ``advance`` with it once they are safe.
+        """
         if path != self.path:
             self.path, self.offset = path, 0
         rows: list[Row] = []
+        offset = self.offset
         with open(path, "rb") as fh:
-            fh.seek(self.offset)
+            fh.seek(offset)
             while len(rows) < limit:
                 line = fh.readline()
                 if not line or not line.endswith(b"\n"):
                     break
-                self.offset += len(line)
+                offset += len(line)
                 row = decode_line(line)
                 if row is None:
                     self.damaged += 1
-                    log.error("journal_spill_line_damaged", file=str(path), offset=self.offset - len(line))
+                    log.error("journal_spill_line_damaged", file=str(path), offset=offset - len(line))
                     continue
                 rows.append(row)
-        return rows
+        return rows, offset
+
+    def advance(self, path: Path, offset: int) -> None:
+        if path == self.path:
+            self.offset = offset
 
     def at_end(self, path: Path) -> bool:
         """True when every complete line of ``path`` has been read."""
