@@ -1,0 +1,115 @@
+"""The aiohttp application: health, readiness, metrics, and the operator/supervisor/admin API."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from callcore.acd.ports import AcdPort
+from callcore.config import Settings
+from callcore.errors import CallcoreError
+from callcore.http import context as ctx
+from callcore.http.auth import authenticate, authorize, parse_static_tokens
+from callcore.http.errors import error_body, error_response, http_error_response
+from callcore.http.routes import API, ROUTES, Handler, Route, openapi
+from callcore.http.sse import EventHub
+from callcore.metrics import CONTENT_TYPE
+
+log = structlog.get_logger(__name__)
+
+Health = Callable[[], dict[str, Any]]
+
+
+def readiness(checks: dict[str, Any]) -> tuple[bool, list[str]]:
+    """Ready when ARI is connected and the database is reachable or the journal is spilling to disk.
+
+    ``checks`` comes from the service's health function: ``ari_connected``, ``database_reachable``,
+    ``journal_spilling`` (booleans) and any other details.
+    """
+    problems = []
+    if not checks.get("ari_connected"):
+        problems.append("ARI websocket is not connected")
+    if not (checks.get("database_reachable") or checks.get("journal_spilling")):
+        problems.append("database is unreachable and the journal is not spilling")
+    return not problems, problems
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except CallcoreError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return http_error_response(exc)
+    except Exception:
+        log.exception("http_handler_failed", method=request.method, path=request.path)
+        return web.json_response(error_body("internal", "internal error"), status=500)
+
+
+def _guarded(route: Route) -> Handler:
+    @functools.wraps(route.handler)
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if route.role is not None:
+            who = await authenticate(request, allow_query=route.sse)
+            authorize(who, route.role)
+            request[ctx.PRINCIPAL] = who
+        return await route.handler(request)
+
+    return handler
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        checks = dict(ctx.health_fn(request)())
+    except Exception as exc:
+        log.warning("health_check_failed", error=str(exc))
+        checks = {"error": str(exc)}
+    ready, problems = readiness(checks)
+    return web.json_response({"ready": ready, "checks": checks, "problems": problems},
+                             status=200 if ready else 503, dumps=_dumps)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    render: Callable[[], bytes] = request.app[ctx.METRICS]  # type: ignore[assignment]
+    return web.Response(body=render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+async def openapi_doc(_request: web.Request) -> web.Response:
+    return web.json_response(openapi())
+
+
+def _dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value, default=str)
+
+
+def create_app(*, acd: AcdPort | None, pool: Any, settings: Settings, health: Health,
+               metrics: Callable[[], bytes], hub: EventHub | None = None) -> web.Application:
+    """The HTTP application. ``acd`` or ``pool`` may be None: their endpoints then answer 503."""
+    app = web.Application(middlewares=[errors_middleware], client_max_size=1 << 20)
+    app[ctx.ACD] = acd
+    app[ctx.POOL] = pool
+    app[ctx.SETTINGS] = settings
+    app[ctx.HUB] = hub or EventHub()
+    app[ctx.HEALTH] = health
+    app[ctx.METRICS] = metrics
+    app[ctx.STATIC_TOKENS] = parse_static_tokens(settings.api_tokens)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", globals()["metrics"])
+    app.router.add_get(f"{API}/openapi.json", openapi_doc)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, _guarded(route))
+    return app

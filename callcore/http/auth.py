@@ -1,0 +1,77 @@
+"""Bearer-token authentication: static tokens from settings and per-agent tokens from the database.
+
+``CALLCORE_API_TOKENS`` is ``token=role:name,...`` with role agent|supervisor|admin (for role agent the
+name is the agent id). Agent tokens issued by ``callcore agent token ID`` are looked up by their sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from aiohttp import web
+
+from callcore.config import Secret
+from callcore.directory import store
+from callcore.errors import ConfigError
+from callcore.http.context import POOL, ROLES, STATIC_TOKENS, Principal
+from callcore.http.errors import AuthRequired, Forbidden
+
+SETTING = "CALLCORE_API_TOKENS"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def parse_static_tokens(value: Secret | str) -> dict[str, Principal]:
+    """``{sha256(token): Principal}``; ConfigError (never showing a token) for a malformed entry."""
+    text = value.reveal() if isinstance(value, Secret) else value
+    out: dict[str, Principal] = {}
+    for n, entry in enumerate((e.strip() for e in text.split(",")), start=1):
+        if not entry:
+            continue
+        token, eq, who = entry.partition("=")
+        role, colon, name = who.partition(":")
+        if not eq or not colon or not token.strip() or not name.strip():
+            raise ConfigError(SETTING, f"entry {n} must look like token=role:name")
+        if role not in ROLES:
+            raise ConfigError(SETTING, f"entry {n}: role must be one of {', '.join(ROLES)}, got {role!r}")
+        if len(token.strip()) < 8:
+            raise ConfigError(SETTING, f"entry {n}: token must have at least 8 characters")
+        key = _digest(token.strip())
+        if key in out:
+            raise ConfigError(SETTING, f"entry {n}: duplicate token")
+        out[key] = Principal(role, name.strip())
+    return out
+
+
+def _token(request: web.Request, *, allow_query: bool) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if allow_query:
+        return request.query.get("access_token") or None
+    return None
+
+
+async def authenticate(request: web.Request, *, allow_query: bool = False) -> Principal:
+    token = _token(request, allow_query=allow_query)
+    if token is None:
+        raise AuthRequired("missing bearer token (Authorization: Bearer <token>)")
+    static: dict[str, Principal] = request.app[STATIC_TOKENS]
+    found = static.get(_digest(token))
+    if found is not None:
+        return found
+    db: Any = request.app[POOL]
+    if db is not None:
+        agent = await store.agent_for_token(db, token)
+        if agent is not None:
+            return Principal("agent", agent)
+    raise AuthRequired("unknown or revoked token")
+
+
+def authorize(who: Principal, role: str) -> None:
+    if not who.at_least(role):
+        raise Forbidden(f"needs role {role}, token has role {who.role}")

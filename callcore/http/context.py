@@ -1,0 +1,102 @@
+"""What handlers share: application keys, the caller's identity, JSON bodies and responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from callcore.acd.ports import AcdPort
+from callcore.config import Settings
+from callcore.directory.records import jsonable
+from callcore.errors import Unavailable
+from callcore.http.errors import BadRequest, Forbidden
+from callcore.http.sse import EventHub
+
+ROLES = ("agent", "supervisor", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: role agent|supervisor|admin and a name (the agent id for agents)."""
+
+    role: str
+    name: str
+
+    def at_least(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+ACD = web.AppKey("acd", object)
+POOL = web.AppKey("pool", object)
+SETTINGS = web.AppKey("settings", Settings)
+HUB = web.AppKey("hub", EventHub)
+HEALTH = web.AppKey("health", object)
+METRICS = web.AppKey("metrics", object)
+STATIC_TOKENS = web.AppKey("static_tokens", dict)
+PRINCIPAL = "callcore.principal"
+
+
+def acd(request: web.Request) -> AcdPort:
+    port = request.app[ACD]
+    if port is None:
+        raise Unavailable("the ACD is not running in this process")
+    result: AcdPort = port  # type: ignore[assignment]
+    return result
+
+
+def pool(request: web.Request) -> Any:
+    db = request.app[POOL]
+    if db is None:
+        raise Unavailable("no database configured")
+    return db
+
+
+def hub(request: web.Request) -> EventHub:
+    return request.app[HUB]
+
+
+def health_fn(request: web.Request) -> Callable[[], dict[str, Any]]:
+    fn: Callable[[], dict[str, Any]] = request.app[HEALTH]  # type: ignore[assignment]
+    return fn
+
+
+def principal(request: web.Request) -> Principal:
+    who: Principal = request[PRINCIPAL]
+    return who
+
+
+def agent_id(request: web.Request) -> str:
+    """The ``{agent_id}`` of the path; an agent may only name itself."""
+    wanted = request.match_info["agent_id"]
+    who = principal(request)
+    if who.role == "agent" and who.name != wanted:
+        raise Forbidden(f"agent {who.name!r} may not act for agent {wanted!r}")
+    return wanted
+
+
+async def body(request: web.Request, allowed: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON object of the request (``{}`` when empty); unknown keys are refused when ``allowed``."""
+    if not request.can_read_body:
+        return {}
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("request body must be a JSON object")
+    if allowed:
+        for key in data:
+            if key not in allowed:
+                raise BadRequest("unknown field", field=key)
+    return data
+
+
+def reply(data: Mapping[str, Any] | list[Any] | None, status: int = 200) -> web.Response:
+    return web.json_response(jsonable(data), status=status)

@@ -1,0 +1,91 @@
+"""Server-sent events: an in-process publish/subscribe hub and the streaming response."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+log = structlog.get_logger(__name__)
+
+SUPERVISORS = "supervisors"
+
+
+class EventHub:
+    """Topics (an agent id, or ``supervisors``) fan out events to every live subscriber.
+
+    A subscriber that falls ``maxsize`` events behind loses its oldest events, never blocks publishers.
+    """
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self._subs: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._maxsize = maxsize
+
+    def publish(self, topic: str, event: Mapping[str, Any]) -> int:
+        """Deliver to the current subscribers of ``topic``; returns how many got it."""
+        subs = self._subs.get(topic, set())
+        for q in subs:
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(dict(event))
+        return len(subs)
+
+    def subscribers(self, topic: str) -> int:
+        return len(self._subs.get(topic, ()))
+
+    async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=self._maxsize)
+        self._subs[topic].add(q)
+        try:
+            while True:
+                yield await q.get()
+        finally:
+            self._subs[topic].discard(q)
+            if not self._subs[topic]:
+                del self._subs[topic]
+
+
+def format_event(event: Mapping[str, Any], seq: int) -> bytes:
+    kind = str(event.get("event", "message")).replace("\n", " ")
+    data = json.dumps(event, default=str, separators=(",", ":"))
+    return f"id: {seq}\nevent: {kind}\ndata: {data}\n\n".encode()
+
+
+async def stream(request: web.Request, sources: list[AsyncIterator[dict[str, Any]]], *, name: str,
+                 keepalive: float = 15.0) -> web.StreamResponse:
+    """Answer with ``text/event-stream`` merging ``sources`` until the client goes away."""
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                       "X-Accel-Buffering": "no"})
+    await resp.prepare(request)
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def pump(source: AsyncIterator[dict[str, Any]]) -> None:
+        try:
+            async for event in source:
+                inbox.put_nowait(event)
+        except Exception:
+            log.exception("event_source_failed", stream=name)
+
+    seq = 0
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for i, source in enumerate(sources):
+                tg.create_task(pump(source), name=f"sse-{name}-{i}")
+            # runs until the client disconnects; the TaskGroup then cancels the pumps
+            await resp.write(b": connected\n\n")
+            while True:
+                try:
+                    event = await asyncio.wait_for(inbox.get(), timeout=keepalive)
+                except TimeoutError:
+                    await resp.write(b": keepalive\n\n")
+                    continue
+                seq += 1
+                await resp.write(format_event(event, seq))
+    except* ConnectionError:
+        log.debug("event_stream_closed", stream=name)
+    return resp
