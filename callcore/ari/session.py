@@ -44,6 +44,10 @@ class AriSession:
     def subscribe(self, name: str, maxsize: int = 10000, filter: EventFilter | None = None) -> Subscription:
         return self.dispatcher.subscribe(name, maxsize=maxsize, filter=filter)
 
+    def events(self, name: str, maxsize: int = 10000, filter: EventFilter | None = None) -> Subscription:
+        """Same as ``subscribe`` (a name that cannot clash with ``AriApi.subscribe`` on fakes)."""
+        return self.subscribe(name, maxsize, filter)
+
     @property
     def connected(self) -> bool:
         return self.stream.connected
