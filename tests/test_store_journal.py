@@ -19,7 +19,7 @@ from callcore.store.spill import count_lines, spill_files
 
 
 class Proxy:
-    """Forwards TCP to PostgreSQL; ``cut()`` drops every connection and refuses new ones until ``restore()``."""
+    """Forwards TCP to PostgreSQL; ``cut()`` drops all connections and refuses new ones until restored."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
@@ -123,6 +123,11 @@ async def fetch_is(dsn: str, where: str = "TRUE") -> list[int]:
         await conn.close()
 
 
+def _append_bytes(path: Path, data: bytes) -> None:
+    with open(path, "ab") as fh:
+        fh.write(data)
+
+
 class Producer:
     def __init__(self, journal: PgJournal) -> None:
         self.j = journal
@@ -155,8 +160,8 @@ async def test_events_are_written_with_all_fields(pg_dsn: str, tmp_path: Path) -
     assert [r["type"] for r in rows] == ["call.queued", "weird", "empty"]
     first = rows[0]
     assert json.loads(first["payload"]) == {"caller": "+3312345678", "nested": {"a": [1, 2.5, None, True]}}
-    assert (first["call_id"], first["channel_id"], first["agent_id"], first["queue"], first["campaign_id"]) == (
-        "call-1", "chan-1", "a7", "sales", "camp")
+    ids = (first["call_id"], first["channel_id"], first["agent_id"], first["queue"], first["campaign_id"])
+    assert ids == ("call-1", "chan-1", "a7", "sales", "camp")
     assert first["instance"] == "test-node"
     assert first["ts"].timestamp() == 1_800_000_000.25
     assert rows[1]["ts"].timestamp() == 1_700_000_000.5
@@ -245,8 +250,7 @@ async def test_spill_files_left_by_a_crash_are_replayed_once_and_first(
     assert sum(count_lines(f) for f in files) == 400
     # A file already replayed before the crash (deleted too late) is replayed again: keys make it harmless.
     shutil.copy(files[0], files[0].with_name("0" + files[0].name))
-    with open(files[-1], "ab") as fh:
-        fh.write(b'["torn line')
+    _append_bytes(files[-1], b'["torn line')
     proxy.restore()
     async with PgJournal(proxy.dsn(pg_dsn), s) as j2:
         j2.append("after.restart", {"i": -1})
@@ -255,7 +259,7 @@ async def test_spill_files_left_by_a_crash_are_replayed_once_and_first(
     assert not spill_files(tmp_path / "spill")
 
 
-async def test_event_refused_by_postgres_is_set_aside_not_retried_forever(pg_dsn: str, tmp_path: Path) -> None:
+async def test_event_refused_by_postgres_is_set_aside(pg_dsn: str, tmp_path: Path) -> None:
     before = EVENTS_REJECTED._value.get()
     async with PgJournal(pg_dsn, settings(tmp_path)) as j:
         j.append("ok", {"i": 0})

@@ -12,12 +12,12 @@ def test_load_sql_reads_package_file() -> None:
 
 
 def test_load_sql_missing_file_names_it() -> None:
-    with pytest.raises(StoreError, match="callcore/store/sql/no_such_query.sql"):
+    with pytest.raises(StoreError, match=r"callcore/store/sql/no_such_query\.sql"):
         load_sql("callcore.store", "no_such_query")
 
 
 def test_load_sql_missing_package_names_it() -> None:
-    with pytest.raises(StoreError, match="callcore/nowhere/sql/x.sql"):
+    with pytest.raises(StoreError, match=r"callcore/nowhere/sql/x\.sql"):
         load_sql("callcore.nowhere", "x")
 
 

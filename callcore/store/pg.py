@@ -214,6 +214,13 @@ class PrivateCluster:
             await self._chown(self.socket_dir)
             if self._root is not None:
                 await self._chown(self._root)
+        if self._as_root:
+            code, _ = await run(["runuser", "-u", "postgres", "--", "test", "-x", str(self.data_dir.parent)],
+                                check=False)
+            if code != 0:
+                raise StoreError(f"cannot start a private PostgreSQL cluster in {self.data_dir}: the "
+                                 "'postgres' user cannot reach that directory (check the permissions of "
+                                 "its parents, or set CALLCORE_DATABASE_URL)")
         if not (self.data_dir / "PG_VERSION").exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.data_dir.chmod(0o700)
