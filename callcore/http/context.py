@@ -37,7 +37,7 @@ HUB = web.AppKey("hub", EventHub)
 HEALTH = web.AppKey("health", object)
 METRICS = web.AppKey("metrics", object)
 STATIC_TOKENS = web.AppKey("static_tokens", dict)
-PRINCIPAL = "callcore.principal"
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def acd(request: web.Request) -> AcdPort:
@@ -65,8 +65,7 @@ def health_fn(request: web.Request) -> Callable[[], dict[str, Any]]:
 
 
 def principal(request: web.Request) -> Principal:
-    who: Principal = request[PRINCIPAL]
-    return who
+    return request[PRINCIPAL]
 
 
 def agent_id(request: web.Request) -> str:
