@@ -1,0 +1,1 @@
+SELECT id FROM campaigns WHERE name = $1

@@ -1,0 +1,7 @@
+CREATE TEMP TABLE upload_rows (
+    line        integer NOT NULL,
+    phone_e164  text NOT NULL,
+    name        text NOT NULL,
+    tz          text[] NOT NULL,
+    data        text NOT NULL
+) ON COMMIT DROP

@@ -1,0 +1,323 @@
+"""CSV lead upload.
+
+The file is read twice, both times streamed: once for its sha256, encoding and delimiter
+(``csvread.detect_format``), then row by row. Rows are cleaned in batches (phone -> E.164, time zones,
+extra columns -> JSON), optionally in worker processes, and each batch is COPYed into a temporary table.
+Duplicates within the file, numbers on the DNC list and numbers the campaign already has are found in SQL,
+then one ``INSERT ... ON CONFLICT DO NOTHING`` moves the rest into ``leads``. All of it runs in one
+transaction: a failed upload leaves nothing behind and ``dry_run`` rolls back after reporting.
+Every rejected line is reported with its line number, field and reason (and written to a reject CSV).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import multiprocessing
+import os
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import structlog
+
+from callcore.dialer.csvread import (
+    BadPhone,
+    Columns,
+    FileFormat,
+    PhoneNormalizer,
+    RowReader,
+    detect_format,
+    parse_tz,
+    resolve_columns,
+)
+from callcore.errors import InputError, NotFound
+from callcore.store.sqlfiles import load_sql
+
+log = structlog.get_logger(__name__)
+
+PKG = "callcore.dialer"
+INVALID = "invalid-number"
+BAD_ROW = "bad-row"
+BAD_TZ = "bad-timezone"
+DUP_FILE = "duplicate-in-file"
+DUP_CAMPAIGN = "duplicate-in-campaign"
+DNC = "dnc"
+REASONS = (INVALID, BAD_ROW, BAD_TZ, DUP_FILE, DUP_CAMPAIGN, DNC)
+_COPY_COLUMNS = ("line", "phone_e164", "name", "tz", "data")
+_POOL_MIN_BYTES = 4 << 20
+
+Record = tuple[int, str, str, list[str], str]
+ProgressFn = Callable[[int, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    line: int
+    reason: str
+    field: str
+    value: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class UploadOptions:
+    region: str = "RU"
+    column_map: Mapping[str, str] = field(default_factory=dict)
+    tz_column: str | None = None
+    dry_run: bool = False
+    reject_file: Path | None = None
+    batch_size: int = 5000
+    workers: int | None = None   # None: automatic (processes only for big files), 0: in this process
+
+
+@dataclass(slots=True)
+class UploadReport:
+    campaign: str
+    file: str
+    fmt: FileFormat
+    rows: int = 0
+    inserted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    dry_run: bool = False
+    upload_id: int | None = None
+    previous_upload: str = ""
+    samples: list[Reject] = field(default_factory=list)
+    reject_file: str = ""
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def lines(self) -> list[str]:
+        verb = "would insert" if self.dry_run else "inserted"
+        out = [f"{self.file}: {self.rows} rows, {verb} {self.inserted} leads into campaign "
+               f"{self.campaign!r}, rejected {self.rejected_total}",
+               f"encoding {self.fmt.encoding}, delimiter {self.fmt.delimiter!r}, "
+               f"sha256 {self.fmt.sha256[:16]}"]
+        if self.fmt.note:
+            out.append(f"note: {self.fmt.note}")
+        if self.previous_upload:
+            out.append(f"note: {self.previous_upload}")
+        for reason in REASONS:
+            if self.rejected[reason]:
+                out.append(f"  {reason}: {self.rejected[reason]}")
+        for r in self.samples:
+            out.append(f"  {self.file}:{r.line}: {r.field}: {r.detail}")
+        if self.rejected_total > len(self.samples):
+            more = self.rejected_total - len(self.samples)
+            out.append(f"  ... and {more} more" + (f" (see {self.reject_file})" if self.reject_file else ""))
+        elif self.reject_file:
+            out.append(f"rejected lines written to {self.reject_file}")
+        if self.dry_run:
+            out.append("dry run: nothing was loaded")
+        return out
+
+
+# --- pure batch cleaning (also runs in worker processes) ---------------------------------------------
+
+_NORMALIZERS: dict[str, PhoneNormalizer] = {}
+
+
+def _normalizer(region: str) -> PhoneNormalizer:
+    norm = _NORMALIZERS.get(region)
+    if norm is None:
+        norm = _NORMALIZERS[region] = PhoneNormalizer(region)
+    return norm
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
+                region: str) -> tuple[list[Record], list[Reject]]:
+    """Validate and normalise rows: records ready for COPY plus the rejected lines."""
+    norm = _normalizer(region)
+    records: list[Record] = []
+    rejects: list[Reject] = []
+    width, pcol, ncol, tcol, extra = cols.width, cols.phone, cols.name, cols.tz, cols.extra
+    for line, fields in rows:
+        if len(fields) != width:
+            if len(fields) < width or any(f.strip() for f in fields[width:]):
+                rejects.append(Reject(line, BAD_ROW, "row", "",
+                                      f"has {len(fields)} fields, the header has {width}"))
+                continue
+        raw = fields[pcol]
+        phone = norm.normalize(raw)
+        if isinstance(phone, BadPhone):
+            rejects.append(Reject(line, INVALID, "phone", raw, phone.reason))
+            continue
+        zones: tuple[str, ...] | str = phone.tz
+        if tcol is not None and fields[tcol].strip():
+            zones = parse_tz(fields[tcol])
+            if isinstance(zones, str):
+                rejects.append(Reject(line, BAD_TZ, "tz", fields[tcol], zones))
+                continue
+        name = fields[ncol].strip() if ncol is not None else ""
+        data = _encode({key: fields[i].strip() for i, key in extra}).decode() if extra else "{}"
+        records.append((line, phone.e164, name, list(zones), data))
+    return records, rejects
+
+
+# --- rejects -----------------------------------------------------------------------------------------
+
+
+class RejectSink:
+    """Counts rejects by reason, keeps the first few as samples and streams all to an optional CSV."""
+
+    def __init__(self, path: Path | None, samples: int = 20) -> None:
+        self.counts: Counter[str] = Counter()
+        self.samples: list[Reject] = []
+        self._max = samples
+        self._fh = path.open("w", encoding="utf-8-sig", newline="") if path else None
+        self._writer = csv.writer(self._fh) if self._fh else None
+        if self._writer:
+            self._writer.writerow(["line", "reason", "field", "value", "detail"])
+
+    def add(self, r: Reject) -> None:
+        self.counts[r.reason] += 1
+        if len(self.samples) < self._max:
+            self.samples.append(r)
+        if self._writer:
+            self._writer.writerow([r.line, r.reason, r.field, r.value, r.detail])
+
+    def close(self) -> None:
+        if self._fh:
+            self._fh.close()
+
+
+# --- the imperative shell ----------------------------------------------------------------------------
+
+
+class _DryRun(Exception):
+    pass
+
+
+def _batches(reader: RowReader, size: int) -> Iterator[list[tuple[int, list[str]]]]:
+    batch: list[tuple[int, list[str]]] = []
+    for item in reader:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _make_pool(workers: int | None, size: int) -> tuple[ProcessPoolExecutor | None, int]:
+    if workers is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = min(cpus, 4) if size >= _POOL_MIN_BYTES and cpus >= 2 else 0
+    if workers <= 0:
+        return None, 0
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers
+
+
+async def _campaign_id(conn: Any, name: str) -> int:
+    cid = await conn.fetchval(load_sql(PKG, "campaign_id"), name)
+    if cid is None:
+        raise NotFound(f"campaign {name!r} does not exist")
+    return int(cid)
+
+
+async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOptions | None = None, *,
+                       progress: ProgressFn | None = None) -> UploadReport:
+    """Load the lead file ``path`` into ``campaign`` (see the module doc). ``conn``: an asyncpg connection."""
+    opts = options or UploadOptions()
+    PhoneNormalizer(opts.region)  # validates the region before any work
+    if opts.batch_size < 1:
+        raise InputError("batch size must be at least 1", field="batch_size")
+    fmt = detect_format(path)
+    report = UploadReport(campaign, str(path), fmt, dry_run=opts.dry_run,
+                          reject_file=str(opts.reject_file) if opts.reject_file else "")
+    campaign_id = await _campaign_id(conn, campaign)
+    prev = await conn.fetchrow(load_sql(PKG, "upload_previous"), campaign_id, fmt.sha256)
+    if prev is not None:
+        when = prev["created_at"].strftime("%Y-%m-%d %H:%M")
+        report.previous_upload = (f"this file was already uploaded to the campaign at {when} "
+                                  f"(upload #{prev['id']}); leads already present are skipped")
+    sink = RejectSink(opts.reject_file)
+    try:
+        with RowReader(path, fmt) as reader:
+            cols = resolve_columns(reader.header, dict(opts.column_map), opts.tz_column, str(path))
+            try:
+                async with conn.transaction():
+                    await _load(conn, campaign_id, reader, cols, opts, report, sink, progress)
+                    if opts.dry_run:
+                        raise _DryRun
+            except _DryRun:
+                report.upload_id = None
+    finally:
+        sink.close()
+    report.rejected = sink.counts
+    report.samples = sorted(sink.samples, key=lambda r: r.line)
+    log.info("leads_uploaded", campaign=campaign, file=str(path), rows=report.rows, inserted=report.inserted,
+             rejected=report.rejected_total, dry_run=opts.dry_run, encoding=fmt.encoding)
+    return report
+
+
+async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, opts: UploadOptions,
+                report: UploadReport, sink: RejectSink, progress: ProgressFn | None) -> None:
+    fmt = reader.fmt
+    upload_id = await conn.fetchval(load_sql(PKG, "upload_begin"), campaign_id, reader.path.name, fmt.sha256,
+                                    fmt.encoding, fmt.delimiter)
+    report.upload_id = int(upload_id)
+    await conn.execute(load_sql(PKG, "upload_temp_table"))
+    pool, workers = _make_pool(opts.workers, fmt.size)
+    loop = asyncio.get_running_loop()
+    pending: deque[Awaitable[tuple[list[Record], list[Reject]]]] = deque()
+    depth = workers + 1 if pool else 0
+
+    async def drain() -> None:
+        records, rejects = await pending.popleft()
+        for r in rejects:
+            sink.add(r)
+        report.rows += len(records) + len(rejects)
+        if records:
+            await conn.copy_records_to_table("upload_rows", records=records, columns=_COPY_COLUMNS)
+        if progress:
+            progress(reader.bytes_read(), fmt.size, report.rows)
+
+    try:
+        for batch in _batches(reader, opts.batch_size):
+            if pool is not None:
+                pending.append(loop.run_in_executor(pool, clean_batch, batch, cols, opts.region))
+            else:
+                done: asyncio.Future[tuple[list[Record], list[Reject]]] = loop.create_future()
+                done.set_result(clean_batch(batch, cols, opts.region))
+                pending.append(done)
+            while len(pending) > depth:
+                await drain()
+        while pending:
+            await drain()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+    await _finish(conn, campaign_id, report, sink)
+
+
+async def _finish(conn: Any, campaign_id: int, report: UploadReport, sink: RejectSink) -> None:
+    await conn.execute("SET LOCAL work_mem = '256MB'")
+    for r in sorted(await conn.fetch(load_sql(PKG, "upload_drop_dup_in_file")), key=lambda r: r["line"]):
+        sink.add(Reject(r["line"], DUP_FILE, "phone", r["phone_e164"],
+                        f"{r['phone_e164']} is a duplicate of line {r['first_line']}"))
+    for r in sorted(await conn.fetch(load_sql(PKG, "upload_drop_dnc")), key=lambda r: r["line"]):
+        sink.add(Reject(r["line"], DNC, "phone", r["phone_e164"],
+                        f"{r['phone_e164']} is on the do-not-call list ({r['source']})"))
+    dups = await conn.fetch(load_sql(PKG, "upload_drop_dup_in_campaign"), campaign_id)
+    for r in sorted(dups, key=lambda r: r["line"]):
+        origin = f"line {r['source_line']} of {r['source_file']}" if r["source_file"] else "an earlier upload"
+        sink.add(Reject(r["line"], DUP_CAMPAIGN, "phone", r["phone_e164"],
+                        f"{r['phone_e164']} is already a lead of the campaign ({origin})"))
+    report.inserted = int(await conn.fetchval(load_sql(PKG, "upload_insert_leads"), campaign_id,
+                                              Path(report.file).name, report.upload_id))
+    c = sink.counts
+    await conn.execute(load_sql(PKG, "upload_finish"), report.upload_id, report.rows, report.inserted,
+                       sum(c.values()), c[INVALID] + c[BAD_ROW] + c[BAD_TZ], c[DUP_FILE], c[DUP_CAMPAIGN],
+                       c[DNC])
