@@ -20,7 +20,6 @@ CONTEXT_AGENTS: Final = "agents"
 CONTEXT_DIALER_AMD: Final = "dialer-amd"
 CONTEXT_FALLBACK: Final = "callcore-fallback"
 CONTEXT_SAFE_HARBOUR: Final = "callcore-safe-harbour"
-CONTEXT_TRUNK: Final = "from-trunk"
 DIALPLAN_CONTEXTS: Final = (CONTEXT_INBOUND, CONTEXT_AGENTS, CONTEXT_DIALER_AMD, CONTEXT_FALLBACK,
                             CONTEXT_SAFE_HARBOUR)
 
