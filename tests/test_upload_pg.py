@@ -1,0 +1,127 @@
+"""CSV lead upload into PostgreSQL: counts, rejects, re-upload, dry run, atomicity."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import callcore.dialer.upload as upload_mod
+from callcore.dialer.upload import DNC, DUP_CAMPAIGN, DUP_FILE, INVALID, UploadOptions, upload_leads
+from callcore.errors import InputError, NotFound, StoreError
+
+LEADS = """phone,name,city
++7 (916) 123-45-67,Иван,Москва
+89161234568,Пётр,Казань
+123,Bad,Nowhere
+89161234567,Иван again,Москва
++1 212 555 0123,John,NYC
++7 916 000 00 01,Blocked,Москва
+"""
+
+
+@pytest.fixture
+async def conn(pg_dsn: str) -> AsyncIterator[Any]:
+    from callcore.store.pg import connect
+
+    c = await connect(pg_dsn)
+    await c.execute("INSERT INTO campaigns (name, mode, queue, caller_id) "
+                    "VALUES ('spring', 'predictive', 'sales', '+74950000000')")
+    await c.execute("INSERT INTO dnc (phone_e164, source) VALUES ('+79160000001', 'regulator')")
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+def write(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "leads.csv") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding))
+    return p
+
+
+async def test_upload_counts_rejects_and_reject_file(conn: Any, tmp_path: Path) -> None:
+    rejects = tmp_path / "rejects.csv"
+    report = await upload_leads(conn, "spring", write(tmp_path, LEADS),
+                                UploadOptions(region="RU", reject_file=rejects))
+    assert report.rows == 6 and report.inserted == 3
+    assert dict(report.rejected) == {INVALID: 1, DUP_FILE: 1, DNC: 1}
+    rows = await conn.fetch("SELECT phone_e164, name, tz, data::text AS data, source_line, state, upload_id "
+                            "FROM leads ORDER BY id")
+    assert [(r["phone_e164"], r["source_line"]) for r in rows] == [
+        ("+79161234567", 2), ("+79161234568", 3), ("+12125550123", 6)]
+    assert rows[0]["name"] == "Иван" and '"city": "Москва"' in rows[0]["data"]
+    assert rows[2]["tz"] == ["America/New_York"] and rows[0]["state"] == "new"
+    with rejects.open(encoding="utf-8-sig", newline="") as fh:
+        lines = list(csv.DictReader(fh))
+    assert sorted((int(r["line"]), r["reason"]) for r in lines) == [(4, INVALID), (5, DUP_FILE), (7, DNC)]
+    dup = next(r for r in lines if r["reason"] == DUP_FILE)
+    assert "line 2" in dup["detail"]
+    up = await conn.fetchrow("SELECT * FROM uploads WHERE id = $1", report.upload_id)
+    assert (up["rows_total"], up["inserted"], up["rejected"], up["dnc"]) == (6, 3, 3, 1)
+    assert "rejected 3" in report.lines()[0]
+
+
+async def test_reupload_never_duplicates(conn: Any, tmp_path: Path) -> None:
+    path = write(tmp_path, LEADS)
+    await upload_leads(conn, "spring", path)
+    again = await upload_leads(conn, "spring", path)
+    assert again.inserted == 0 and again.rejected[DUP_CAMPAIGN] == 3
+    assert "already uploaded" in again.previous_upload
+    assert await conn.fetchval("SELECT count(*) FROM leads") == 3
+
+
+async def test_dry_run_loads_nothing_but_reports(conn: Any, tmp_path: Path) -> None:
+    report = await upload_leads(conn, "spring", write(tmp_path, LEADS), UploadOptions(dry_run=True))
+    assert report.inserted == 3 and report.rejected[DNC] == 1 and report.upload_id is None
+    assert any("dry run" in line for line in report.lines())
+    assert await conn.fetchval("SELECT count(*) FROM leads") == 0
+    assert await conn.fetchval("SELECT count(*) FROM uploads") == 0
+
+
+async def test_failed_upload_leaves_nothing_behind(conn: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    async def broken(*_a: Any) -> None:
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(upload_mod, "_finish", broken)
+    with pytest.raises(StoreError):
+        await upload_leads(conn, "spring", write(tmp_path, LEADS))
+    assert await conn.fetchval("SELECT count(*) FROM uploads") == 0
+    assert await conn.fetchval("SELECT count(*) FROM leads") == 0
+
+
+async def test_broken_csv_midway_names_line_and_keeps_existing_leads(conn: Any, tmp_path: Path) -> None:
+    await upload_leads(conn, "spring", write(tmp_path, LEADS))
+    big = "phone,name\n+79161111111,a\n" + '+79161111112,"' + "x" * 200_000 + '"\n'
+    path = write(tmp_path, big, name="big.csv")
+    with pytest.raises(InputError) as exc:
+        await upload_leads(conn, "spring", path)
+    assert exc.value.where == f"{path}:3"
+    assert await conn.fetchval("SELECT count(*) FROM leads") == 3
+
+
+async def test_cp1251_semicolon_file_with_column_map(conn: Any, tmp_path: Path) -> None:
+    text = "Телефон;ФИО;Зона;Менеджер\r\n8 916 123-45-67;Иванов Иван;Europe/Moscow;Ольга\r\n"
+    report = await upload_leads(conn, "spring", write(tmp_path, text, "cp1251"),
+                                UploadOptions(column_map={"phone": "Телефон", "name": "ФИО"},
+                                              tz_column="Зона"))
+    assert report.fmt.encoding == "cp1251" and "Windows-1251" in report.fmt.note
+    row = await conn.fetchrow("SELECT name, tz, data::text AS data FROM leads")
+    assert row["name"] == "Иванов Иван" and row["tz"] == ["Europe/Moscow"]
+    assert "Ольга" in row["data"]
+
+
+async def test_worker_processes_give_the_same_result(conn: Any, tmp_path: Path) -> None:
+    lines = ["phone,name"] + [f"+7917{i:07d},n{i}" for i in range(3000)] + ["bad,x", "+79160000001,dnc"]
+    report = await upload_leads(conn, "spring", write(tmp_path, "\n".join(lines) + "\n"),
+                                UploadOptions(workers=2, batch_size=500))
+    assert report.inserted == 3000 and dict(report.rejected) == {INVALID: 1, DNC: 1}
+    assert await conn.fetchval("SELECT max(source_line) FROM leads") == 3001
+
+
+async def test_unknown_campaign(conn: Any, tmp_path: Path) -> None:
+    with pytest.raises(NotFound):
+        await upload_leads(conn, "nope", write(tmp_path, LEADS))

@@ -1,0 +1,217 @@
+"""Lead file reading: encodings, delimiters, column maps, phone normalisation, batch cleaning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from phonenumbers import timezone as pn_tz
+
+from callcore.dialer.csvread import (
+    BadPhone,
+    Phone,
+    PhoneNormalizer,
+    RowReader,
+    detect_format,
+    parse_map,
+    parse_tz,
+    resolve_columns,
+    sniff_delimiter,
+)
+from callcore.dialer.upload import BAD_ROW, BAD_TZ, INVALID, clean_batch
+from callcore.errors import InputError
+
+
+def write(tmp_path: Path, data: bytes, name: str = "leads.csv") -> Path:
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+# --- encodings and delimiters ---------------------------------------------------------------------
+
+
+def test_utf8_without_bom(tmp_path: Path) -> None:
+    fmt = detect_format(write(tmp_path, "phone,name\n+79161234567,Иван\n".encode()))
+    assert (fmt.encoding, fmt.delimiter, fmt.note) == ("utf-8", ",", "")
+
+
+def test_utf8_with_bom_is_stripped_from_the_header(tmp_path: Path) -> None:
+    p = write(tmp_path, b"\xef\xbb\xbf" + "телефон;фио\n89161234567;Иван\n".encode())
+    fmt = detect_format(p)
+    assert fmt.encoding == "utf-8-sig" and fmt.delimiter == ";"
+    with RowReader(p, fmt) as r:
+        assert r.header == ["телефон", "фио"]
+        assert list(r) == [(2, ["89161234567", "Иван"])]
+
+
+def test_cp1251_fallback_names_the_line_of_the_first_bad_byte(tmp_path: Path) -> None:
+    p = write(tmp_path, "phone\tname\n+79161234567\tИван Петров\n".encode("cp1251"))
+    fmt = detect_format(p)
+    assert fmt.encoding == "cp1251" and fmt.delimiter == "\t"
+    assert "line 2" in fmt.note and "Windows-1251" in fmt.note
+    with RowReader(p, fmt) as r:
+        assert list(r) == [(2, ["+79161234567", "Иван Петров"])]
+
+
+def test_neither_utf8_nor_cp1251_is_an_error_with_the_line(tmp_path: Path) -> None:
+    p = write(tmp_path, b"phone,name\n1,\xff\n2,\x98\n")
+    with pytest.raises(InputError) as exc:
+        detect_format(p)
+    assert exc.value.where == f"{p}:3"
+
+
+def test_utf16_and_binary_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="UTF-16"):
+        detect_format(write(tmp_path, "phone\n1\n".encode("utf-16")))
+    with pytest.raises(InputError, match="NUL") as exc:
+        detect_format(write(tmp_path, b"phone\n1\n2\x00\n", "b.csv"))
+    assert exc.value.where is not None and exc.value.where.endswith(":3")
+
+
+def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot open"):
+        detect_format(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("a,b,c", ","), ("a;b;c", ";"), ("a\tb\tc", "\t"), ("phone", ","),
+    ('"x;y",b,c', ","), ("a;b,c;d", ";"),
+])
+def test_sniff_delimiter(header: str, expected: str) -> None:
+    assert sniff_delimiter(header) == expected
+
+
+def test_quoted_multiline_fields_keep_the_first_line_number(tmp_path: Path) -> None:
+    p = write(tmp_path, b'phone,note\n+79161234567,"two\nlines"\n\n+79161234568,x\n')
+    fmt = detect_format(p)
+    with RowReader(p, fmt) as r:
+        assert [line for line, _ in r] == [2, 5]
+
+
+def test_empty_file_needs_a_header(tmp_path: Path) -> None:
+    p = write(tmp_path, b"")
+    with pytest.raises(InputError, match="header"):
+        RowReader(p, detect_format(p))
+
+
+# --- columns -------------------------------------------------------------------------------------
+
+
+def test_parse_map() -> None:
+    assert parse_map("phone=Телефон,name=ФИО") == {"phone": "Телефон", "name": "ФИО"}
+    assert parse_map(None) == {}
+    with pytest.raises(InputError) as exc:
+        parse_map("email=E")
+    assert exc.value.field == "--map"
+    with pytest.raises(InputError):
+        parse_map("phone")
+
+
+def test_resolve_columns_by_map_guess_and_extras() -> None:
+    cols = resolve_columns(["Телефон", "ФИО", "Город", ""], {"phone": "телефон"}, None, "f.csv")
+    assert (cols.phone, cols.name, cols.tz) == (0, 1, None)
+    assert cols.extra == ((2, "Город"), (3, "column_4"))
+    with pytest.raises(InputError) as exc:
+        resolve_columns(["a", "b"], {}, None, "f.csv")
+    assert exc.value.where == "f.csv:1" and exc.value.field == "phone"
+    with pytest.raises(InputError, match="not in the header"):
+        resolve_columns(["phone"], {}, "zone", "f.csv")
+    with pytest.raises(InputError, match="twice"):
+        resolve_columns(["phone", "Phone"], {}, None, "f.csv")
+
+
+def test_parse_tz() -> None:
+    assert parse_tz("Europe/Moscow|Asia/Omsk") == ("Europe/Moscow", "Asia/Omsk")
+    assert isinstance(parse_tz("Mars/Olympus"), str)
+
+
+# --- phone numbers -------------------------------------------------------------------------------
+
+
+def reference(raw: str, region: str) -> tuple[str, tuple[str, ...]] | None:
+    try:
+        num = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(num):
+        return None
+    zones = tuple(z for z in pn_tz.time_zones_for_number(num) if z != "Etc/Unknown")
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), zones
+
+
+def outcome(p: Phone | BadPhone) -> tuple[str, tuple[str, ...]] | None:
+    return (p.e164, p.tz) if isinstance(p, Phone) else None
+
+
+digits = st.text("0123456789", min_size=1, max_size=13)
+shapes = st.one_of(
+    digits.map(lambda d: "+" + d),
+    digits.map(lambda d: "8" + d),
+    digits.map(lambda d: "7" + d),
+    digits,
+    st.builds(lambda a, b, c: f"+7 ({a}) {b}-{c}", st.text("0123456789", min_size=3, max_size=3),
+              st.text("0123456789", min_size=3, max_size=3), st.text("0123456789", min_size=4, max_size=4)),
+    st.text(" +-()0123456789x.", max_size=18),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(raw=shapes, region=st.sampled_from(["RU", "KZ", "US", "DE", "GB"]))
+def test_fast_normaliser_agrees_with_phonenumbers(raw: str, region: str) -> None:
+    assert outcome(PhoneNormalizer(region, cache_size=0).normalize(raw)) == reference(raw, region)
+
+
+@pytest.mark.parametrize("raw", ["+7 (916) 123-45-67", "89161234567", "79161234567", "9161234567",
+                                 "+7 916 123 45 67"])
+def test_russian_mobile_shapes(raw: str) -> None:
+    p = PhoneNormalizer("RU").normalize(raw)
+    assert isinstance(p, Phone) and p.e164 == "+79161234567"
+    assert "Europe/Moscow" in p.tz and "Asia/Vladivostok" in p.tz   # mobile: every zone of the country
+
+
+def test_geographic_number_gets_its_own_zone_and_cache_returns_same() -> None:
+    norm = PhoneNormalizer("RU")
+    first = norm.normalize("+1 212 555 0123")
+    assert isinstance(first, Phone) and first.tz == ("America/New_York",)
+    assert norm.normalize("+1 212 555 0123") is first
+    assert norm.normalize("84951234567") == Phone("+74951234567", ("Europe/Moscow",))
+
+
+@pytest.mark.parametrize("raw", ["", "abc", "12345", "+999 1234567", "8 (000) 000-00-00"])
+def test_invalid_numbers_have_a_reason(raw: str) -> None:
+    p = PhoneNormalizer("RU").normalize(raw)
+    assert isinstance(p, BadPhone) and p.reason
+
+
+def test_unknown_region() -> None:
+    with pytest.raises(InputError) as exc:
+        PhoneNormalizer("XX")
+    assert exc.value.field == "--region"
+
+
+# --- batch cleaning ------------------------------------------------------------------------------
+
+
+def test_clean_batch_rejects_with_line_field_and_reason() -> None:
+    cols = resolve_columns(["phone", "name", "tz", "city"], {}, None, "f.csv")
+    rows = [
+        (2, ["89161234567", " Иван ", "", "Москва"]),
+        (3, ["123", "x", "", ""]),
+        (4, ["89161234568", "y", "Mars/Base", ""]),
+        (5, ["89161234569", "z"]),
+        (6, ["89161234570", "w", "Europe/Samara", "Самара", "", ""]),
+        (7, ["89161234571", "v", "", "", "extra"]),
+    ]
+    records, rejects = clean_batch(rows, cols, "RU")
+    assert [(r.line, r.reason, r.field) for r in rejects] == [
+        (3, INVALID, "phone"), (4, BAD_TZ, "tz"), (5, BAD_ROW, "row"), (7, BAD_ROW, "row")]
+    assert [r[0] for r in records] == [2, 6]
+    _line, e164, name, tz, data = records[0]
+    assert (e164, name, json.loads(data)) == ("+79161234567", "Иван", {"city": "Москва"})
+    assert "Europe/Moscow" in tz
+    assert records[1][3] == ["Europe/Samara"]
