@@ -51,7 +51,8 @@ def _connect_error(exc: BaseException) -> StoreError:
     return StoreError(f"cannot use the database: {exc}")
 
 
-async def _with_db(action: Action) -> None:
+async def with_db(action: Action) -> None:
+    """Run ``action`` on a connection to the configured (or discovered) database."""
     from callcore.config import load_settings
     from callcore.store.pg import resolve_database
 
@@ -73,7 +74,7 @@ async def _with_db(action: Action) -> None:
 
 def _run(prog: str, action: Action, err: IO[str], runner: Runner | None) -> int:
     try:
-        asyncio.run((runner or _with_db)(action))
+        asyncio.run((runner or with_db)(action))
     except InputError as exc:
         print(f"{prog}: {exc}", file=err)
         return 2

@@ -1,0 +1,148 @@
+"""``callcore report queues | queue-log``: queue figures and Asterisk queue_log export from the journal.
+
+Dates on the command line are ISO 8601 (``2026-11-01`` or ``2026-11-01T08:00:00+03:00``); without an
+offset they are UTC. ``--until`` defaults to now; a bare date means the start of that day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from callcore.directory.queuelog import QueueLogWriter
+from callcore.directory.sqlload import sql
+from callcore.directory.stats import (
+    DEFAULT_SL_THRESHOLD,
+    EventRow,
+    QueueReport,
+    QueueStatsBuilder,
+    format_table,
+)
+from callcore.errors import CallcoreError, InputError
+
+Db = Any
+Action = Callable[[Db], Awaitable[None]]
+Runner = Callable[[Action], Coroutine[Any, Any, None]]
+
+
+def parse_time(text: str, fld: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"must be an ISO 8601 date or time, got {text!r}", field=fld) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _event(row: Any) -> EventRow:
+    payload = row["payload"]
+    data = json.loads(payload) if isinstance(payload, str) else (payload or {})
+    return EventRow(ts=float(row["ts"]), type=row["type"], call_id=row["call_id"], agent_id=row["agent_id"],
+                    queue=row["queue"], payload=data if isinstance(data, dict) else {},
+                    channel_id=row["channel_id"])
+
+
+async def journal_events(conn: Db, since: datetime, until: datetime) -> AsyncIterator[EventRow]:
+    """Call and agent-state events of ``[since, until)`` in time order, streamed with a cursor.
+
+    ``conn`` must be a connection (not a pool): the cursor needs a transaction.
+    """
+    async with conn.transaction():
+        async for row in conn.cursor(sql("report_events"), since, until, prefetch=2000):
+            yield _event(row)
+
+
+async def queue_report(conn: Db, since: datetime, until: datetime, *, queue: str | None = None,
+                       sl_threshold: float | None = None) -> list[QueueReport]:
+    """Per-queue figures; each queue's own service-level threshold unless ``sl_threshold`` is given."""
+    if until <= since:
+        raise InputError("must be after --since", field="until")
+    rows = await conn.fetch(sql("report_thresholds"))
+    thresholds = {r["name"]: float(r["service_level_threshold"]) for r in rows}
+    if sl_threshold is not None:
+        thresholds = {}
+    builder = QueueStatsBuilder(thresholds=thresholds, only=queue,
+                                default_threshold=sl_threshold or DEFAULT_SL_THRESHOLD)
+    async for ev in journal_events(conn, since, until):
+        builder.feed(ev)
+    return list(builder.result().values())
+
+
+async def write_queue_log(conn: Db, since: datetime, until: datetime, out: IO[str]) -> int:
+    """Write queue_log lines for ``[since, until)``; returns the number of lines."""
+    memberships: dict[str, list[str]] = {}
+    for r in await conn.fetch(sql("report_memberships")):
+        memberships.setdefault(r["agent_id"], []).append(r["queue"])
+    writer = QueueLogWriter(memberships)
+    count = 0
+    async for ev in journal_events(conn, since, until):
+        for line in writer.feed(ev):
+            out.write(line + "\n")
+            count += 1
+    return count
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="callcore report", description="Reports from the event journal.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    q = sub.add_parser("queues",
+                       help="offered, answered, abandoned, ASA, AHT, abandonment rate, service level")
+    ql = sub.add_parser("queue-log", help="export Asterisk queue_log lines")
+    for s in (q, ql):
+        s.add_argument("--since", required=True, help="start (ISO 8601; UTC unless an offset is given)")
+        s.add_argument("--until", help="end, exclusive (default: now)")
+    q.add_argument("--queue", help="only this queue")
+    q.add_argument("--sl-threshold", type=float, help="service level threshold, seconds (default: per queue)")
+    q.add_argument("--json", action="store_true", help="JSON instead of a table")
+    ql.add_argument("--output", "-o", help="file to write (default: standard output)")
+    return p
+
+
+async def _default_runner(action: Action) -> None:
+    from callcore.directory.cli import with_db
+
+    await with_db(action)
+
+
+def main(argv: list[str], *, out: IO[str] | None = None, err: IO[str] | None = None,
+         runner: Runner | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = parser().parse_args(argv)
+    try:
+        since = parse_time(args.since, "since")
+        until = parse_time(args.until, "until") if args.until else datetime.now(UTC)
+        if until <= since:
+            raise InputError("must be after --since", field="until")
+    except InputError as exc:
+        print(f"callcore report: {exc}", file=err)
+        return 2
+
+    async def action(conn: Db) -> None:
+        if args.cmd == "queues":
+            reports = await queue_report(conn, since, until, queue=args.queue, sl_threshold=args.sl_threshold)
+            if args.json:
+                out.write(json.dumps([r.to_json() for r in reports], indent=2) + "\n")
+            else:
+                out.write(format_table(reports))
+            return
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230 - a local file, once
+                n = await write_queue_log(conn, since, until, fh)
+            err.write(f"{n} lines written to {args.output}\n")
+        else:
+            await write_queue_log(conn, since, until, out)
+
+    try:
+        asyncio.run((runner or _default_runner)(action))
+    except InputError as exc:
+        print(f"callcore report: {exc}", file=err)
+        return 2
+    except (CallcoreError, OSError) as exc:
+        print(f"callcore report: {exc}", file=err)
+        return 1
+    return 0

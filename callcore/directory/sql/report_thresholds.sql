@@ -1,0 +1,1 @@
+SELECT name, service_level_threshold FROM queues
