@@ -1,0 +1,1 @@
+"""Opt-in suite against a real Asterisk (see conftest.py)."""
