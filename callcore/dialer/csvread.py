@@ -26,7 +26,7 @@ from callcore.errors import InputError
 _CHUNK = 1 << 20
 _DELIMITERS = (",", ";", "\t")
 FIELDS = ("phone", "name", "tz")
-_PHONE_HEADERS = ("phone", "phone_number", "phone_e164", "number", "tel", "telephone", "msisdn", "mobile",
+PHONE_HEADERS = ("phone", "phone_number", "phone_e164", "number", "tel", "telephone", "msisdn", "mobile",
                   "телефон", "номер", "номер телефона", "тел", "мобильный")
 _NAME_HEADERS = ("name", "full_name", "fullname", "client", "фио", "имя", "клиент", "name_full")
 _TZ_HEADERS = ("tz", "timezone", "time_zone", "часовой пояс")
@@ -213,7 +213,7 @@ def resolve_columns(header: list[str], mapping: dict[str, str], tz_column: str |
             return idx
         return next((seen[g] for g in guesses if g in seen), None)
 
-    phone = find("phone", _PHONE_HEADERS)
+    phone = find("phone", PHONE_HEADERS)
     if phone is None:
         if len(header) == 1:
             phone = 0

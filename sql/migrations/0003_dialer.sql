@@ -58,7 +58,9 @@ CREATE TABLE IF NOT EXISTS leads (
     created_at       timestamptz NOT NULL DEFAULT now(),
     UNIQUE (campaign_id, phone_e164)
 );
-CREATE INDEX IF NOT EXISTS leads_claim_idx ON leads (campaign_id, state, next_attempt_at);
+-- Claiming: leads waiting to be dialled, per campaign, in due order (file order within one upload).
+CREATE INDEX IF NOT EXISTS leads_claim_idx ON leads (campaign_id, next_attempt_at, id)
+    WHERE state IN ('new', 'scheduled', 'callback');
 CREATE INDEX IF NOT EXISTS leads_dialing_idx ON leads (claimed_at) WHERE state = 'dialing';
 
 CREATE TABLE IF NOT EXISTS dnc (

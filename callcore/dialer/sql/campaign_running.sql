@@ -1,0 +1,2 @@
+SELECT id, name, state, settings::text AS settings, created_at FROM campaigns WHERE state = 'running'
+ORDER BY name

@@ -1,0 +1,20 @@
+-- Claim up to $3 due leads of campaign $1 for instance $4 at time $2. SKIP LOCKED lets several callcore
+-- instances claim concurrently without ever handing the same lead to two of them. $5: an agent id to
+-- also take that agent's personal callbacks (first), or NULL to take only leads anyone may call.
+WITH picked AS (
+    SELECT id, state AS prev_state
+    FROM leads
+    WHERE campaign_id = $1
+      AND state IN ('new', 'scheduled', 'callback')
+      AND next_attempt_at <= $2
+      AND (callback_agent IS NULL OR callback_agent = $5::text)
+    ORDER BY (callback_agent IS NULL), next_attempt_at, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE leads l
+SET state = 'dialing', claimed_by = $4, claimed_at = $2
+FROM picked
+WHERE l.id = picked.id
+RETURNING l.id, l.campaign_id, l.phone_e164, l.name, l.tz, l.data::text AS data, picked.prev_state,
+          l.attempts, l.next_attempt_at, l.last_outcome, l.last_abandoned_at, l.callback_agent

@@ -1,0 +1,1 @@
+CREATE TEMP TABLE dnc_import (phone_e164 text NOT NULL) ON COMMIT DROP
