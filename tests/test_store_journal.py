@@ -278,3 +278,16 @@ async def test_works_on_a_pool_and_reports_flushes(pg_pool: Any, pg_dsn: str, tm
         await Producer(j).produce(300)
     assert sum(flushed) == 300 and max(flushed) <= 64
     assert await fetch_is(pg_dsn) == list(range(300))
+
+
+async def test_rewriting_a_committed_batch_inserts_nothing(pg_dsn: str, tmp_path: Path) -> None:
+    async with PgJournal(pg_dsn, settings(tmp_path)) as j:
+        for i in range(3):
+            j.append("e", {"i": i})
+        rows = list(j._buf)
+        await until(idle(j), "first write")
+        before = EVENTS_WRITTEN._value.get()
+        await j._write(rows)  # e.g. a commit whose acknowledgement was lost, sent again
+        assert EVENTS_WRITTEN._value.get() == before
+        j.append("e", {"i": 3})
+    assert await fetch_is(pg_dsn) == [0, 1, 2, 3]

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callcore.store.journal import _Keys, encode_payload, seq_of
+from callcore.store.encoding import EventKeys, encode_payload, seq_of
 from callcore.store.spill import Row, SpillReader, SpillWriter, decode_line, encode_lines, spill_files
 
 text = st.text(max_size=20)
@@ -72,13 +72,13 @@ def test_payload_oddities() -> None:
 
 
 def test_keys_are_unique_uuids_carrying_their_sequence() -> None:
-    keys = _Keys()
+    keys = EventKeys()
     made = [keys.next() for _ in range(1000)]
     assert len(set(made)) == 1000
     for n, k in enumerate(made, start=1):
         assert uuid.UUID(k).version == 4
         assert seq_of(k) == n
-    assert not set(made) & {_Keys().next() for _ in range(10)}
+    assert not set(made) & {EventKeys().next() for _ in range(10)}
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", made[0])
 
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +34,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from callcore.clock import Clock, SystemClock
 from callcore.errors import StoreError
 from callcore.metrics import REGISTRY
+from callcore.store.encoding import EventKeys, clean_text, encode_payload, seq_of
 from callcore.store.spill import Row, SpillReader, SpillWriter, count_lines, spill_files
 from callcore.store.sqlfiles import load_sql
 
@@ -67,53 +68,7 @@ MAX_BACKOFF = 5.0
 IDLE_PROBE = 5.0
 
 
-class _Keys:
-    """Version-4-shaped UUID strings: random per journal instance, then a 48-bit sequence number."""
-
-    def __init__(self) -> None:
-        r = secrets.randbits(62)
-        self._prefix = (f"{r >> 30:08x}-{(r >> 14) & 0xFFFF:04x}-4{(r >> 2) & 0xFFF:03x}-"
-                        f"{0x8 | (r & 0x3):x}{secrets.randbits(12):03x}-")
-        self.seq = 0
-
-    def next(self) -> str:
-        self.seq += 1
-        return f"{self._prefix}{self.seq:012x}"
-
-
-def seq_of(key: str) -> int:
-    return int(key[-12:], 16)
-
-
-def _fallback(obj: Any) -> Any:
-    return str(obj)
-
-
-_encoder = msgspec.json.Encoder(enc_hook=_fallback)
-
-
-def _scrub(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, Mapping):
-        return {_scrub(str(k)): _scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
-    return value
-
-
-def encode_payload(payload: Mapping[str, Any] | None) -> str:
-    """JSON text of a payload; NUL characters (refused by jsonb) become U+FFFD."""
-    if not payload:
-        return "{}"
-    text = _encoder.encode(payload if type(payload) is dict else dict(payload)).decode()
-    if "\\u0000" in text:
-        text = _encoder.encode(_scrub(msgspec.json.decode(text))).decode()
-    return text
-
-
-def _text(value: str | None) -> str | None:
-    return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+_fromts = datetime.fromtimestamp
 
 
 class PgJournal:
@@ -134,7 +89,7 @@ class PgJournal:
         self._max_backoff = max_backoff
         self._on_flushed = on_flushed
         self.spill_dir = Path(settings.journal_spill_dir)
-        self._keys = _Keys()
+        self._keys = EventKeys()
         self._buf: deque[Row] = deque()
         self._overflow: list[Row] = []
         self._spilling = False
@@ -161,9 +116,9 @@ class PgJournal:
                campaign_id: str | None = None, ts: float | None = None) -> None:
         if ts is None or not math.isfinite(ts):
             ts = self._clock.now()
-        row: Row = (self._keys.next(), float(ts), _text(type) or "", self._instance, _text(call_id),
-                    _text(channel_id), _text(agent_id), _text(queue), _text(campaign_id),
-                    encode_payload(payload))
+        row: Row = (self._keys.next(), float(ts), clean_text(type) or "", self._instance,
+                    clean_text(call_id), clean_text(channel_id), clean_text(agent_id), clean_text(queue),
+                    clean_text(campaign_id), encode_payload(payload))
         if self._closed:
             self._spill_now([row])
             return
@@ -311,7 +266,7 @@ class PgJournal:
             path = files[0]
             rows, offset = self._reader.read(path, self._batch)
             if rows:
-                await self._write(rows)
+                await self._write(rows, replay=True)
                 self._reader.advance(path, offset)
                 self._spilled_pending = max(0, self._spilled_pending - len(rows))
                 continue
@@ -338,9 +293,10 @@ class PgJournal:
                 yield conn
             return
         if self._conn is None or self._conn.is_closed():
-            from callcore.store.pg import connect
+            import asyncpg
 
-            self._conn = await connect(self._dsn or "", connect_timeout=self._op_timeout)
+            # A plain connection: no json codecs, so jsonb columns take JSON text (needed by direct COPY).
+            self._conn = await asyncpg.connect(self._dsn or "", timeout=self._op_timeout)
         import asyncpg
 
         try:
@@ -358,25 +314,52 @@ class PgJournal:
             await conn.fetchval("SELECT 1")
         self._ok()
 
-    async def _write(self, rows: list[Row]) -> None:
+    async def _write(self, rows: list[Row], *, replay: bool = False) -> None:
+        """Commit ``rows`` (each at most once). Raises when PostgreSQL cannot be used."""
         import asyncpg
 
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self._op_timeout), self._connection() as conn, conn.transaction():
-                await conn.execute(self._staging_sql)
-                await conn.copy_records_to_table(STAGING_TABLE, records=rows, columns=COLUMNS)
-                status = await conn.execute(self._insert_sql)
+            async with asyncio.timeout(self._op_timeout), self._connection() as conn:
+                written = -1
+                if self._pool is None and not replay:
+                    written = await self._copy_direct(conn, rows)
+                if written < 0:
+                    written = await self._copy_staged(conn, rows)
         except asyncpg.DataError as exc:
             if len(rows) == 1:
                 self._reject(rows[0], exc)
                 return
             for row in rows:
-                await self._write([row])
+                await self._write([row], replay=True)
             return
         FLUSH_SECONDS.observe(time.perf_counter() - started)
-        EVENTS_WRITTEN.inc(int(status.rsplit(" ", 1)[-1]))
+        EVENTS_WRITTEN.inc(written)
         self._ok()
+
+    async def _copy_direct(self, conn: asyncpg.Connection, rows: list[Row]) -> int:
+        """COPY straight into ``events``: the fast path for new events. -1 when it cannot be used
+        (a key already present after an unacknowledged commit, or a timestamp Python cannot represent)."""
+        import asyncpg
+
+        try:
+            records = [(r[0], _fromts(r[1], UTC), *r[2:]) for r in rows]
+        except (OverflowError, ValueError, OSError):
+            return -1
+        try:
+            async with conn.transaction():
+                await conn.copy_records_to_table("events", records=records, columns=COLUMNS)
+        except asyncpg.UniqueViolationError:
+            return -1
+        return len(rows)
+
+    async def _copy_staged(self, conn: asyncpg.Connection, rows: list[Row]) -> int:
+        """COPY into the staging table, then insert what is not in ``events`` yet; returns rows inserted."""
+        async with conn.transaction():
+            await conn.execute(self._staging_sql)
+            await conn.copy_records_to_table(STAGING_TABLE, records=rows, columns=COLUMNS)
+            status: str = await conn.execute(self._insert_sql)
+        return int(status.rsplit(" ", 1)[-1])
 
     def _reject(self, row: Row, exc: Exception) -> None:
         EVENTS_REJECTED.inc()

@@ -1,0 +1,146 @@
+"""Journal throughput and latency against the real PostgreSQL.
+
+Runs in a temporary database of its own (dropped at the end):
+
+* PgJournal: N events (default 200k) appended as fast as the producer can, time until all are committed;
+* naive baseline: one autocommitted INSERT per event (default 5k);
+* end-to-end latency (append -> batch committed) at a steady rate with the default flush settings.
+
+Usage: ``.venv/bin/python bench/journal.py [--events 200000] [--naive 5000] [--rate 20000]``.
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import deque
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import asyncpg  # noqa: E402
+
+from callcore.config import Settings  # noqa: E402
+from callcore.logs import configure_logging  # noqa: E402
+from callcore.store.journal import PgJournal  # noqa: E402
+from callcore.store.migrate import migrate  # noqa: E402
+from callcore.store.pg import quote_ident, resolve_database, with_database  # noqa: E402
+
+
+def payload(i: int) -> dict[str, object]:
+    return {"i": i, "caller": "+33123456789", "reason": "timeout", "wait_ms": i % 9000}
+
+
+async def journal_throughput(dsn: str, n: int, spill: str) -> tuple[float, dict[str, object]]:
+    settings = Settings(journal_buffer=n + 1, journal_batch=5000, journal_flush_interval=0.05,
+                        journal_spill_dir=spill, instance_id="bench")
+    done = 0
+
+    def flushed(k: int) -> None:
+        nonlocal done
+        done += k
+
+    all_in = asyncio.Event()
+    async with PgJournal(dsn, settings, on_flushed=flushed) as j:
+        start = time.perf_counter()
+        for i in range(n):
+            j.append("bench.event", payload(i), call_id=f"c{i % 500}", queue=f"q{i % 8}", agent_id=f"a{i % 50}")
+            if i % 2000 == 1999:
+                await asyncio.sleep(0)
+        while done < n:
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - start
+        health = j.health()
+        all_in.set()
+    return n / elapsed, health
+
+
+async def naive_throughput(dsn: str, n: int) -> float:
+    conn = await asyncpg.connect(dsn)
+    sql = ("INSERT INTO events (event_key, ts, type, instance, call_id, agent_id, queue, payload) "
+           "VALUES ($1, now(), $2, $3, $4, $5, $6, $7::jsonb)")
+    try:
+        start = time.perf_counter()
+        for i in range(n):
+            await conn.execute(sql, uuid.uuid4(), "bench.naive", "bench", f"c{i % 500}", f"a{i % 50}",
+                               f"q{i % 8}", json.dumps(payload(i)))
+        return n / (time.perf_counter() - start)
+    finally:
+        await conn.close()
+
+
+async def latency(dsn: str, rate: int, seconds: float, spill: str) -> tuple[float, float, float]:
+    settings = Settings(journal_spill_dir=spill, instance_id="bench")
+    pending: deque[float] = deque()
+    samples: list[float] = []
+
+    def flushed(k: int) -> None:
+        now = time.perf_counter()
+        for _ in range(k):
+            samples.append(now - pending.popleft())
+
+    tick = 0.005
+    per_tick = max(1, int(rate * tick))
+    async with PgJournal(dsn, settings, on_flushed=flushed) as j:
+        start = time.perf_counter()
+        sent = 0
+        while time.perf_counter() - start < seconds:
+            due = int((time.perf_counter() - start) * rate)
+            for _ in range(min(per_tick * 4, due - sent)):
+                pending.append(time.perf_counter())
+                j.append("bench.latency", payload(sent), call_id=f"c{sent % 500}")
+                sent += 1
+            await asyncio.sleep(tick)
+    samples.sort()
+    p50 = statistics.median(samples) * 1000
+    p99 = samples[int(len(samples) * 0.99) - 1] * 1000
+    return p50, p99, settings.journal_flush_interval * 1000
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--naive", type=int, default=5_000)
+    ap.add_argument("--rate", type=int, default=20_000, help="events/s for the latency run")
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    configure_logging("warning", "console")
+    resolved = await resolve_database(os.environ.get("CALLCORE_DATABASE_URL", ""), purpose="test")
+    name = f"cc_bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(resolved.dsn)
+    await admin.execute(f"CREATE DATABASE {quote_ident(name)}")
+    dsn = with_database(resolved.dsn, name)
+    try:
+        await migrate(dsn)
+        with tempfile.TemporaryDirectory(prefix="callcore-bench-spill-") as spill:
+            eps, health = await journal_throughput(dsn, args.events, spill)
+            print(f"PgJournal: {args.events} events, {eps:,.0f} events/s (end state {health})")
+            naive = await naive_throughput(dsn, args.naive)
+            print(f"naive one INSERT per event: {args.naive} events, {naive:,.0f} events/s")
+            p50, p99, interval = await latency(dsn, args.rate, args.seconds, spill)
+            print(f"latency append->committed at {args.rate} events/s, flush interval {interval:.0f} ms: "
+                  f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        conn = await asyncpg.connect(dsn)
+        rows = await conn.fetchval("SELECT count(*) FROM events")
+        dups = await conn.fetchval("SELECT count(*) - count(DISTINCT event_key) FROM events")
+        await conn.close()
+        print(f"rows in events: {rows} (duplicate keys: {dups}); cpus: {os.cpu_count()}")
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+        await admin.close()
+        await resolved.stop()
+    print(json.dumps({"events_per_s": round(eps), "naive_events_per_s": round(naive),
+                      "ratio": round(eps / naive, 1), "flush_p50_ms": round(p50, 1),
+                      "flush_p99_ms": round(p99, 1)}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
