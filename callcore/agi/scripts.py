@@ -7,6 +7,7 @@ script's error variables (e.g. ``CALLCORE_ROUTE_REASON=error``) so the dialplan 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import phonenumbers
 import structlog
@@ -27,6 +28,7 @@ CALLBACK_ERROR = {names.VAR_CALLBACK: "0", names.VAR_CALLBACK_REASON: "error"}
 MAX_CALLBACK_DELAY = 7 * 24 * 3600
 
 
+@functools.lru_cache(maxsize=4096)
 def to_e164(number: str, region: str = "US") -> str | None:
     """E.164 form of a dialled or caller number, or None when it is not a valid number."""
     raw = number.strip()
