@@ -223,7 +223,8 @@ def test_fewest_calls_prefers_agent_with_fewer_answers() -> None:
 
 def test_random_strategy_is_deterministic_per_seed() -> None:
     def picks(seed: int) -> list[str]:
-        h = Harness.build([QueueConfig("sales", strategy="random")], agents("a1", "a2", "a3", "a4"), seed=seed)
+        h = Harness.build([QueueConfig("sales", strategy="random")], agents("a1", "a2", "a3", "a4"),
+                          seed=seed)
         for a in ("a1", "a2", "a3", "a4"):
             h.send(AgentLogin(a))
         out = []
@@ -315,7 +316,8 @@ def test_position_announcement_restores_moh() -> None:
     h.send(CallArrived("c1", "sales"))
     out = h.advance(31)
     plays = [p for p in of(out, Play) if p.channel == "c1"]
-    assert plays and plays[0].media[:3] == ("sound:queue-thereare", "sound:digits/2", "sound:queue-callswaiting")
+    assert plays
+    assert plays[0].media[:3] == ("sound:queue-thereare", "sound:digits/2", "sound:queue-callswaiting")
     assert "sound:queue-holdtime" in plays[0].media
     out = h.send(PlaybackFinished(plays[0].playback_id))
     assert StartMoh("c1", "default") in out
@@ -357,7 +359,7 @@ def test_persistent_session_bridges_at_once_with_beep() -> None:
 
 def test_transfer_to_queue_and_number() -> None:
     qs = [QueueConfig("sales", wrapup_time=5), QueueConfig("billing")]
-    ags = agents("a1") + [AgentConfig("b1", endpoint="PJSIP/b1", memberships={"billing": 0})]
+    ags = [*agents("a1"), AgentConfig("b1", endpoint="PJSIP/b1", memberships={"billing": 0})]
     h = harness(qs, ags)
     h.send(AgentPause("b1", "x"))
     (o,) = of(h.send(CallArrived("c1", "sales")), OriginateAgent)

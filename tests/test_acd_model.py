@@ -31,7 +31,7 @@ def test_config_validation() -> None:
     for kw in ({"strategy": "fastest"}, {"recording": "percent:150"}, {"callback_digit": "12"},
                {"max_wait": -1}, {"join_empty": "sometimes"}):
         with pytest.raises(InputError):
-            QueueConfig("q", **kw)  # type: ignore[arg-type]
+            QueueConfig("q", **kw)
     with pytest.raises(InputError):
         AgentConfig("")
 
@@ -47,7 +47,8 @@ def test_recording_sampling_rate() -> None:
     assert 850 < hits < 1150
 
 
-@given(st.text(max_size=60), st.dictionaries(st.from_regex(r"[a-z_]{1,6}", fullmatch=True), st.text(max_size=5)))
+@given(st.text(max_size=60),
+       st.dictionaries(st.from_regex(r"[a-z_]{1,6}", fullmatch=True), st.text(max_size=5)))
 def test_script_rendering_never_crashes_and_keeps_unknowns(template: str, values: dict[str, str]) -> None:
     out = render_script(template, values)
     assert isinstance(out, str)

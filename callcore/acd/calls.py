@@ -312,14 +312,22 @@ def announcement_over(st: AcdState, call: Call, out: Out) -> None:
 
 
 def dispatch(st: AcdState, now: float, out: Out) -> None:
-    """Offer waiting calls to available agents, then apply leave-empty policies."""
-    for call in st.waiting():
-        q = st.queues.get(call.queue)
-        if q is None or (call.legs and q.strategy != "ring-all"):
-            continue
-        agents = routing.choose(st, call, now)
-        if agents:
-            offer(st, call, agents, now, out)
+    """Offer waiting calls to available agents, then apply leave-empty policies.
+
+    A pass can free agents (a session agent taking a ring-all call cancels the other legs), so passes
+    repeat until one offers nothing."""
+    for _ in range(len(st.calls) + len(st.agents) + 1):
+        offered = False
+        for call in st.waiting():
+            q = st.queues.get(call.queue)
+            if q is None or (call.legs and q.strategy != "ring-all"):
+                continue
+            agents = routing.choose(st, call, now)
+            if agents:
+                offer(st, call, agents, now, out)
+                offered = True
+        if not offered:
+            break
     for q in st.queues.values():
         if q.leave_empty != "never" and is_empty(st, q.name, q.leave_empty):
             for call in st.waiting(q.name):
