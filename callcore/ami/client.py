@@ -51,6 +51,7 @@ class AmiClient:
         self._banner: asyncio.Future[str] | None = None
         self._callbacks: list[tuple[str, EventCallback]] = []
         self._stopping = False
+        self._background: set[asyncio.Task[None]] = set()
         self.registrations = Registrations()
         self.logged_in = False
         self.fully_booted = False
@@ -75,10 +76,11 @@ class AmiClient:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        for task in [self._task, *self._background]:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._task = None
         if self._protocol is not None and self.logged_in:
             try:
                 await self.action("Logoff", within=1.0)
@@ -266,7 +268,8 @@ class AmiClient:
             log.warning("ami.asterisk_shutdown", restart=fields.get("Restart", ""))
         elif low == "reload":
             task = asyncio.get_running_loop().create_task(self._refresh_quietly(), name="ami-refresh")
-            task.add_done_callback(lambda _: None)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         elif low == "contactstatus":
             self.registrations.apply_contact_status(fields)
         for pattern, callback in self._callbacks:
