@@ -1,0 +1,306 @@
+"""The imperative shell around the pure core: ARI events in, ARI requests, timers and journal out.
+
+``AcdRuntime.feed(ev)`` turns one ARI event into core events and runs them; ``run(sub)`` does that for
+a subscription. Core commands are executed in order by one worker task (ARI failures for channels that
+are already gone are ordinary and only logged). Timers use ``loop.call_later`` against the injected
+clock; journal entries, timers and operator notifications take effect synchronously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from callcore.acd import metrics
+from callcore.acd.commands import (
+    AddToBridge,
+    Answer,
+    CallbackRequested,
+    CancelTimer,
+    Command,
+    ContinueInDialplan,
+    CreateBridge,
+    DestroyBridge,
+    Hangup,
+    Journal,
+    Notify,
+    OriginateAgent,
+    Play,
+    RemoveFromBridge,
+    SetTimer,
+    SetVariable,
+    Snoop,
+    StartMoh,
+    StartRecording,
+    StopMoh,
+    StopPlayback,
+    StopRecording,
+)
+from callcore.acd.engine import Engine
+from callcore.acd.events import (
+    AgentLegAnswered,
+    AgentLegFailed,
+    AgentLegHungUp,
+    AgentSessionConnected,
+    AgentSessionDisconnected,
+    CallArrived,
+    CallerHungUp,
+    DtmfReceived,
+    EndpointRegistration,
+    Event,
+    LiveChannel,
+    PlaybackFinished,
+    Resync,
+    TimerFired,
+)
+from callcore.ari import events as E
+from callcore.ari.api import AriApi
+from callcore.clock import Clock
+from callcore.errors import AriConflict, AriError, AriNotFound
+from callcore.store.api import JournalSink
+
+log = structlog.get_logger(__name__)
+
+_HANGUP_REASONS = {"no-answer": "no_answer", "busy": "busy"}
+
+
+def ari_time(ts: str, default: float) -> float:
+    """``2026-11-29T01:52:18.156+0000`` -> epoch seconds (``default`` when empty or unreadable)."""
+    try:
+        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except ValueError:
+        try:
+            return datetime.fromisoformat(ts).timestamp()
+        except ValueError:
+            return default
+
+
+def stasis_args(app_data: str) -> tuple[str, ...]:
+    """``callcore,inbound,sales,5`` (the Stasis() application data) -> ("inbound", "sales", "5")."""
+    parts = [p.strip() for p in app_data.split(",")]
+    return tuple(parts[1:]) if len(parts) > 1 else ()
+
+
+class AcdRuntime:
+    def __init__(self, engine: Engine, ari: AriApi, journal: JournalSink, clock: Clock, *,
+                 app: str = "callcore",
+                 notify: Callable[[str, dict[str, Any]], None] | None = None,
+                 on_callback: Callable[[CallbackRequested], None] | None = None) -> None:
+        self.engine = engine
+        self.ari = ari
+        self.journal = journal
+        self.clock = clock
+        self.app = app
+        self._notify = notify
+        self._on_callback = on_callback
+        self._queue: asyncio.Queue[Command] = asyncio.Queue()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.ari_errors = 0
+
+    # --- core -----------------------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> list[Command]:
+        """Run one core event now; ARI work is queued for the worker. Raises the core's request errors."""
+        out = self.engine.handle(event, self.clock.now())
+        for cmd in out:
+            self._apply(cmd)
+        self._refresh_gauges()
+        return out
+
+    def _apply(self, cmd: Command) -> None:
+        match cmd:
+            case Journal():
+                self.journal.append(cmd.type, cmd.payload, call_id=cmd.call_id, channel_id=cmd.channel_id,
+                                    agent_id=cmd.agent_id, queue=cmd.queue, ts=self.clock.now())
+                metrics.observe(cmd)
+            case SetTimer(key=key, at=at):
+                self._cancel(key)
+                loop = asyncio.get_running_loop()
+                self._timers[key] = loop.call_later(max(0.0, at - self.clock.now()), self.fire, key)
+            case CancelTimer(key=key):
+                self._cancel(key)
+            case Notify(agent_id=aid, payload=payload):
+                if self._notify is not None:
+                    self._notify(aid, dict(payload))
+            case CallbackRequested():
+                self.journal.append("callback.requested", {
+                    "position": cmd.position, "priority": cmd.priority, "entered_at": cmd.entered_at,
+                    "caller_number": cmd.caller_number, "caller_name": cmd.caller_name,
+                    "callback_at": cmd.callback_at, "data": dict(cmd.data)},
+                    call_id=cmd.call_id, agent_id=cmd.agent_id, queue=cmd.queue, ts=self.clock.now())
+                if self._on_callback is not None:
+                    self._on_callback(cmd)
+            case _:
+                self._queue.put_nowait(cmd)
+
+    def _cancel(self, key: str) -> None:
+        handle = self._timers.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
+    def fire(self, key: str) -> None:
+        """A timer came due (also callable directly by tests driving virtual time)."""
+        self._timers.pop(key, None)
+        self.handle(TimerFired(key))
+
+    def pending_timers(self) -> list[str]:
+        return sorted(self._timers)
+
+    def _refresh_gauges(self) -> None:
+        st = self.engine.state
+        now = self.clock.now()
+        queues: dict[str, tuple[int, float, float | None]] = {}
+        for name in st.queues:
+            waiting = [c for c in st.calls.values() if c.queue == name and c.status == "waiting"]
+            longest = max((now - c.queue_entered_at for c in waiting), default=0.0)
+            sl = st.stats[name].service_level() if name in st.stats else None
+            queues[name] = (len(waiting), longest, sl)
+        by_state: dict[str, int] = {}
+        for a in st.agents.values():
+            by_state[a.state.value] = by_state.get(a.state.value, 0) + 1
+        for s in ("logged_out", "available", "reserved", "on_call", "wrap_up", "paused"):
+            by_state.setdefault(s, 0)
+        metrics.refresh(queues, by_state)
+
+    # --- ARI events -> core events ---------------------------------------------------------------------
+
+    def translate(self, ev: Any) -> list[Event]:
+        st = self.engine.state
+        match ev:
+            case E.StasisStart(channel=ch, args=args):
+                kind = args[0] if args else ""
+                if kind == "inbound" and len(args) >= 2:
+                    prio = int(args[2]) if len(args) > 2 and args[2].lstrip("-").isdigit() else 0
+                    return [CallArrived(ch.id, args[1], prio, ch.caller.number, ch.caller.name,
+                                        dict(ch.channelvars or {}))]
+                if kind in ("agent", "supervisor"):
+                    return [AgentLegAnswered(ch.id)]
+                if kind == "agent-login" and len(args) >= 2:
+                    return [AgentSessionConnected(args[1], ch.id)]
+                return []
+            case E.StasisEnd(channel=ch) | E.ChannelDestroyed(channel=ch):
+                return self._gone(ch.id, getattr(ev, "cause_txt", "") or "hangup")
+            case E.ChannelDtmfReceived(channel=ch, digit=digit):
+                return [DtmfReceived(ch.id, digit)]
+            case E.PlaybackFinished(playback=pb):
+                return [PlaybackFinished(pb.id)] if pb.id in st.playbacks else []
+            case E.EndpointStateChange(endpoint=ep):
+                return [EndpointRegistration(f"{ep.technology}/{ep.resource}", ep.state == "online")]
+            case E.Connected(snapshot=snap):
+                return [self.resync_event(snap)]
+        return []
+
+    def _gone(self, channel: str, cause: str) -> list[Event]:
+        st = self.engine.state
+        if channel in st.calls:
+            return [CallerHungUp(channel)]
+        if channel in st.sessions:
+            return [AgentSessionDisconnected(channel)]
+        if channel in st.supervisors:
+            return [AgentLegHungUp(channel)]
+        call = st.calls.get(st.legs.get(channel, ""))
+        if call is not None:
+            if call.agent_leg == channel:
+                return [AgentLegHungUp(channel)]
+            return [AgentLegFailed(channel, cause)]
+        return []
+
+    def resync_event(self, snap: E.Snapshot) -> Resync:
+        now = self.clock.now()
+        chans = []
+        for ch in snap.channels:
+            args = stasis_args(ch.dialplan.app_data) if ch.dialplan.app_name.lower() == "stasis" else ()
+            chans.append(LiveChannel(ch.id, args, ari_time(ch.creationtime, now), ch.caller.number,
+                                     ch.caller.name))
+        bridges = {b.id: tuple(b.channels) for b in [*snap.bridges, *snap.stasis_bridges]}
+        return Resync(tuple(chans), bridges)
+
+    def feed(self, ev: Any) -> None:
+        for core_ev in self.translate(ev):
+            try:
+                self.handle(core_ev)
+            except Exception:  # an ARI event must never stop the consumer
+                log.exception("acd.event_failed", event=type(core_ev).__name__)
+
+    async def run(self, events: AsyncIterable[Any]) -> None:
+        """Consume ARI events and execute commands until the subscription ends."""
+        async with asyncio.TaskGroup() as tg:
+            worker = tg.create_task(self.worker(), name="acd-command-worker")
+            async for ev in events:
+                self.feed(ev)
+            await self.drain()
+            worker.cancel()
+
+    # --- command execution ----------------------------------------------------------------------------
+
+    async def worker(self) -> None:
+        while True:
+            cmd = await self._queue.get()
+            try:
+                await self.execute(cmd)
+            finally:
+                self._queue.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every queued ARI command has been executed."""
+        await self._queue.join()
+
+    async def execute(self, cmd: Command) -> None:
+        try:
+            await self._execute(cmd)
+        except (AriNotFound, AriConflict) as exc:
+            log.info("acd.ari_gone", command=type(cmd).__name__, error=str(exc))
+        except AriError as exc:
+            self.ari_errors += 1
+            log.warning("acd.ari_failed", command=type(cmd).__name__, error=str(exc))
+            if isinstance(cmd, OriginateAgent):
+                self.feed_core(AgentLegFailed(cmd.leg_id, "originate-failed"))
+
+    def feed_core(self, ev: Event) -> None:
+        try:
+            self.handle(ev)
+        except Exception:
+            log.exception("acd.event_failed", event=type(ev).__name__)
+
+    async def _execute(self, cmd: Command) -> None:
+        ari = self.ari
+        match cmd:
+            case Answer(channel=ch):
+                await ari.answer(ch)
+            case StartMoh(channel=ch, moh_class=cls):
+                await ari.start_moh(ch, cls)
+            case StopMoh(channel=ch):
+                await ari.stop_moh(ch)
+            case Play(channel=ch, media=media, playback_id=pid):
+                await ari.play(ch, list(media), playback_id=pid)
+            case StopPlayback(playback_id=pid):
+                await ari.stop_playback(pid, missing_ok=True)
+            case OriginateAgent():
+                await ari.originate(cmd.endpoint, channel_id=cmd.leg_id, app=self.app,
+                                    app_args=list(cmd.app_args), caller_id=cmd.caller_id,
+                                    timeout=max(1, round(cmd.timeout)))
+            case Hangup(channel=ch, reason=reason):
+                await ari.hangup(ch, _HANGUP_REASONS.get(reason, "normal"), missing_ok=True)
+            case CreateBridge(bridge_id=bid, type=btype):
+                await ari.create_bridge(bid, type=btype)
+            case AddToBridge(bridge_id=bid, channels=chans, role=role):
+                await ari.add_channel(bid, list(chans), role=role)
+            case RemoveFromBridge(bridge_id=bid, channels=chans):
+                await ari.remove_channel(bid, list(chans))
+            case DestroyBridge(bridge_id=bid):
+                await ari.destroy_bridge(bid, missing_ok=True)
+            case StartRecording(bridge_id=bid, name=name):
+                await ari.record_bridge(bid, name)
+            case StopRecording(name=name):
+                await ari.stop_recording(name)
+            case ContinueInDialplan(channel=ch, context=ctx, exten=exten, priority=prio):
+                await ari.continue_in_dialplan(ch, context=ctx, extension=exten, priority=prio)
+            case SetVariable(channel=ch, name=name, value=value):
+                await ari.set_variable(ch, name, value)
+            case Snoop():
+                await ari.snoop(cmd.channel, snoop_id=cmd.snoop_id, app=self.app, app_args=list(cmd.app_args),
+                                spy=cmd.spy, whisper=cmd.whisper)

@@ -1,0 +1,145 @@
+"""``AcdService``: the running ACD (``callcore.acd.ports.AcdPort``) on top of the core and ARI."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from callcore.acd import agent as ag
+from callcore.acd.commands import CallbackRequested
+from callcore.acd.engine import Engine
+from callcore.acd.events import (
+    AgentDisposition,
+    AgentLogin,
+    AgentLogout,
+    AgentPause,
+    AgentReady,
+    AgentTransfer,
+    ConfigChanged,
+    Event,
+    PersistedAgent,
+    Resync,
+    SupervisorRequest,
+)
+from callcore.acd.model import AgentConfig, QueueConfig
+from callcore.acd.runtime import AcdRuntime
+from callcore.ari.api import AriApi
+from callcore.clock import Clock
+from callcore.errors import InputError, NotFound
+from callcore.store.api import JournalSink
+
+ConfigLoader = Callable[[], Awaitable[tuple[Sequence[QueueConfig], Sequence[AgentConfig]]]]
+EVENT_BUFFER = 256  # per operator stream; the oldest notification is dropped when a reader falls behind
+
+
+class AcdService:
+    def __init__(self, ari: AriApi, journal: JournalSink, clock: Clock, queues: list[QueueConfig],
+                 agents: list[AgentConfig], app: str = "callcore", *, seed: int = 0,
+                 loader: ConfigLoader | None = None,
+                 on_callback: Callable[[CallbackRequested], None] | None = None) -> None:
+        self.engine = Engine(queues, agents, seed=seed)
+        self.clock = clock
+        self.runtime = AcdRuntime(self.engine, ari, journal, clock, app=app, notify=self._push,
+                                  on_callback=on_callback)
+        self._loader = loader
+        self._streams: dict[str, list[asyncio.Queue[dict[str, Any]]]] = {}
+        self._sup_seq = 0
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    async def run(self, events: AsyncIterable[Any]) -> None:
+        """Consume ARI events (``async for ev in sub``) until the subscription ends."""
+        await self.runtime.run(events)
+
+    async def drain(self) -> None:
+        await self.runtime.drain()
+
+    def restore(self, agents: Sequence[PersistedAgent], entered_at: dict[str, float] | None = None) -> None:
+        """Give persisted agent states (and journaled entry times) to the core before the first Resync."""
+        self.runtime.handle(Resync((), {}, tuple(agents), entered_at or {}))
+
+    def apply_config(self, queues: Sequence[QueueConfig], agents: Sequence[AgentConfig]) -> None:
+        self.runtime.handle(ConfigChanged(tuple(queues), tuple(agents)))
+
+    async def reload(self) -> None:
+        if self._loader is None:
+            return
+        queues, agents = await self._loader()
+        self.apply_config(queues, agents)
+
+    def _do(self, ev: Event) -> None:
+        self.runtime.handle(ev)
+
+    # --- operator -----------------------------------------------------------------------------------
+
+    async def login(self, agent_id: str, *, endpoint: str | None = None) -> dict[str, Any]:
+        self._do(AgentLogin(agent_id, endpoint))
+        return self.agent_state(agent_id)
+
+    async def logout(self, agent_id: str) -> dict[str, Any]:
+        self._do(AgentLogout(agent_id))
+        return self.agent_state(agent_id)
+
+    async def pause(self, agent_id: str, reason: str) -> dict[str, Any]:
+        self._do(AgentPause(agent_id, reason))
+        return self.agent_state(agent_id)
+
+    async def ready(self, agent_id: str) -> dict[str, Any]:
+        self._do(AgentReady(agent_id))
+        return self.agent_state(agent_id)
+
+    def agent_state(self, agent_id: str) -> dict[str, Any]:
+        a = self.engine.state.agents.get(agent_id)
+        if a is None:
+            raise NotFound(f"unknown agent {agent_id!r}")
+        return ag.describe(a, self.clock.now())
+
+    def current_call(self, agent_id: str) -> dict[str, Any] | None:
+        return self.engine.current_call(agent_id, self.clock.now())
+
+    async def disposition(self, agent_id: str, code: str, notes: str = "",
+                          callback_at: float | None = None) -> dict[str, Any]:
+        if not code:
+            raise InputError("missing disposition code", field="code")
+        self._do(AgentDisposition(agent_id, code, notes, callback_at))
+        return self.agent_state(agent_id)
+
+    async def transfer(self, agent_id: str, *, queue: str | None = None,
+                       number: str | None = None) -> dict[str, Any]:
+        self._do(AgentTransfer(agent_id, queue, number))
+        return self.agent_state(agent_id)
+
+    def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
+        if agent_id not in self.engine.state.agents:
+            raise NotFound(f"unknown agent {agent_id!r}")
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(EVENT_BUFFER)
+        self._streams.setdefault(agent_id, []).append(q)
+        q.put_nowait({"event": "state", **self.agent_state(agent_id)})
+        return self._stream(agent_id, q)
+
+    async def _stream(self, agent_id: str, q: asyncio.Queue[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+        try:
+            while True:
+                yield await q.get()
+        finally:
+            subs = self._streams.get(agent_id, [])
+            if q in subs:
+                subs.remove(q)
+
+    def _push(self, agent_id: str, payload: dict[str, Any]) -> None:
+        for q in self._streams.get(agent_id, []):
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(payload)
+
+    # --- supervisor ---------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.engine.snapshot(self.clock.now())
+
+    async def supervise(self, agent_id: str, mode: str, supervisor_endpoint: str) -> dict[str, Any]:
+        self._sup_seq += 1
+        leg = f"sup-{agent_id}-{int(self.clock.now())}-{self._sup_seq}"
+        self._do(SupervisorRequest(agent_id, mode, supervisor_endpoint, leg))
+        return {"agent_id": agent_id, "mode": mode, "leg_id": leg, "endpoint": supervisor_endpoint}
