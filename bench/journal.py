@@ -4,7 +4,8 @@ Runs in a temporary database of its own (dropped at the end):
 
 * PgJournal: N events (default 200k) appended as fast as the producer can, time until all are committed;
 * naive baseline: one autocommitted INSERT per event (default 5k);
-* end-to-end latency (append -> batch committed) at a steady rate with the default flush settings.
+* end-to-end latency (append -> batch committed) at a steady rate with the default flush settings (these
+  figures go into the JSON line), then with a 10 ms flush interval.
 
 Usage: ``.venv/bin/python bench/journal.py [--events 200000] [--naive 5000] [--rate 20000]``.
 The last line printed is one JSON object with the figures.
@@ -26,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import asyncpg  # noqa: E402
+import asyncpg
 
-from callcore.config import Settings  # noqa: E402
-from callcore.logs import configure_logging  # noqa: E402
-from callcore.store.journal import PgJournal  # noqa: E402
-from callcore.store.migrate import migrate  # noqa: E402
-from callcore.store.pg import quote_ident, resolve_database, with_database  # noqa: E402
+from callcore.config import Settings
+from callcore.logs import configure_logging
+from callcore.store.journal import PgJournal
+from callcore.store.migrate import migrate
+from callcore.store.pg import quote_ident, resolve_database, with_database
 
 
 def payload(i: int) -> dict[str, object]:
@@ -43,23 +44,24 @@ async def journal_throughput(dsn: str, n: int, spill: str) -> tuple[float, dict[
     settings = Settings(journal_buffer=n + 1, journal_batch=5000, journal_flush_interval=0.05,
                         journal_spill_dir=spill, instance_id="bench")
     done = 0
+    all_in = asyncio.Event()
 
     def flushed(k: int) -> None:
         nonlocal done
         done += k
+        if done >= n:
+            all_in.set()
 
-    all_in = asyncio.Event()
     async with PgJournal(dsn, settings, on_flushed=flushed) as j:
         start = time.perf_counter()
         for i in range(n):
-            j.append("bench.event", payload(i), call_id=f"c{i % 500}", queue=f"q{i % 8}", agent_id=f"a{i % 50}")
+            j.append("bench.event", payload(i), call_id=f"c{i % 500}", queue=f"q{i % 8}",
+                     agent_id=f"a{i % 50}")
             if i % 2000 == 1999:
                 await asyncio.sleep(0)
-        while done < n:
-            await asyncio.sleep(0.005)
+        await all_in.wait()
         elapsed = time.perf_counter() - start
         health = j.health()
-        all_in.set()
     return n / elapsed, health
 
 
@@ -77,8 +79,11 @@ async def naive_throughput(dsn: str, n: int) -> float:
         await conn.close()
 
 
-async def latency(dsn: str, rate: int, seconds: float, spill: str) -> tuple[float, float, float]:
+async def latency(dsn: str, rate: int, seconds: float, spill: str,
+                  interval: float | None = None) -> tuple[float, float, float]:
     settings = Settings(journal_spill_dir=spill, instance_id="bench")
+    if interval is not None:
+        settings = settings.replace(journal_flush_interval=interval)
     pending: deque[float] = deque()
     samples: list[float] = []
 
@@ -128,6 +133,9 @@ async def main() -> None:
             p50, p99, interval = await latency(dsn, args.rate, args.seconds, spill)
             print(f"latency append->committed at {args.rate} events/s, flush interval {interval:.0f} ms: "
                   f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+            q50, q99, qi = await latency(dsn, args.rate, args.seconds, spill, interval=0.01)
+            print(f"latency append->committed at {args.rate} events/s, flush interval {qi:.0f} ms: "
+                  f"p50 {q50:.1f} ms, p99 {q99:.1f} ms")
         conn = await asyncpg.connect(dsn)
         rows = await conn.fetchval("SELECT count(*) FROM events")
         dups = await conn.fetchval("SELECT count(*) - count(DISTINCT event_key) FROM events")

@@ -120,7 +120,10 @@ class PgJournal:
                     clean_text(call_id), clean_text(channel_id), clean_text(agent_id), clean_text(queue),
                     clean_text(campaign_id), encode_payload(payload))
         if self._closed:
-            self._spill_now([row])
+            try:
+                self._spill_now([row])
+            except StoreError as exc:
+                log.error("journal_event_lost", type=type, error=str(exc))
             return
         if self._spilling or len(self._buf) >= self._max:
             if not self._spilling:
