@@ -8,7 +8,10 @@ CREATE TABLE schema_migrations (
     applied_at timestamptz NOT NULL DEFAULT now()
 );
 
--- 0001_journal
+-- ==== 0001_journal ====
+
+-- The event journal: append-only, one row per domain event, written by callcore.store.journal.
+-- event_key is assigned when the event is produced; replays after an outage insert each event once.
 
 CREATE TABLE events (
     id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -33,3 +36,300 @@ CREATE INDEX events_campaign_ts ON events (campaign_id, ts) WHERE campaign_id IS
 CREATE INDEX events_call_id ON events (call_id) WHERE call_id IS NOT NULL;
 
 COMMENT ON TABLE events IS 'Append-only journal of every callcore event (see callcore.store.journal).';
+
+-- ==== 0002_acd ====
+
+-- ACD directory: queues, agents, skills, memberships, agent state, call records, tickets, help requests.
+-- Changes to queues, agents and memberships raise NOTIFY callcore_config so running services reload.
+
+CREATE TABLE IF NOT EXISTS queues (
+    name                     text PRIMARY KEY,
+    strategy                 text NOT NULL DEFAULT 'longest-idle',
+    weight                   integer NOT NULL DEFAULT 0,
+    moh_class                text NOT NULL DEFAULT 'default',
+    announce_position_every  double precision NOT NULL DEFAULT 0 CHECK (announce_position_every >= 0),
+    announce_holdtime        boolean NOT NULL DEFAULT false,
+    max_wait                 double precision NOT NULL DEFAULT 0 CHECK (max_wait >= 0),
+    overflow                 text,
+    join_empty               text NOT NULL DEFAULT 'never',
+    leave_empty              text NOT NULL DEFAULT 'never',
+    max_len                  integer NOT NULL DEFAULT 0 CHECK (max_len >= 0),
+    callback_digit           text NOT NULL DEFAULT '',
+    wrapup_time              double precision NOT NULL DEFAULT 0 CHECK (wrapup_time >= 0),
+    ring_timeout             double precision NOT NULL DEFAULT 15 CHECK (ring_timeout > 0),
+    max_no_answer            integer NOT NULL DEFAULT 3 CHECK (max_no_answer >= 0),
+    service_level_threshold  double precision NOT NULL DEFAULT 20 CHECK (service_level_threshold > 0),
+    recording                text NOT NULL DEFAULT 'none',
+    script                   text NOT NULL DEFAULT '',
+    dispositions             jsonb NOT NULL DEFAULT '[]'::jsonb,
+    skills                   jsonb NOT NULL DEFAULT '[]'::jsonb,
+    voicemail_context        text NOT NULL DEFAULT 'callcore-voicemail',
+    transfer_context         text NOT NULL DEFAULT 'callcore-transfer',
+    created_at               timestamptz NOT NULL DEFAULT now(),
+    updated_at               timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON COLUMN queues.overflow IS 'queue:<name> | dialplan:<context>,<exten>[,<priority>] | voicemail:<box>';
+COMMENT ON COLUMN queues.skills IS '[{"skill", "min_level", "relax": [{"after": seconds, "level": n|null}]}]';
+
+CREATE TABLE IF NOT EXISTS agents (
+    id          text PRIMARY KEY,
+    name        text NOT NULL DEFAULT '',
+    endpoint    text NOT NULL DEFAULT '',
+    skills      jsonb NOT NULL DEFAULT '{}'::jsonb,
+    token_hash  text UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS memberships (
+    agent_id  text NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    queue     text NOT NULL REFERENCES queues (name) ON DELETE CASCADE,
+    penalty   integer NOT NULL DEFAULT 0 CHECK (penalty >= 0),
+    PRIMARY KEY (agent_id, queue)
+);
+CREATE INDEX IF NOT EXISTS memberships_queue_idx ON memberships (queue);
+
+CREATE TABLE IF NOT EXISTS agent_state (
+    agent_id      text PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
+    state         text NOT NULL,
+    pause_reason  text,
+    since         timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS calls (
+    call_id            text PRIMARY KEY,
+    queue              text,
+    channel_id         text,
+    caller_number      text NOT NULL DEFAULT '',
+    caller_name        text NOT NULL DEFAULT '',
+    entered_at         timestamptz NOT NULL DEFAULT now(),
+    answered_at        timestamptz,
+    ended_at           timestamptz,
+    agent_id           text,
+    outcome            text,
+    recording_name     text,
+    disposition_code   text,
+    disposition_notes  text,
+    callback_at        timestamptz
+);
+CREATE INDEX IF NOT EXISTS calls_entered_idx ON calls (entered_at);
+CREATE INDEX IF NOT EXISTS calls_queue_entered_idx ON calls (queue, entered_at);
+
+CREATE TABLE IF NOT EXISTS tickets (
+    id             bigserial PRIMARY KEY,
+    call_id        text,
+    agent_id       text NOT NULL,
+    type           text NOT NULL CHECK (type IN ('complaint', 'claim', 'request')),
+    text           text NOT NULL,
+    caller_number  text NOT NULL DEFAULT '',
+    status         text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    created_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS tickets_agent_idx ON tickets (agent_id, created_at);
+CREATE INDEX IF NOT EXISTS tickets_call_idx ON tickets (call_id);
+
+CREATE TABLE IF NOT EXISTS help_requests (
+    id           bigserial PRIMARY KEY,
+    agent_id     text NOT NULL,
+    call_id      text,
+    text         text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    answered_by  text,
+    answer_note  text,
+    answered_at  timestamptz
+);
+CREATE INDEX IF NOT EXISTS help_requests_open_idx ON help_requests (created_at) WHERE answered_at IS NULL;
+
+-- NOTIFY payloads: 'queue:<name>', 'agent:<id>', 'membership:<agent_id>:<queue>'.
+CREATE OR REPLACE FUNCTION callcore_notify_config() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    rec record;
+    what text;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        rec := OLD;
+    ELSE
+        rec := NEW;
+    END IF;
+    IF TG_TABLE_NAME = 'queues' THEN
+        what := 'queue:' || rec.name;
+    ELSIF TG_TABLE_NAME = 'agents' THEN
+        what := 'agent:' || rec.id;
+    ELSE
+        what := 'membership:' || rec.agent_id || ':' || rec.queue;
+    END IF;
+    PERFORM pg_notify('callcore_config', what);
+    RETURN NULL;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS queues_notify_config ON queues;
+CREATE TRIGGER queues_notify_config AFTER INSERT OR UPDATE OR DELETE ON queues
+    FOR EACH ROW EXECUTE FUNCTION callcore_notify_config();
+DROP TRIGGER IF EXISTS agents_notify_config ON agents;
+CREATE TRIGGER agents_notify_config AFTER INSERT OR UPDATE OF name, endpoint, skills OR DELETE ON agents
+    FOR EACH ROW EXECUTE FUNCTION callcore_notify_config();
+DROP TRIGGER IF EXISTS memberships_notify_config ON memberships;
+CREATE TRIGGER memberships_notify_config AFTER INSERT OR UPDATE OR DELETE ON memberships
+    FOR EACH ROW EXECUTE FUNCTION callcore_notify_config();
+
+-- ==== 0003_dialer ====
+
+-- Outbound dialer: campaigns, leads, uploads, do-not-call list, dial attempts and callbacks.
+-- Self-contained: agents and queues are referred to by their text ids, without foreign keys.
+
+CREATE TABLE IF NOT EXISTS campaigns (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL UNIQUE CHECK (name <> ''),
+    mode        text NOT NULL,
+    queue       text NOT NULL DEFAULT '',
+    caller_id   text NOT NULL DEFAULT '',
+    settings    jsonb NOT NULL DEFAULT '{}'::jsonb,
+    state       text NOT NULL DEFAULT 'created'
+                CHECK (state IN ('created', 'running', 'paused', 'stopped')),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS uploads (
+    id            bigserial PRIMARY KEY,
+    campaign_id   bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    file_name     text NOT NULL,
+    sha256        text NOT NULL,
+    encoding      text NOT NULL DEFAULT '',
+    delimiter     text NOT NULL DEFAULT '',
+    rows_total    integer NOT NULL DEFAULT 0,
+    inserted      integer NOT NULL DEFAULT 0,
+    rejected      integer NOT NULL DEFAULT 0,
+    invalid       integer NOT NULL DEFAULT 0,
+    dup_in_file   integer NOT NULL DEFAULT 0,
+    dup_in_campaign integer NOT NULL DEFAULT 0,
+    dnc           integer NOT NULL DEFAULT 0,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS uploads_campaign_sha_idx ON uploads (campaign_id, sha256);
+
+-- Lead states (callcore.dialer.campaign.LeadStatus): new, dialing (claimed by an instance), scheduled
+-- (retry at next_attempt_at), callback (promised callback at next_attempt_at), done (final_reason says why).
+CREATE TABLE IF NOT EXISTS leads (
+    id               bigserial PRIMARY KEY,
+    campaign_id      bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    phone_e164       text NOT NULL CHECK (phone_e164 ~ '^\+[1-9][0-9]{3,14}$'),
+    name             text NOT NULL DEFAULT '',
+    tz               text[] NOT NULL DEFAULT '{}',
+    data             jsonb NOT NULL DEFAULT '{}'::jsonb,
+    state            text NOT NULL DEFAULT 'new'
+                     CHECK (state IN ('new', 'dialing', 'scheduled', 'callback', 'done')),
+    attempts         integer NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    last_outcome     text,
+    last_attempt_at  timestamptz,
+    last_abandoned_at timestamptz,
+    final_reason     text,
+    callback_agent   text,
+    claimed_by       text,
+    claimed_at       timestamptz,
+    source_file      text,
+    source_line      integer,
+    upload_id        bigint,          -- uploads.id (no foreign key: keeps bulk loading fast)
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (campaign_id, phone_e164)
+);
+-- Claiming: leads waiting to be dialled, per campaign, in due order (file order within one upload).
+CREATE INDEX IF NOT EXISTS leads_claim_idx ON leads (campaign_id, next_attempt_at, id)
+    WHERE state IN ('new', 'scheduled', 'callback');
+CREATE INDEX IF NOT EXISTS leads_dialing_idx ON leads (claimed_at) WHERE state = 'dialing';
+
+CREATE TABLE IF NOT EXISTS dnc (
+    phone_e164  text PRIMARY KEY CHECK (phone_e164 ~ '^\+[1-9][0-9]{3,14}$'),
+    source      text NOT NULL DEFAULT 'manual',
+    added_at    timestamptz NOT NULL DEFAULT now(),
+    note        text NOT NULL DEFAULT ''
+);
+
+-- One row per dial attempt; id is the attempt id, which is also the ARI channel id we originate with.
+CREATE TABLE IF NOT EXISTS dial_attempts (
+    id           text PRIMARY KEY,
+    lead_id      bigint REFERENCES leads (id) ON DELETE SET NULL,
+    campaign_id  bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    number       text NOT NULL,
+    started_at   timestamptz NOT NULL,
+    answered_at  timestamptz,
+    ended_at     timestamptz,
+    outcome      text,
+    q850_cause   integer,
+    amd_status   text,
+    amd_cause    text,
+    abandoned    boolean NOT NULL DEFAULT false,
+    agent_id     text,
+    channel_id   text,
+    instance     text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS dial_attempts_campaign_idx ON dial_attempts (campaign_id, started_at);
+CREATE INDEX IF NOT EXISTS dial_attempts_number_idx ON dial_attempts (number, started_at);
+CREATE INDEX IF NOT EXISTS dial_attempts_lead_idx ON dial_attempts (lead_id);
+
+-- Scheduled callbacks, from a dialer disposition (lead + campaign) or an inbound caller's keypress
+-- (caller number + queue). agent_id set: only that agent; NULL: any agent of the queue/campaign.
+CREATE TABLE IF NOT EXISTS callbacks (
+    id             bigserial PRIMARY KEY,
+    lead_id        bigint REFERENCES leads (id) ON DELETE CASCADE,
+    caller_number  text,
+    campaign_id    bigint REFERENCES campaigns (id) ON DELETE CASCADE,
+    queue          text,
+    agent_id       text,
+    due_at         timestamptz NOT NULL,
+    state          text NOT NULL DEFAULT 'pending'
+                   CHECK (state IN ('pending', 'claimed', 'done', 'cancelled', 'failed')),
+    attempts       integer NOT NULL DEFAULT 0,
+    note           text NOT NULL DEFAULT '',
+    claimed_by     text,
+    claimed_at     timestamptz,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    CHECK (lead_id IS NOT NULL OR caller_number IS NOT NULL),
+    CHECK (campaign_id IS NOT NULL OR queue IS NOT NULL)
+);
+CREATE INDEX IF NOT EXISTS callbacks_due_idx ON callbacks (state, due_at);
+
+-- ==== 0004_routing ====
+
+-- Inbound routing read by the FastAGI `route` script (callcore.agi): DID -> queue mapping, VIP callers,
+-- business hours per queue and holidays. A queue without business_hours rows is open all the time; a
+-- window whose close_at is not after open_at runs past midnight into the next weekday.
+
+CREATE TABLE IF NOT EXISTS did_routes (
+    did                text PRIMARY KEY CHECK (did <> ''),
+    queue              text NOT NULL CHECK (queue <> ''),
+    priority           integer NOT NULL DEFAULT 0 CHECK (priority BETWEEN 0 AND 100),
+    language           text,
+    after_hours_queue  text,
+    note               text NOT NULL DEFAULT '',
+    created_at         timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS vip_callers (
+    number      text PRIMARY KEY CHECK (number <> ''),
+    priority    integer NOT NULL DEFAULT 10 CHECK (priority BETWEEN 0 AND 100),
+    name        text NOT NULL DEFAULT '',
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- weekday: 0 = Monday ... 6 = Sunday; times are local to tz (an IANA zone name).
+CREATE TABLE IF NOT EXISTS business_hours (
+    queue     text NOT NULL,
+    weekday   smallint NOT NULL CHECK (weekday BETWEEN 0 AND 6),
+    open_at   time NOT NULL,
+    close_at  time NOT NULL,
+    tz        text NOT NULL DEFAULT 'UTC',
+    PRIMARY KEY (queue, weekday, open_at)
+);
+
+-- queue NULL: a holiday for every queue.
+CREATE TABLE IF NOT EXISTS holidays (
+    id     bigserial PRIMARY KEY,
+    day    date NOT NULL,
+    queue  text,
+    name   text NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX IF NOT EXISTS holidays_day_queue_idx ON holidays (day, coalesce(queue, ''));
