@@ -2,7 +2,8 @@
 
 PostgreSQL: ``pg_server`` (session) is the admin DSN of a server: ``CALLCORE_TEST_DATABASE_URL`` when set,
 else the local server on 127.0.0.1:5432 (trust auth), else a private throwaway cluster started from the
-machine's PostgreSQL binaries and stopped at the end of the session. ``pg_dsn`` is a fresh database
+machine's PostgreSQL binaries and stopped at the end of the session (``CALLCORE_TEST_DATABASE_URL=private``
+forces the private cluster). ``pg_dsn`` is a fresh database
 ``cc_test_<hex>`` with every migration applied, dropped afterwards; ``pg_pool`` an asyncpg pool on it;
 ``pg_empty_dsn`` a fresh database with no migrations applied.
 Tests using them are marked ``postgres`` automatically. asyncpg is only imported when they run.
@@ -40,8 +41,10 @@ def pg_server() -> Iterator[str]:
     from callcore.store.pg import resolve_database
 
     configured = os.environ.get("CALLCORE_TEST_DATABASE_URL", "")
+    private = configured == "private"
     try:
-        resolved = asyncio.run(resolve_database(configured, purpose="test"))
+        resolved = asyncio.run(resolve_database("" if private else configured, purpose="test",
+                                                try_local=not private))
     except Exception as exc:
         pytest.skip(f"no PostgreSQL available for tests: {exc}")
     try:

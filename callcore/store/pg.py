@@ -108,12 +108,13 @@ async def ensure_database(admin_dsn: str, database: str) -> str:
 
 
 async def resolve_database(settings_dsn: str, *, purpose: Purpose = "service",
-                           data_dir: Path | None = None) -> ResolvedDatabase:
+                           data_dir: Path | None = None, try_local: bool = True) -> ResolvedDatabase:
     """Find a PostgreSQL server (see the module doc).
 
     ``purpose="service"`` returns the DSN of database ``callcore`` (created when missing) and keeps a private
     cluster in ``data_dir`` (default ``.callcore/pgdata``) across runs. ``purpose="test"`` returns an admin
     DSN (database ``postgres``) and puts a private cluster in a throwaway directory removed by ``stop()``.
+    ``try_local=False`` skips the local server and goes straight to a private cluster.
     """
     if settings_dsn:
         if urlsplit(settings_dsn).scheme not in ("postgres", "postgresql"):
@@ -125,7 +126,7 @@ async def resolve_database(settings_dsn: str, *, purpose: Purpose = "service",
     for user in ("postgres", "root", getpass.getuser()):
         if user not in users:
             users.append(user)
-    for user in users:
+    for user in users if try_local else []:
         admin = make_dsn(user=user, host=LOCAL_HOST, port=LOCAL_PORT, database="postgres")
         if await _try_connect(admin):
             dsn = admin if purpose == "test" else await ensure_database(admin, SERVICE_DATABASE)
@@ -139,10 +140,12 @@ async def resolve_database(settings_dsn: str, *, purpose: Purpose = "service",
                              throwaway=purpose == "test" and data_dir is None)
     admin = await cluster.start()
     dsn = admin if purpose == "test" else await ensure_database(admin, SERVICE_DATABASE)
+    why = (f"no PostgreSQL server answered on {LOCAL_HOST}:{LOCAL_PORT}" if try_local
+           else "local server skipped")
     resolved = ResolvedDatabase(
         dsn, "private-cluster",
-        f"no PostgreSQL server answered on {LOCAL_HOST}:{LOCAL_PORT}; started a private cluster "
-        f"(PostgreSQL {cluster.version}) in {cluster.data_dir} on port {cluster.port}",
+        f"{why}; started a private cluster (PostgreSQL {cluster.version}) in {cluster.data_dir} "
+        f"on port {cluster.port}",
         cluster.stop)
     log.warning("database_resolved", how=resolved.how, detail=resolved.detail, purpose=purpose)
     return resolved
