@@ -109,6 +109,9 @@ async def test_database_ahead_of_files_is_refused(pg_empty_dsn: str, tmp_path: P
     (d / "0002_second.sql").unlink()
     with pytest.raises(MigrationError, match="0002_second"):
         await migrate(pg_empty_dsn, directory=d)
+    states = await status(pg_empty_dsn, directory=d)
+    assert [(s.version, s.name, s.state) for s in states] == [(1, "first", "applied"),
+                                                              (2, "second", "unknown")]
 
 
 async def test_concurrent_runners_apply_each_migration_once(pg_empty_dsn: str, tmp_path: Path) -> None:

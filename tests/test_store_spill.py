@@ -112,3 +112,14 @@ def test_writer_and_reader_resume_where_they_stopped(tmp_path: Path) -> None:
     reader.advance(path, offset)
     assert reader.at_end(path)
     assert writer.close() == path
+
+
+def test_journal_metrics_are_registered_under_their_names() -> None:
+    import callcore.store.journal  # noqa: F401  (registers the metrics)
+    from callcore.metrics import render
+
+    text = render().decode()
+    for name in ("callcore_journal_buffer_events", "callcore_journal_flush_seconds_bucket",
+                 "callcore_journal_events_written_total", "callcore_journal_spilled_events_total",
+                 "callcore_journal_db_errors_total", "callcore_journal_spilling"):
+        assert f"\n{name}" in text, name
