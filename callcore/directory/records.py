@@ -187,3 +187,12 @@ async def get_call(db: Db, call_id: str) -> CallRecord:
 async def list_calls(db: Db, *, since: datetime, until: datetime,
                      queue: str | None = None) -> list[CallRecord]:
     return [CallRecord(**dict(r)) for r in await db.fetch(sql("call_list"), since, until, queue)]
+
+
+async def refresh_calls(db: Db, *, since: datetime | None) -> int:
+    """Rebuild call records from the journal for calls with events since ``since`` (all when None).
+
+    Returns the number of call records written. Safe to run repeatedly (e.g. every minute).
+    """
+    status = await db.execute(sql("calls_refresh"), since)
+    return int(str(status).rsplit(" ", 1)[-1])

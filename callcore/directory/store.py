@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from callcore.acd.events import PersistedAgent
 from callcore.acd.model import AgentConfig, QueueConfig
 from callcore.directory.model import (
     build_agent,
@@ -223,6 +224,16 @@ async def load_directory(db: Db) -> Directory:
         return Directory(await list_queues(conn), await list_agents(conn))
 
 
+def directory_loader(db: Db) -> Callable[[], Awaitable[tuple[Sequence[QueueConfig], Sequence[AgentConfig]]]]:
+    """The ``loader`` of ``AcdService``: re-reads queues and agents on ``reload()``."""
+
+    async def load() -> tuple[Sequence[QueueConfig], Sequence[AgentConfig]]:
+        directory = await load_directory(db)
+        return directory.queues, directory.agents
+
+    return load
+
+
 # --- agent state -------------------------------------------------------------------------------
 
 
@@ -245,6 +256,12 @@ async def load_agent_states(db: Db) -> dict[str, SavedAgentState]:
     rows = await db.fetch(sql("agent_state_list"))
     return {r["agent_id"]: SavedAgentState(r["agent_id"], r["state"], r["pause_reason"], r["since"])
             for r in rows}
+
+
+async def persisted_agents(db: Db) -> list[PersistedAgent]:
+    """Saved agent states in the form ``AcdService.restore`` takes after a restart."""
+    rows = await db.fetch(sql("agent_state_restore"))
+    return [PersistedAgent(r["agent_id"], r["state"], r["pause_reason"], r["endpoint"]) for r in rows]
 
 
 # --- tokens ------------------------------------------------------------------------------------

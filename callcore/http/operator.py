@@ -51,18 +51,17 @@ def epoch_field(data: dict[str, Any], key: str) -> float | None:
     raise InputError("must be epoch seconds or an ISO 8601 time", field=key)
 
 
-async def _persist_state(request: web.Request, state: dict[str, Any]) -> None:
+async def _persist_state(request: web.Request, aid: str, state: dict[str, Any]) -> None:
     """Keep the agent's state (and pause reason) in PostgreSQL so that it survives a restart."""
     db = request.app[ctx.POOL]
-    if db is None or "state" not in state or "id" not in state:
+    if db is None or "state" not in state:
         return
     since = state.get("since")
     when = datetime.fromtimestamp(float(since), UTC) if isinstance(since, int | float) else datetime.now(UTC)
     try:
-        await store.save_agent_state(db, str(state["id"]), str(state["state"]),
-                                     state.get("pause_reason") or None, when)
+        await store.save_agent_state(db, aid, str(state["state"]), state.get("pause_reason") or None, when)
     except (CallcoreError, OSError) as exc:
-        log.warning("agent_state_not_saved", agent_id=state["id"], error=str(exc))
+        log.warning("agent_state_not_saved", agent_id=aid, error=str(exc))
 
 
 async def login(request: web.Request) -> web.Response:
@@ -70,13 +69,14 @@ async def login(request: web.Request) -> web.Response:
     data = await body(request, ("endpoint",))
     endpoint = text_field(data, "endpoint", max_len=200)
     state = await ctx.acd(request).login(aid, endpoint=endpoint or None)
-    await _persist_state(request, state)
+    await _persist_state(request, aid, state)
     return reply(state)
 
 
 async def logout(request: web.Request) -> web.Response:
-    state = await ctx.acd(request).logout(agent_id(request))
-    await _persist_state(request, state)
+    aid = agent_id(request)
+    state = await ctx.acd(request).logout(aid)
+    await _persist_state(request, aid, state)
     return reply(state)
 
 
@@ -85,13 +85,14 @@ async def pause(request: web.Request) -> web.Response:
     data = await body(request, ("reason",))
     reason = text_field(data, "reason", required=True, max_len=200) or ""
     state = await ctx.acd(request).pause(aid, reason)
-    await _persist_state(request, state)
+    await _persist_state(request, aid, state)
     return reply(state)
 
 
 async def ready(request: web.Request) -> web.Response:
-    state = await ctx.acd(request).ready(agent_id(request))
-    await _persist_state(request, state)
+    aid = agent_id(request)
+    state = await ctx.acd(request).ready(aid)
+    await _persist_state(request, aid, state)
     return reply(state)
 
 
@@ -109,8 +110,10 @@ async def disposition(request: web.Request) -> web.Response:
     code = text_field(data, "code", required=True, max_len=64) or ""
     notes = text_field(data, "notes") or ""
     callback_at = epoch_field(data, "callback_at")
-    result = await ctx.acd(request).disposition(aid, code, notes, callback_at)
-    call_id = result.get("call_id")
+    port = ctx.acd(request)
+    before = port.agent_state(aid).get("call_id")  # the call being wrapped up
+    result = await port.disposition(aid, code, notes, callback_at)
+    call_id = result.get("call_id") or before
     db = request.app[ctx.POOL]
     if db is not None and call_id:
         when = None if callback_at is None else datetime.fromtimestamp(callback_at, UTC)
@@ -132,18 +135,28 @@ async def transfer(request: web.Request) -> web.Response:
     return reply(await ctx.acd(request).transfer(aid, queue=queue, number=number))
 
 
-def _call_of(request: web.Request, aid: str) -> dict[str, Any]:
-    port = request.app[ctx.ACD]
-    if port is None:
+async def _call_of(request: web.Request, aid: str) -> dict[str, Any]:
+    """The agent's current call, or the call it is wrapping up (caller data from the call record)."""
+    if request.app[ctx.ACD] is None:
         return {}
-    call = ctx.acd(request).current_call(aid)
-    return dict(call) if call else {}
+    port = ctx.acd(request)
+    call = port.current_call(aid)
+    if call:
+        return dict(call)
+    call_id = port.agent_state(aid).get("call_id")
+    if not call_id:
+        return {}
+    try:
+        rec = await records.get_call(ctx.pool(request), str(call_id))
+    except NotFound:
+        return {"call_id": call_id}
+    return {"call_id": call_id, "caller_number": rec.caller_number, "caller_name": rec.caller_name}
 
 
 async def create_ticket(request: web.Request) -> web.Response:
     aid = agent_id(request)
     data = await body(request, ("type", "text", "call_id", "caller_number"))
-    call = _call_of(request, aid)
+    call = await _call_of(request, aid)
     ticket = await records.create_ticket(
         ctx.pool(request), agent_id=aid,
         type=text_field(data, "type", required=True, max_len=20) or "",
@@ -162,7 +175,7 @@ async def list_tickets(request: web.Request) -> web.Response:
 async def ask_help(request: web.Request) -> web.Response:
     aid = agent_id(request)
     data = await body(request, ("text", "call_id"))
-    call = _call_of(request, aid)
+    call = await _call_of(request, aid)
     req = await records.create_help_request(
         ctx.pool(request), agent_id=aid, text=text_field(data, "text", required=True) or "",
         call_id=text_field(data, "call_id", max_len=128) or call.get("call_id"))

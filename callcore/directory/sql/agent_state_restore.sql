@@ -1,0 +1,4 @@
+SELECT s.agent_id, s.state, COALESCE(s.pause_reason, '') AS pause_reason, a.endpoint
+  FROM agent_state s
+  JOIN agents a ON a.id = s.agent_id
+ ORDER BY s.agent_id
