@@ -405,3 +405,35 @@ async def test_admin_queue_and_agent_crud(client: TestClient[Any, Any], pg_pool:
     await err(await client.get("/api/v1/queues/support", headers=SUP), 404)
     assert (await client.delete("/api/v1/agents/2001", headers=ADMIN)).status == 200
     await err(await client.get("/api/v1/agents/2001/state", headers=bob), 401)
+
+
+async def test_queue_report_endpoint(client: TestClient[Any, Any], pg_pool: Any) -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    rows = [
+        ("c1", "call.queued", {}),
+        ("c1", "call.answered", {"wait": 4.0}),
+        ("c2", "call.queued", {}),
+        ("c2", "call.abandoned", {"wait": 30.0}),
+    ]
+    await pg_pool.executemany(
+        "INSERT INTO events (event_key, ts, type, instance, call_id, queue, payload) "
+        "VALUES ($1, $2, $3, 't', $4, 'sales', $5::text::jsonb)",
+        [
+            (uuid.uuid4(), datetime(2026, 11, 2, 10, i, tzinfo=UTC), t, c, json.dumps(p))
+            for i, (c, t, p) in enumerate(rows)
+        ],
+    )
+    resp = await client.get("/api/v1/reports/queues?since=2026-11-02&until=2026-11-03", headers=SUP)
+    assert resp.status == 200
+    (sales,) = (await resp.json())["queues"]
+    assert (sales["offered"], sales["answered"], sales["abandoned"], sales["asa"]) == (2, 1, 1, 4.0)
+    assert sales["service_level"] == 0.5 and sales["abandonment_rate"] == 0.5
+    e = await err(await client.get("/api/v1/reports/queues", headers=SUP), 400)
+    assert e["field"] == "since"
+    e = await err(
+        await client.get("/api/v1/reports/queues?since=2026-11-03&until=2026-11-02", headers=SUP), 422
+    )
+    assert e["field"] == "until"
+    await err(await client.get("/api/v1/reports/queues?since=2026-11-02", headers=A1), 403)

@@ -99,6 +99,11 @@ ROUTES: tuple[Route, ...] = (
           "Listen, whisper or barge on an agent's call",
           obj({"agent_id": S, "mode": {"enum": list(sv.SUPERVISE_MODES)}, "endpoint": S},
               ("agent_id", "mode", "endpoint")), response=FREE),
+    Route("GET", f"{API}/reports/queues", sv.report_queues, "supervisor",
+          "Offered, answered, abandoned, ASA, AHT, abandonment rate and service level per queue",
+          query=(("since", "start, ISO 8601 (required)"), ("until", "end, exclusive (default now)"),
+                 ("queue", "only this queue"), ("sl_threshold", "seconds (default: per queue)")),
+          response=obj({"since": TIME, "until": TIME, "queues": {"type": "array", "items": FREE}})),
     Route("GET", f"{API}/supervisor/events", sv.supervisor_events, "supervisor",
           "Server-sent events: new and answered help requests", sse=True),
     # admin

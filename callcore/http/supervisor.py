@@ -4,12 +4,14 @@ which makes running services reload."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from callcore.directory import records, store
 from callcore.directory.model import agent_json, build_agent, build_queue, check_int, check_name, queue_json
+from callcore.directory.report import parse_time, queue_report
 from callcore.errors import InputError
 from callcore.http import context as ctx
 from callcore.http.context import body, reply
@@ -83,6 +85,24 @@ async def supervise(request: web.Request) -> web.Response:
         raise InputError(f"must be one of {', '.join(SUPERVISE_MODES)}", field="mode")
     endpoint = text_field(data, "endpoint", required=True, max_len=200) or ""
     return reply(await ctx.acd(request).supervise(aid, str(mode), endpoint))
+
+
+async def report_queues(request: web.Request) -> web.Response:
+    q = request.query
+    if "since" not in q:
+        raise BadRequest("is required (ISO 8601)", field="since")
+    since = parse_time(q["since"], "since")
+    until = parse_time(q["until"], "until") if "until" in q else datetime.now(UTC)
+    threshold = None
+    if "sl_threshold" in q:
+        try:
+            threshold = float(q["sl_threshold"])
+        except ValueError:
+            raise BadRequest("must be a number of seconds", field="sl_threshold") from None
+    async with ctx.pool(request).acquire() as conn:
+        reports = await queue_report(conn, since, until, queue=q.get("queue"), sl_threshold=threshold)
+    return reply({"since": since.isoformat(), "until": until.isoformat(),
+                  "queues": [r.to_json() for r in reports]})
 
 
 async def supervisor_events(request: web.Request) -> web.StreamResponse:
