@@ -1,0 +1,276 @@
+"""The service: every component in one asyncio TaskGroup, started in order and stopped in reverse.
+
+Start-up: database (found, migrated) -> journal -> ARI session -> ACD (queues and agents from PostgreSQL,
+persisted agent states restored) -> dialer -> FastAGI -> AMI -> HTTP. Shutdown on ``stop``: HTTP stops
+accepting, the dialer launches nothing new, the ACD drains its ARI commands, the ARI session closes, and the
+journal writes out everything it accepted (to PostgreSQL, or to its spill file).
+
+PostgreSQL is never on the call-routing hot path: routing state lives in memory, the journal buffers and
+spills, table projections wait for the database, and the last loaded queue/agent configuration is cached on
+disk so that a restart while PostgreSQL is down still routes calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from callcore import metrics
+from callcore.acd.events import EndpointRegistration, PersistedAgent
+from callcore.acd.model import AgentConfig, QueueConfig
+from callcore.acd.service import AcdService
+from callcore.ari.session import AriSession
+from callcore.clock import Clock, SystemClock
+from callcore.config import Settings
+from callcore.errors import AmiAuthError, StoreError
+from callcore.service.ari_journal import journal_ari_events
+from callcore.service.configcache import ConfigCache
+from callcore.service.projector import ProjectingJournal
+from callcore.store.journal import PgJournal
+
+log = structlog.get_logger(__name__)
+
+
+class Service:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, dsn: str | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self._dsn = dsn
+        self.pool: Any = None
+        self.journal: PgJournal | None = None
+        self.sink: ProjectingJournal | None = None
+        self.ari: AriSession | None = None
+        self.acd: AcdService | None = None
+        self.dialer: Any = None
+        self.agi: Any = None
+        self.ami: Any = None
+        self.http_port: int | None = None
+        self.started = asyncio.Event()
+        self._cache = ConfigCache(Path(settings.journal_spill_dir).parent / "config-cache.json")
+
+    # --- health ---------------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        j = self.journal.health() if self.journal else {}
+        out: dict[str, Any] = {
+            "ari_connected": bool(self.ari and self.ari.connected),
+            "database_reachable": bool(j.get("db_ok")),
+            "journal_spilling": bool(j.get("spilling")),
+            "journal": j,
+            "instance": self.settings.instance_id,
+        }
+        if self.ami is not None:
+            out["ami"] = self.ami.health()
+        if self.sink is not None:
+            out["projection_pending"] = self.sink.pending
+        return out
+
+    # --- run ------------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        dsn = await self._database()
+        resolved_stop: Callable[[], Awaitable[None]] | None = getattr(self, "_resolved_stop", None)
+        try:
+            await self._run_with(dsn, stop, s)
+        finally:
+            if resolved_stop is not None:
+                await resolved_stop()
+
+    async def _database(self) -> str:
+        from callcore.store.migrate import migrate
+        from callcore.store.pg import resolve_database
+
+        if self._dsn:
+            dsn = self._dsn
+        else:
+            resolved = await resolve_database(self.settings.database_url.reveal(), purpose="service")
+            self._resolved_stop = resolved.stop
+            log.info("database", detail=resolved.detail)
+            dsn = resolved.dsn
+        try:
+            applied = await migrate(dsn)
+            if applied:
+                log.info("migrations_applied", migrations=applied)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if self._cache.exists():
+                log.warning("database_unreachable_starting_from_cache", error=str(exc))
+            else:
+                raise StoreError(f"database unreachable at start-up and no cached configuration: {exc}") from exc
+        return dsn
+
+    async def _run_with(self, dsn: str, stop: asyncio.Event, s: Settings) -> None:
+        from callcore.store.pg import create_pool
+
+        try:
+            self.pool = await create_pool(dsn, s.db_pool_size)
+        except Exception as exc:
+            log.warning("database_pool_unavailable", error=str(exc))
+            self.pool = None
+        self.journal = PgJournal(dsn, s, clock=self.clock)
+        await self.journal.start()
+        self.sink = ProjectingJournal(self.journal, self.pool)
+        await self.sink.start()
+        self.ari = AriSession.from_settings(s)
+        queues, agents, states = await self._load_directory()
+        self.acd = AcdService(self.ari.client, self.sink, self.clock, queues, agents, app=s.ari_app,
+                              loader=self._loader)
+        self.acd.restore(states)
+        runner: web.AppRunner | None = None
+        try:
+            async with asyncio.TaskGroup() as tg:
+                acd_sub = self.ari.subscribe("acd", maxsize=50_000)
+                journal_sub = self.ari.subscribe("journal", maxsize=50_000)
+                await self.ari.start()
+                tg.create_task(self.acd.run(acd_sub), name="acd")
+                tg.create_task(journal_ari_events(journal_sub, self.sink), name="ari-journal")
+                tg.create_task(self._listen_config(dsn), name="config-listener")
+                await self._start_dialer(tg, dsn)
+                await self._start_agi()
+                await self._start_ami(tg)
+                runner = await self._start_http()
+                self.started.set()
+                log.info("service_started", instance=s.instance_id, http_port=self.http_port)
+                await stop.wait()
+                log.info("service_stopping")
+                raise _Stop
+        except* _Stop:
+            pass
+        finally:
+            await self._shutdown(runner)
+
+    async def _shutdown(self, runner: web.AppRunner | None) -> None:
+        if runner is not None:
+            await runner.cleanup()
+        if self.dialer is not None:
+            with contextlib.suppress(Exception):
+                await self.dialer.stop()
+        if self.agi is not None:
+            with contextlib.suppress(Exception):
+                await self.agi.stop()
+        if self.ami is not None:
+            with contextlib.suppress(Exception):
+                await self.ami.stop()
+        if self.acd is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.acd.drain(), 5.0)
+        if self.ari is not None:
+            await self.ari.close()
+        if self.sink is not None:
+            await self.sink.close()
+        if self.journal is not None:
+            await self.journal.close()
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.pool.close(), 5.0)
+        log.info("service_stopped")
+
+    # --- configuration ----------------------------------------------------------------------------------
+
+    async def _load_directory(self) -> tuple[list[QueueConfig], list[AgentConfig], list[PersistedAgent]]:
+        from callcore.directory.store import load_agent_states
+
+        try:
+            if self.pool is None:
+                raise StoreError("no database pool")
+            queues, agents = await self._loader()
+            saved = await load_agent_states(self.pool)
+            states = [PersistedAgent(a, st.state, st.pause_reason or "") for a, st in saved.items()]
+            self._cache.save(queues, agents, states)
+            return list(queues), list(agents), states
+        except Exception as exc:
+            cached = self._cache.load()
+            if cached is None:
+                log.warning("no_queue_configuration", error=str(exc))
+                return [], [], []
+            log.warning("using_cached_configuration", error=str(exc), path=str(self._cache.path))
+            return cached
+
+    async def _loader(self) -> tuple[list[QueueConfig], list[AgentConfig]]:
+        from callcore.directory.store import load_directory
+
+        d = await load_directory(self.pool)
+        return list(d.queues), list(d.agents)
+
+    async def _listen_config(self, dsn: str) -> None:
+        from callcore.directory.notify import listen_config_changes
+
+        async def changed(what: str) -> None:
+            log.info("configuration_changed", what=what)
+            if self.acd is not None and self.pool is not None:
+                try:
+                    await self.acd.reload()
+                    queues, agents = await self._loader()
+                    self._cache.save(queues, agents, [])
+                except Exception as exc:
+                    log.warning("configuration_reload_failed", error=str(exc))
+            if self.dialer is not None:
+                with contextlib.suppress(Exception):
+                    await self.dialer.reload()
+
+        await listen_config_changes(dsn, changed)
+
+    # --- optional components ----------------------------------------------------------------------------
+
+    async def _start_dialer(self, tg: asyncio.TaskGroup, dsn: str) -> None:
+        return None
+
+    async def _start_agi(self) -> None:
+        if not self.settings.agi_enabled or self.pool is None:
+            return
+        from callcore.agi.scripts import AgiScripts
+        from callcore.agi.server import AgiServer
+        from callcore.agi.store import PgAgiStore
+
+        self.agi = AgiServer(self.settings, AgiScripts(PgAgiStore(self.pool), self.clock).scripts())
+        await self.agi.start()
+
+    async def _start_ami(self, tg: asyncio.TaskGroup) -> None:
+        if not self.settings.ami_enabled:
+            return
+        from callcore.ami.client import AmiClient
+
+        self.ami = AmiClient(self.settings)
+        try:
+            await self.ami.start()
+        except AmiAuthError:
+            log.error("ami_login_refused", user=self.settings.ami_user)
+            raise
+        acd = self.acd
+
+        def on_change(change: Any) -> None:
+            if acd is not None and change.registered is not None:
+                acd.runtime.handle(EndpointRegistration(change.endpoint, change.registered))
+
+        self.ami.on_registration_change(on_change)
+
+    async def _start_http(self) -> web.AppRunner:
+        from callcore.http.app import create_app
+
+        app = create_app(acd=self.acd, pool=self.pool, settings=self.settings, health=self.health,
+                         metrics=metrics.render)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            self.http_port = server.sockets[0].getsockname()[1]
+        return runner
+
+
+class _Stop(Exception):
+    pass
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, default=str)

@@ -1,0 +1,161 @@
+"""Keeps the relational tables (calls, agent_state, callbacks) in step with the journal, off the hot path.
+
+``ProjectingJournal`` is a ``JournalSink`` that forwards every event to the real journal (the source of
+truth) and queues the few types that update tables. A writer task applies them in order. When PostgreSQL
+is down the writer waits and retries (the bounded queue holds what arrives meanwhile; beyond that the
+oldest projections are dropped and counted: the journal still has every event, and ``calls`` rows can be
+rebuilt from it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from prometheus_client import Counter
+
+from callcore.errors import CallcoreError
+from callcore.metrics import REGISTRY
+from callcore.store.api import JournalEvent, JournalSink
+from callcore.store.sqlfiles import load_sql
+
+log = structlog.get_logger(__name__)
+
+PROJECTED_TYPES = frozenset({"agent.state", "call.queued", "call.answered", "call.ended", "call.abandoned",
+                             "call.overflowed", "call.disposition", "call.callback", "call.transferred"})
+
+PROJECTION_DROPPED = Counter("callcore_projection_dropped", "Table projections dropped (queue full)",
+                             registry=REGISTRY)
+PROJECTION_ERRORS = Counter("callcore_projection_errors", "Table projections that failed", registry=REGISTRY)
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class ProjectingJournal:
+    def __init__(self, inner: JournalSink, pool: Any, *, maxlen: int = 50_000, retry: float = 1.0) -> None:
+        self.inner = inner
+        self.pool = pool
+        self._q: deque[JournalEvent] = deque()
+        self._maxlen = maxlen
+        self._retry = retry
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def append(self, type: str, payload: Mapping[str, Any] | None = None, *, call_id: str | None = None,
+               channel_id: str | None = None, agent_id: str | None = None, queue: str | None = None,
+               campaign_id: str | None = None, ts: float | None = None) -> None:
+        self.inner.append(type, payload, call_id=call_id, channel_id=channel_id, agent_id=agent_id, queue=queue,
+                          campaign_id=campaign_id, ts=ts)
+        if type not in PROJECTED_TYPES or self.pool is None:
+            return
+        if len(self._q) >= self._maxlen:
+            self._q.popleft()
+            PROJECTION_DROPPED.inc()
+        self._q.append(JournalEvent(type, dict(payload or {}), time.time() if ts is None else ts, call_id,
+                                    channel_id, agent_id, queue, campaign_id))
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._q)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="table-projector")
+
+    async def close(self, grace: float = 5.0) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        deadline = asyncio.get_running_loop().time() + grace
+        while self._q and asyncio.get_running_loop().time() < deadline:
+            self._wake.set()
+            await asyncio.sleep(0.02)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            if not self._q:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            ev = self._q[0]
+            try:
+                await self.apply(ev)
+            except (TimeoutError, OSError) as exc:
+                log.warning("projection_waiting_for_database", error=str(exc))
+                await asyncio.sleep(self._retry)
+                continue
+            except Exception as exc:  # a bad row must not stop the projector
+                if _is_connection_error(exc):
+                    log.warning("projection_waiting_for_database", error=str(exc))
+                    await asyncio.sleep(self._retry)
+                    continue
+                PROJECTION_ERRORS.inc()
+                log.warning("projection_failed", type=ev.type, call_id=ev.call_id, error=str(exc))
+            self._q.popleft()
+
+    async def apply(self, ev: JournalEvent) -> None:
+        from callcore.directory import records, store
+
+        p = ev.payload
+        when = _dt(ev.ts)
+        if ev.type == "agent.state" and ev.agent_id:
+            reason = p.get("reason") if p.get("to") == "paused" else None
+            try:
+                await store.save_agent_state(self.pool, ev.agent_id, str(p.get("to", "")), reason, when)
+            except CallcoreError:
+                pass  # agent deleted meanwhile
+        elif ev.type == "call.queued" and ev.call_id and not p.get("from_queue"):
+            await records.record_call_entered(
+                self.pool, call_id=ev.call_id, queue=ev.queue, entered_at=when, channel_id=ev.channel_id,
+                caller_number=str(p.get("caller_number", "")), caller_name=str(p.get("caller_name", "")))
+        elif ev.call_id and ev.type in ("call.answered", "call.ended", "call.abandoned", "call.overflowed",
+                                        "call.disposition", "call.transferred"):
+            await self._call_update(ev, when)
+        elif ev.type == "call.callback":
+            await self.pool.execute(load_sql("callcore.service", "inbound_callback_add"),
+                                    str(p.get("caller_number", "")), ev.queue, ev.agent_id,
+                                    _dt(float(p.get("callback_at") or ev.ts)),
+                                    json.dumps({"call_id": ev.call_id, "position": p.get("position")}))
+
+    async def _call_update(self, ev: JournalEvent, when: datetime) -> None:
+        from callcore.directory import records
+
+        p = ev.payload
+        try:
+            if ev.type == "call.answered":
+                agent = str(p.get("agent") or ev.agent_id or "")
+                await records.record_call_answered(self.pool, call_id=ev.call_id or "", agent_id=agent,
+                                                   answered_at=when)
+                if p.get("recording"):
+                    await records.record_recording(self.pool, call_id=ev.call_id or "",
+                                                   recording_name=str(p["recording"]))
+            elif ev.type == "call.disposition":
+                cb = p.get("callback_at")
+                await records.record_disposition(self.pool, call_id=ev.call_id or "", code=str(p.get("code", "")),
+                                                 notes=str(p.get("notes", "")),
+                                                 callback_at=_dt(float(cb)) if cb else None)
+            else:
+                outcome = {"call.ended": "answered", "call.abandoned": "abandoned",
+                           "call.overflowed": "overflowed", "call.transferred": "transferred"}[ev.type]
+                await records.record_call_ended(self.pool, call_id=ev.call_id or "", ended_at=when,
+                                                outcome=outcome)
+        except CallcoreError as exc:
+            log.debug("projection_skipped", type=ev.type, call_id=ev.call_id, why=str(exc))
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    name = type(exc).__name__
+    return name in ("ConnectionDoesNotExistError", "InterfaceError", "CannotConnectNowError",
+                    "ConnectionFailureError", "TooManyConnectionsError", "PoolConnectionLimitError") or \
+        ("connection" in str(exc).lower() and "closed" in str(exc).lower())
