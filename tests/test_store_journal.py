@@ -291,3 +291,20 @@ async def test_rewriting_a_committed_batch_inserts_nothing(pg_dsn: str, tmp_path
         assert EVENTS_WRITTEN._value.get() == before
         j.append("e", {"i": 3})
     assert await fetch_is(pg_dsn) == [0, 1, 2, 3]
+
+
+async def test_unwritable_spill_directory_bounds_memory_and_counts_losses(
+        pg_dsn: str, proxy: Proxy, tmp_path: Path) -> None:
+    from callcore.store.journal import EVENTS_DROPPED, OVERFLOW_FACTOR
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    s = settings(tmp_path, buffer=50, batch=20).replace(journal_spill_dir=str(blocker / "spill"))
+    proxy.cut()
+    dropped_before = EVENTS_DROPPED._value.get()
+    async with PgJournal(proxy.dsn(pg_dsn), s, op_timeout=1, max_backoff=0.05) as j:
+        await Producer(j).produce(600)
+        await until(lambda: j.health()["buffered"] <= 50 + OVERFLOW_FACTOR * 50 + 20, "overflow trimmed")
+        assert j.health()["spilling"] and not j.health()["db_ok"]
+    assert EVENTS_DROPPED._value.get() - dropped_before == 600
+    assert j.health()["buffered"] == 0

@@ -61,6 +61,12 @@ EVENTS_REJECTED = Counter("callcore_journal_rejected_events",
                           "Journal events PostgreSQL refused as invalid (logged, kept in a .rejected file).",
                           registry=REGISTRY)
 
+EVENTS_DROPPED = Counter("callcore_journal_dropped_events",
+                         "Journal events lost because neither PostgreSQL nor the spill directory took them.",
+                         registry=REGISTRY)
+
+# Events held in memory beyond the buffer while spill files cannot be written, as a multiple of the buffer.
+OVERFLOW_FACTOR = 4
 STAGING_TABLE = "callcore_journal_staging"
 COLUMNS = ("event_key", "ts", "type", "instance", "call_id", "channel_id", "agent_id", "queue", "campaign_id",
            "payload")
@@ -170,8 +176,14 @@ class PgJournal:
         if self._buf:
             rows = list(self._buf)
             self._buf.clear()
-            self._spill_now(rows, separate=True)
+            try:
+                self._spill_now(rows, separate=True)
+            except StoreError as exc:
+                self._drop(len(rows), exc)
         self._write_overflow()
+        if self._overflow:
+            self._drop(len(self._overflow), None)
+            self._overflow.clear()
         self._writer.close()
         self._closed = True
         if self._conn is not None:
@@ -215,6 +227,15 @@ class PgJournal:
         except StoreError as exc:
             self._overflow[:0] = rows
             log.error("journal_spill_failed", error=str(exc), held_in_memory=len(self._overflow))
+            excess = len(self._overflow) - OVERFLOW_FACTOR * self._max
+            if excess > 0:
+                del self._overflow[:excess]
+                self._drop(excess, exc)
+
+    def _drop(self, count: int, exc: BaseException | None) -> None:
+        """Last resort when neither PostgreSQL nor the disk takes events: lose the oldest, loudly."""
+        EVENTS_DROPPED.inc(count)
+        log.error("journal_events_dropped", count=count, error=str(exc) if exc else "spill file unavailable")
 
     async def _run_spiller(self) -> None:
         while True:

@@ -63,19 +63,26 @@ class SpillWriter:
     def append(self, rows: Sequence[Row], first_seq: int) -> Path:
         """Write ``rows`` to the current file (opened, named after ``first_seq``, when there is none)."""
         if self._fh is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self.current = self.path_for(first_seq)
-            self._fh = open(self.current, "ab")
+            path = self.path_for(first_seq)
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._fh = open(path, "ab")
+            except OSError as exc:
+                raise StoreError(f"cannot create journal spill file {path}: {exc}") from exc
+            self.current = path
         assert self.current is not None
         write_synced(self._fh, encode_lines(rows), self.current)
         return self.current
 
     def write_separate(self, rows: Sequence[Row], first_seq: int) -> Path:
         """Write ``rows`` to a file of their own (events older than those in the current file)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         path = self.path_for(first_seq)
-        with open(path, "ab") as fh:
-            write_synced(fh, encode_lines(rows), path)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with open(path, "ab") as fh:
+                write_synced(fh, encode_lines(rows), path)
+        except OSError as exc:
+            raise StoreError(f"cannot write journal spill file {path}: {exc}") from exc
         return path
 
     def close(self) -> Path | None:
