@@ -214,4 +214,4 @@ def test_clean_batch_rejects_with_line_field_and_reason() -> None:
     _line, e164, name, tz, data = records[0]
     assert (e164, name, json.loads(data)) == ("+79161234567", "Иван", {"city": "Москва"})
     assert "Europe/Moscow" in tz
-    assert records[1][3] == ["Europe/Samara"]
+    assert records[1][3] == ("Europe/Samara",)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import multiprocessing
 import os
 from collections import Counter, deque
@@ -51,7 +52,7 @@ REASONS = (INVALID, BAD_ROW, BAD_TZ, DUP_FILE, DUP_CAMPAIGN, DNC)
 _COPY_COLUMNS = ("line", "phone_e164", "name", "tz", "data")
 _POOL_MIN_BYTES = 4 << 20
 
-Record = tuple[int, str, str, list[str], str]
+Record = tuple[int, str, str, tuple[str, ...], str]
 ProgressFn = Callable[[int, int, int], None]
 
 
@@ -151,15 +152,16 @@ def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
         if isinstance(phone, BadPhone):
             rejects.append(Reject(line, INVALID, "phone", raw, phone.reason))
             continue
-        zones: tuple[str, ...] | str = phone.tz
+        zones = phone.tz
         if tcol is not None and fields[tcol].strip():
-            zones = parse_tz(fields[tcol])
-            if isinstance(zones, str):
-                rejects.append(Reject(line, BAD_TZ, "tz", fields[tcol], zones))
+            given = parse_tz(fields[tcol])
+            if isinstance(given, str):
+                rejects.append(Reject(line, BAD_TZ, "tz", fields[tcol], given))
                 continue
+            zones = given
         name = fields[ncol].strip() if ncol is not None else ""
         data = _encode({key: fields[i].strip() for i, key in extra}).decode() if extra else "{}"
-        records.append((line, phone.e164, name, list(zones), data))
+        records.append((line, phone.e164, name, zones, data))
     return records, rejects
 
 
@@ -211,7 +213,8 @@ def _batches(reader: RowReader, size: int) -> Iterator[list[tuple[int, list[str]
 def _make_pool(workers: int | None, size: int) -> tuple[ProcessPoolExecutor | None, int]:
     if workers is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        workers = min(cpus, 4) if size >= _POOL_MIN_BYTES and cpus >= 2 else 0
+        # PostgreSQL and this process need a core each: worker processes only pay off beyond that
+        workers = min(cpus - 2, 4) if size >= _POOL_MIN_BYTES and cpus >= 4 else 0
     if workers <= 0:
         return None, 0
     methods = multiprocessing.get_all_start_methods()
@@ -270,6 +273,8 @@ async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, o
     report.upload_id = int(upload_id)
     await conn.execute(load_sql(PKG, "upload_temp_table"))
     pool, workers = _make_pool(opts.workers, fmt.size)
+    if pool is not None:
+        gc.freeze()   # forked workers must not walk (and so copy) the parent's heap in their collections
     loop = asyncio.get_running_loop()
     pending: deque[Awaitable[tuple[list[Record], list[Reject]]]] = deque()
     depth = workers + 1 if pool else 0
@@ -299,6 +304,7 @@ async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, o
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+            gc.unfreeze()
     await _finish(conn, campaign_id, report, sink)
 
 
