@@ -1,9 +1,10 @@
 """The imperative shell around the pure core: ARI events in, ARI requests, timers and journal out.
 
 ``AcdRuntime.feed(ev)`` turns one ARI event into core events and runs them; ``run(sub)`` does that for
-a subscription. Core commands are executed in order by one worker task (ARI failures for channels that
-are already gone are ordinary and only logged). Timers use ``loop.call_later`` against the injected
-clock; journal entries, timers and operator notifications take effect synchronously.
+a subscription. ARI commands go to ``callcore.acd.lanes``: one ordered lane per call, lanes executed
+concurrently by a fixed pool of ``concurrency`` workers (the cap on ARI requests in flight). ARI failures
+for channels that are already gone are ordinary and only logged. Timers use ``loop.call_later`` against
+the injected clock; journal entries, timers and operator notifications take effect synchronously.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from callcore.acd.events import (
     Resync,
     TimerFired,
 )
+from callcore.acd.lanes import LaneKeys, Lanes
 from callcore.ari import events as E
 from callcore.ari.api import AriApi
 from callcore.clock import Clock
@@ -89,7 +91,9 @@ class AcdRuntime:
     def __init__(self, engine: Engine, ari: AriApi, journal: JournalSink, clock: Clock, *,
                  app: str = "callcore",
                  notify: Callable[[str, dict[str, Any]], None] | None = None,
-                 on_callback: Callable[[CallbackRequested], None] | None = None) -> None:
+                 on_callback: Callable[[CallbackRequested], None] | None = None,
+                 concurrency: int = 32,
+                 on_request: Callable[[Command], None] | None = None) -> None:
         self.engine = engine
         self.ari = ari
         self.journal = journal
@@ -97,7 +101,9 @@ class AcdRuntime:
         self.app = app
         self._notify = notify
         self._on_callback = on_callback
-        self._queue: asyncio.Queue[Command] = asyncio.Queue()
+        self.lanes: Lanes[Command] = Lanes(self.execute, concurrency=concurrency, name="acd-ari")
+        self.keys = LaneKeys(engine.state)
+        self._on_request = on_request
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.ari_errors = 0
 
@@ -134,8 +140,12 @@ class AcdRuntime:
                     call_id=cmd.call_id, agent_id=cmd.agent_id, queue=cmd.queue, ts=self.clock.now())
                 if self._on_callback is not None:
                     self._on_callback(cmd)
+            case StopMoh(channel=ch):
+                key = self.keys.key(cmd)
+                if not self.lanes.withdraw_last(key, lambda c: isinstance(c, StartMoh) and c.channel == ch):
+                    self.lanes.submit(key, cmd)
             case _:
-                self._queue.put_nowait(cmd)
+                self.lanes.submit(self.keys.key(cmd), cmd)
 
     def _cancel(self, key: str) -> None:
         handle = self._timers.pop(key, None)
@@ -225,29 +235,34 @@ class AcdRuntime:
                 self.handle(core_ev)
             except Exception:  # an ARI event must never stop the consumer
                 log.exception("acd.event_failed", event=type(core_ev).__name__)
+        match ev:
+            case E.StasisEnd(channel=ch) | E.ChannelDestroyed(channel=ch):
+                self.keys.forget_channel(ch.id)
+            case E.PlaybackFinished(playback=pb):
+                self.keys.forget_media(pb.id)
+            case E.Connected(snapshot=snap):
+                self.keys.prune({c.id for c in snap.channels},
+                                {b.id for b in [*snap.bridges, *snap.stasis_bridges]})
 
     async def run(self, events: AsyncIterable[Any]) -> None:
-        """Consume ARI events and execute commands until the subscription ends."""
-        async with asyncio.TaskGroup() as tg:
-            worker = tg.create_task(self.worker(), name="acd-command-worker")
-            async for ev in events:
-                self.feed(ev)
-            await self.drain()
-            worker.cancel()
+        """Consume ARI events and execute commands until the subscription ends (then finish the queued
+        commands). Cancelling it cancels the requests in flight and drops the queued ones."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                pool = tg.create_task(self.lanes.run(), name="acd-ari-lanes")
+                async for ev in events:
+                    self.feed(ev)
+                await self.drain()
+                pool.cancel()
+        finally:
+            for key in list(self._timers):
+                self._cancel(key)
 
     # --- command execution ----------------------------------------------------------------------------
 
-    async def worker(self) -> None:
-        while True:
-            cmd = await self._queue.get()
-            try:
-                await self.execute(cmd)
-            finally:
-                self._queue.task_done()
-
     async def drain(self) -> None:
         """Wait until every queued ARI command has been executed."""
-        await self._queue.join()
+        await self.lanes.drain()
 
     async def execute(self, cmd: Command) -> None:
         try:
@@ -268,6 +283,8 @@ class AcdRuntime:
 
     async def _execute(self, cmd: Command) -> None:
         ari = self.ari
+        if self._on_request is not None:
+            self._on_request(cmd)
         match cmd:
             case Answer(channel=ch):
                 await ari.answer(ch)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, S
 from typing import Any
 
 from callcore.acd import agent as ag
-from callcore.acd.commands import CallbackRequested
+from callcore.acd.commands import CallbackRequested, Command
 from callcore.acd.engine import Engine
 from callcore.acd.events import (
     AgentDisposition,
@@ -37,11 +37,15 @@ class AcdService:
     def __init__(self, ari: AriApi, journal: JournalSink, clock: Clock, queues: list[QueueConfig],
                  agents: list[AgentConfig], app: str = "callcore", *, seed: int = 0,
                  loader: ConfigLoader | None = None,
-                 on_callback: Callable[[CallbackRequested], None] | None = None) -> None:
+                 on_callback: Callable[[CallbackRequested], None] | None = None,
+                 concurrency: int = 32,
+                 on_request: Callable[[Command], None] | None = None) -> None:
+        """``concurrency`` caps the ARI requests in flight (one ordered lane per call, see
+        ``callcore.acd.lanes``); ``on_request`` sees each command just before its ARI request is sent."""
         self.engine = Engine(queues, agents, seed=seed)
         self.clock = clock
         self.runtime = AcdRuntime(self.engine, ari, journal, clock, app=app, notify=self._push,
-                                  on_callback=on_callback)
+                                  on_callback=on_callback, concurrency=concurrency, on_request=on_request)
         self._loader = loader
         self._streams: dict[str, list[asyncio.Queue[dict[str, Any]]]] = {}
         self._sup_seq = 0
@@ -53,6 +57,7 @@ class AcdService:
         await self.runtime.run(events)
 
     async def drain(self) -> None:
+        """Wait until every ARI command issued so far has been executed."""
         await self.runtime.drain()
 
     def restore(self, agents: Sequence[PersistedAgent], entered_at: dict[str, float] | None = None) -> None:
