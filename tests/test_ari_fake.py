@@ -59,7 +59,7 @@ async def test_inbound_call_answer_bridge_agent_and_hangup() -> None:
         "ChannelHangupRequest", "ChannelLeftBridge", "StasisEnd", "ChannelDestroyed",  # app hangs up agent
         "BridgeDestroyed",
     ]
-    assert got[0].timestamp == "2026-11-29T01:52:18.155+0000"
+    assert isinstance(got[0], E.StasisStart) and got[0].timestamp == "2026-11-29T01:52:18.155+0000"
     assert isinstance(got[5], E.StasisStart) and got[5].args == ["agent", caller]
     bye, app_hangup = got[8], got[11]
     assert isinstance(bye, E.ChannelHangupRequest) and bye.cause is None
