@@ -178,3 +178,13 @@ async def test_random_operations_keep_invariants(ops: list[tuple[str, int]]) -> 
     ended = [e.channel.id for e in events if isinstance(e, E.StasisEnd)]
     assert set(ended) <= set(started) and len(ended) == len(set(ended))
     assert set(started) - set(ended) == set(ari.channels)
+
+
+def test_a_failing_filter_only_hides_events_from_its_consumer() -> None:
+    ari = FakeAri()
+    broken = ari.events("broken", filter=lambda ev: 1 / 0 > 0)
+    fine = ari.events("fine")
+    ari.inject_call(channel_id="c1")
+    ari.reconnect()
+    assert types(broken.drain()) == ["Disconnected", "Connected"]
+    assert types(fine.drain()) == ["StasisStart", "Disconnected", "Connected"]

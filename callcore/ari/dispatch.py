@@ -54,8 +54,13 @@ class Subscription:
         if self._closed:
             return False
         filt = self.filter
-        if filt is not None and not isinstance(ev, Connected | Disconnected | Overflowed) and not filt(ev):
-            return False
+        if filt is not None and not isinstance(ev, Connected | Disconnected | Overflowed):
+            try:
+                if not filt(ev):
+                    return False
+            except Exception:
+                log.exception("ari_consumer_filter_failed", consumer=self.name)
+                return False
         buf = self._buf
         if len(buf) >= self.maxsize:
             self._drop()
