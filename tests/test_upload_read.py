@@ -17,6 +17,7 @@ from callcore.dialer.csvread import (
     PhoneNormalizer,
     RowReader,
     detect_format,
+    number_type,
     parse_map,
     parse_tz,
     resolve_columns,
@@ -215,3 +216,35 @@ def test_clean_batch_rejects_with_line_field_and_reason() -> None:
     assert (e164, name, json.loads(data)) == ("+79161234567", "Иван", {"city": "Москва"})
     assert "Europe/Moscow" in tz
     assert records[1][3] == ("Europe/Samara",)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(cc=st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)),
+       nsn=st.text("0123456789", min_size=2, max_size=14).filter(lambda d: d[0] != "0"))
+def test_compiled_number_type_agrees_with_phonenumbers(cc: int, nsn: str) -> None:
+    expected = phonenumbers.number_type(phonenumbers.PhoneNumber(country_code=cc, national_number=int(nsn)))
+    assert number_type(cc, nsn) == expected
+
+
+@pytest.mark.parametrize("e164", ["+79161234567", "+74951234567", "+77012345678", "+12125550123",
+                                  "+16135550123", "+18005550123", "+442071234567", "+447911123456",
+                                  "+4930123456", "+4915112345678", "+33142685300", "+380441234567",
+                                  "+8613812345678", "+97143123456"])
+def test_compiled_number_type_on_real_shapes(e164: str) -> None:
+    num = phonenumbers.parse(e164)
+    nsn = str(num.national_number)
+    assert num.country_code is not None
+    assert number_type(num.country_code, nsn) == phonenumbers.number_type(num)
+
+
+def test_compiled_number_type_on_every_region_example() -> None:
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for ntype in range(12):
+            example = phonenumbers.example_number_for_type(region, ntype)
+            if example is None or example.country_code is None or example.italian_leading_zero:
+                continue
+            nsn = str(example.national_number)
+            assert number_type(example.country_code, nsn) == phonenumbers.number_type(example), (region, nsn)
+            checked += 1
+    assert checked > 500

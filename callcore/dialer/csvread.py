@@ -11,14 +11,16 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import phonenumbers
-from phonenumbers import PhoneNumber, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat, PhoneNumberType
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from callcore.errors import InputError
@@ -260,12 +262,96 @@ _UNKNOWN_TZ = "Etc/Unknown"
 
 
 def _zones(cc: int, nsn: str, ntype: int) -> tuple[str, ...]:
-    digits = f"{cc}{nsn}" if phonenumbers.is_number_type_geographical(ntype, cc) else str(cc)
-    for n in range(min(TIMEZONE_LONGEST_PREFIX, len(digits)), 0, -1):
+    geo = phonenumbers.is_number_type_geographical(ntype, cc)
+    return _zones_for_prefix(f"{cc}{nsn}"[:TIMEZONE_LONGEST_PREFIX] if geo else str(cc))
+
+
+@lru_cache(maxsize=65536)
+def _zones_for_prefix(digits: str) -> tuple[str, ...]:
+    for n in range(len(digits), 0, -1):
         zones = TIMEZONE_DATA.get(digits[:n])
         if zones is not None:
             return tuple(z for z in zones if z != _UNKNOWN_TZ)
     return ()
+
+
+_TYPES = (("premium_rate", PhoneNumberType.PREMIUM_RATE), ("toll_free", PhoneNumberType.TOLL_FREE),
+          ("shared_cost", PhoneNumberType.SHARED_COST), ("voip", PhoneNumberType.VOIP),
+          ("personal_number", PhoneNumberType.PERSONAL_NUMBER), ("pager", PhoneNumberType.PAGER),
+          ("uan", PhoneNumberType.UAN), ("voicemail", PhoneNumberType.VOICEMAIL),
+          ("fixed_line", PhoneNumberType.FIXED_LINE), ("mobile", PhoneNumberType.MOBILE))
+
+
+def _desc_applies(desc: Any, length: int) -> bool:
+    if desc is None or not desc.national_number_pattern:
+        return False
+    return not desc.possible_length or length in desc.possible_length
+
+
+class _RegionTyper:
+    """``phonenumbers.number_type`` for one region's metadata, with the type patterns that apply to a
+    number length folded into one regex (alternatives in phonenumbers' order, so the first that matches
+    the whole number is the type phonenumbers would report)."""
+
+    def __init__(self, metadata: Any) -> None:
+        self.md = metadata
+        self.general = re.compile(metadata.general_desc.national_number_pattern or "(?!)")
+        self.leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
+        self._by_len: dict[int, re.Pattern[str] | None] = {}
+
+    def _combined(self, length: int) -> re.Pattern[str] | None:
+        if length not in self._by_len:
+            alts = [f"(?P<{name}>{getattr(self.md, name).national_number_pattern})"
+                    for name, _t in _TYPES if _desc_applies(getattr(self.md, name), length)]
+            self._by_len[length] = re.compile("|".join(alts)) if alts else None
+        return self._by_len[length]
+
+    def type_of(self, nsn: str) -> int:
+        md = self.md
+        if not _desc_applies(md.general_desc, len(nsn)) or not self.general.fullmatch(nsn):
+            return PhoneNumberType.UNKNOWN
+        combined = self._combined(len(nsn))
+        m = combined.fullmatch(nsn) if combined is not None else None
+        if m is None:
+            return PhoneNumberType.UNKNOWN
+        name = next(k for k, v in m.groupdict().items() if v is not None)
+        same = md.same_mobile_and_fixed_line_pattern
+        if name == "fixed_line":
+            mobile = md.mobile
+            if same or (_desc_applies(mobile, len(nsn)) and re.fullmatch(mobile.national_number_pattern, nsn)):
+                return PhoneNumberType.FIXED_LINE_OR_MOBILE
+            return PhoneNumberType.FIXED_LINE
+        if name == "mobile":
+            return PhoneNumberType.UNKNOWN if same else PhoneNumberType.MOBILE
+        return dict(_TYPES)[name]
+
+
+@lru_cache(maxsize=512)
+def _typer(region: str) -> _RegionTyper | None:
+    md = PhoneMetadata.metadata_for_region(region, None)
+    return None if md is None else _RegionTyper(md)
+
+
+def number_type(cc: int, nsn: str) -> int:
+    """Same answer as ``phonenumbers.number_type`` for ``+<cc><nsn>`` (nsn without a leading zero)."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc)
+    if not regions or "001" in regions:
+        return phonenumbers.number_type(PhoneNumber(country_code=cc, national_number=int(nsn)))
+    if len(regions) == 1:
+        typer = _typer(regions[0])
+        return typer.type_of(nsn) if typer is not None else PhoneNumberType.UNKNOWN
+    for region in regions:
+        typer = _typer(region)
+        if typer is None:
+            continue
+        if typer.leading is not None:
+            if typer.leading.match(nsn):
+                return typer.type_of(nsn)
+        else:
+            ntype = typer.type_of(nsn)
+            if ntype != PhoneNumberType.UNKNOWN:
+                return ntype
+    return PhoneNumberType.UNKNOWN
 
 
 class PhoneNormalizer:
@@ -317,8 +403,7 @@ class PhoneNormalizer:
     def _checked(self, cc: int, nsn: str, text: str) -> Phone | BadPhone:
         if not nsn or nsn[0] == "0":
             return self._slow(text)
-        num = PhoneNumber(country_code=cc, national_number=int(nsn))
-        ntype = phonenumbers.number_type(num)
+        ntype = number_type(cc, nsn)
         if ntype == PhoneNumberType.UNKNOWN:
             return BadPhone(f"not a valid number: {text!r}")
         return Phone(f"+{cc}{nsn}", _zones(cc, nsn, ntype))
