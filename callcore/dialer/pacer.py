@@ -27,12 +27,17 @@ call stays under ``theta``. ``P(X >= Y)`` is computed exactly by convolution for
 have a wide ``X - Y`` distribution, so the same rule automatically paces them more cautiously.
 
 ``theta`` comes from a feedback controller on the measured abandonment (rolling 24 h), in the spirit of
-VICIdial's adaptive dial level: ``theta = target * clamp(1 + (aim * answered - abandoned) / BUDGET_SCALE,
-0, THETA_GAIN_MAX)`` with ``aim = AIM_FRACTION * target``. While the campaign has abandoned less than
-its allowance the pacer takes more risk (the static model is conservative because it ignores that some
-answers arrive after an operator frees up); once it has used up the allowance it falls back towards
-``theta = 0`` which, with the default minimum dial level of 1, is progressive dialling and cannot
-abandon.
+VICIdial's adaptive dial level. With ``aim = AIM_FRACTION * target`` and the abandonment allowance
+``slack = aim * answered - abandoned`` (in calls)::
+
+    theta = target * clamp((slack + BUDGET_OFFSET) / BUDGET_SCALE, 0, THETA_GAIN_MAX)
+
+A new campaign starts cautious (``theta = target / 6``) and earns risk as live answers accumulate
+without abandons; each abandoned call costs a third of the gain. While the campaign is under its
+allowance the pacer takes more risk (the static model is pessimistic: it ignores that many answers
+arrive after an operator frees up); once the allowance is spent (``abandoned >= aim * answered + 0.5``)
+``theta`` is 0, which with the default minimum dial level of 1 is progressive dialling and cannot
+abandon. This keeps the realised rate at about ``aim`` and below ``target`` even over short periods.
 
 Bounds: calls in flight after launching stay within ``[ceil(dial_level_min * free),
 floor(dial_level_max * active)]`` where ``active`` counts logged-in operators not paused (free or busy):
@@ -52,7 +57,8 @@ from callcore.dialer.campaign import CampaignSettings, Mode
 
 EXACT_LIMIT = 80
 AIM_FRACTION = 0.85
-BUDGET_SCALE = 2.0
+BUDGET_SCALE = 3.0
+BUDGET_OFFSET = 0.5
 THETA_GAIN_MAX = 4.0
 PRIOR_ANSWER_PROBABILITY = 0.5
 PRIOR_WEIGHT = 20.0
@@ -161,7 +167,7 @@ def bounds(state: PacerState, settings: CampaignSettings) -> tuple[int, int]:
 def theta(state: PacerState, settings: CampaignSettings) -> float:
     aim = AIM_FRACTION * settings.abandon_target
     slack = aim * state.answered_24h - state.abandoned_24h
-    gain = min(THETA_GAIN_MAX, max(0.0, 1.0 + slack / BUDGET_SCALE))
+    gain = min(THETA_GAIN_MAX, max(0.0, (slack + BUDGET_OFFSET) / BUDGET_SCALE))
     return settings.abandon_target * gain
 
 
@@ -181,6 +187,38 @@ def free_probability(op: BusyOperator, horizon: float, talk: TalkEstimate, wrapu
             done = bisect.bisect_right(samples, a + room) - i
             return done / longer
     return 1.0 - math.exp(-room / max(talk.mean, 1.0))
+
+
+AGE_STEP = 0.25
+
+
+def _ringing_weights(ages: Sequence[float], answer: AnswerEstimate) -> list[float]:
+    """``still_answers`` for each age, ages floored to AGE_STEP (a younger age weighs more: safe side)."""
+    cache: dict[int, float] = {}
+    out = []
+    for age in ages:
+        key = int(age / AGE_STEP)
+        w = cache.get(key)
+        if w is None:
+            w = cache[key] = answer.still_answers(key * AGE_STEP)
+        out.append(w)
+    return out
+
+
+def _supply_probabilities(busy: Sequence[BusyOperator], horizon: float, talk: TalkEstimate,
+                          wrapup: float) -> list[float]:
+    cache: dict[tuple[int, int], float] = {}
+    out = []
+    for op in busy:
+        if op.talking_for is None:
+            out.append(1.0 if op.wrapup_left <= horizon else 0.0)
+            continue
+        key = (0, 0) if len(talk.samples) < MIN_EMPIRICAL_TALK else (1, int(op.talking_for))
+        q = cache.get(key)
+        if q is None:
+            q = cache[key] = free_probability(BusyOperator(float(key[1])), horizon, talk, wrapup)
+        out.append(q)
+    return out
 
 
 def _shift_add(pmf: list[float], w: float) -> list[float]:
@@ -230,9 +268,8 @@ def decide_detail(state: PacerState, settings: CampaignSettings) -> Decision:
     answer = state.answer
     p = min(max(answer.probability, 1e-6), 1.0)
     horizon = answer.mean_delay() + settings.connect_grace
-    ws = [answer.still_answers(age) for age in state.ringing]
-    ws = [w for w in ws if w > 1e-6]
-    qs = [free_probability(op, horizon, state.talk, settings.wrapup) for op in state.busy]
+    ws = [w for w in _ringing_weights(state.ringing, answer) if w > 1e-6]
+    qs = _supply_probabilities(state.busy, horizon, state.talk, settings.wrapup)
     certain_supply = state.free + sum(1 for q in qs if q >= 1.0)
     qs = [q for q in qs if 1e-6 < q < 1.0]
     certain_demand = state.answered_waiting + sum(1 for w in ws if w >= 1.0)
