@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -56,9 +57,7 @@ SCENARIO = [
     ev(75, "agent.state", agent="a1", queue=None, **{"from": "wrap_up", "to": "available"}),
     ev(80, "call.overflowed", "c4", reason="timeout", wait=60.0, destination="voicemail:100"),
     ev(92, "call.ended", "c2", agent="a3", talk=60.0, why="agent-hangup"),
-    ev(
-        100, "agent.state", agent="a1", queue=None, **{"from": "available", "to": "paused", "reason": "lunch"}
-    ),
+    ev(100, "agent.state", agent="a1", queue=None, **{"from": "available", "to": "paused", "reason": "lunch"}),
     ev(200, "agent.state", agent="a1", queue=None, **{"from": "paused", "to": "available"}),
     ev(300, "agent.state", agent="a1", queue=None, **{"from": "available", "to": "logged_out"}),
 ]
@@ -143,9 +142,7 @@ def test_figures_are_consistent(events: list[EventRow]) -> None:
         if r.asa is not None:
             assert 0 <= r.asa <= 300
     lines = list(queue_log_lines(events))
-    assert sum("|ENTERQUEUE|" in line for line in lines) == len(
-        [e for e in events if e.type == "call.queued"]
-    )
+    assert sum("|ENTERQUEUE|" in line for line in lines) == len([e for e in events if e.type == "call.queued"])
     for line in lines:
         fields = line.split("|")
         assert fields[0].isdigit() and fields[2] in ("a", "b", "c/d") and len(fields) >= 5
@@ -236,3 +233,58 @@ def test_report_cli(pg_dsn: str, tmp_path: Any) -> None:
     assert report_main(["queues", "--since", "2026-11-02", "--until", "2026-11-01"], err=err) == 2
     assert "until" in err.getvalue()
     assert report_main(["queue-log", "--since", "yesterday"], err=io.StringIO()) == 2
+
+
+def random_history(seed: int, calls: int) -> list[EventRow]:
+    rnd = random.Random(seed)
+    events: list[EventRow] = []
+    for i in range(calls):
+        queue, cid, start = rnd.choice(["x", "y", "z"]), f"r{i}", rnd.uniform(0, 3000)
+        wait = round(rnd.uniform(0, 90), 3)
+        events.append(ev(start, "call.queued", cid, queue=queue))
+        kind = rnd.choice(["answered", "abandoned", "overflowed", "callback", "refused"])
+        if kind == "answered":
+            agent, talk, wrap = f"g{i}", round(rnd.uniform(1, 300), 3), round(rnd.uniform(0, 30), 3)
+            events.append(ev(start + wait, "call.answered", cid, queue=queue, agent=agent, wait=wait))
+            events.append(ev(start + wait + talk, "call.ended", cid, queue=queue, agent=agent, talk=talk))
+            events.append(
+                ev(
+                    start + wait + talk,
+                    "agent.state",
+                    None,
+                    queue=queue,
+                    agent=agent,
+                    **{"from": "on_call", "to": "wrap_up"},
+                )
+            )
+            events.append(
+                ev(
+                    start + wait + talk + wrap,
+                    "agent.state",
+                    None,
+                    queue=None,
+                    agent=agent,
+                    **{"from": "wrap_up", "to": "available"},
+                )
+            )
+        else:
+            events.append(ev(start + wait, f"call.{kind}", cid, queue=queue, wait=wait))
+    events.sort(key=lambda e: e.ts)
+    return events
+
+
+async def test_sql_and_python_figures_agree(pg_pool: Any) -> None:
+    history = random_history(7, 300)
+    await insert_events(pg_pool, [*SCENARIO, *history])
+    since = datetime.fromtimestamp(T0 - 3600, UTC)
+    until = since + timedelta(hours=3)
+    async with pg_pool.acquire() as conn:
+        for only, threshold in ((None, None), ("x", 15.0), ("sales", None)):
+            from_sql = [r.to_json() for r in await queue_report(conn, since, until, queue=only, sl_threshold=threshold)]
+            in_python = [
+                r.to_json()
+                for r in queue_stats(
+                    sorted([*SCENARIO, *history], key=lambda e: e.ts), only=only, default_threshold=threshold or 20.0
+                ).values()
+            ]
+            assert from_sql == in_python

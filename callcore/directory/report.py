@@ -16,13 +16,7 @@ from typing import IO, Any
 
 from callcore.directory.queuelog import QueueLogWriter
 from callcore.directory.sqlload import sql
-from callcore.directory.stats import (
-    DEFAULT_SL_THRESHOLD,
-    EventRow,
-    QueueReport,
-    QueueStatsBuilder,
-    format_table,
-)
+from callcore.directory.stats import EventRow, QueueReport, format_table
 from callcore.errors import CallcoreError, InputError
 
 Db = Any
@@ -58,18 +52,23 @@ async def journal_events(conn: Db, since: datetime, until: datetime) -> AsyncIte
 
 async def queue_report(conn: Db, since: datetime, until: datetime, *, queue: str | None = None,
                        sl_threshold: float | None = None) -> list[QueueReport]:
-    """Per-queue figures; each queue's own service-level threshold unless ``sl_threshold`` is given."""
+    """Per-queue figures, aggregated in PostgreSQL (definitions in ``callcore.directory.stats``).
+
+    Each queue's own service-level threshold applies unless ``sl_threshold`` is given.
+    """
     if until <= since:
         raise InputError("must be after --since", field="until")
-    rows = await conn.fetch(sql("report_thresholds"))
-    thresholds = {r["name"]: float(r["service_level_threshold"]) for r in rows}
-    if sl_threshold is not None:
-        thresholds = {}
-    builder = QueueStatsBuilder(thresholds=thresholds, only=queue,
-                                default_threshold=sl_threshold or DEFAULT_SL_THRESHOLD)
-    async for ev in journal_events(conn, since, until):
-        builder.feed(ev)
-    return list(builder.result().values())
+    rows = await conn.fetch(sql("report_queues"), since, until, queue, sl_threshold)
+    reports = []
+    for r in rows:
+        rep = QueueReport(r["queue"], float(r["threshold"]))
+        for name in ("offered", "answered", "abandoned", "overflowed", "callbacks", "transferred", "refused",
+                     "answered_within_sl", "talks", "wrapups"):
+            setattr(rep, name, int(r[name]))
+        for name in ("wait_total", "talk_total", "wrapup_total", "abandon_wait_total"):
+            setattr(rep, name, float(r[name]))
+        reports.append(rep)
+    return reports
 
 
 async def write_queue_log(conn: Db, since: datetime, until: datetime, out: IO[str]) -> int:
