@@ -28,7 +28,7 @@ class AriApi(Protocol):
     app: str
 
     # --- channels -------------------------------------------------------------------------------
-    async def originate(
+    async def originate(  # noqa: ASYNC109 - ARI's own originate timeout (seconds of ringing)
         self,
         endpoint: str,
         *,
