@@ -54,9 +54,13 @@ def _connect_error(exc: BaseException) -> StoreError:
 async def with_db(action: Action) -> None:
     """Run ``action`` on a connection to the configured (or discovered) database."""
     from callcore.config import load_settings
+    from callcore.logs import configure_logging
     from callcore.store.pg import resolve_database
 
     settings = load_settings()
+    # command output goes to stdout (tokens, JSON): logs go to stderr, and only warnings unless debugging
+    configure_logging("debug" if settings.log_level == "debug" else "warning", settings.log_format,
+                      stream=sys.stderr)
     resolved = await resolve_database(settings.database_url.reveal(), purpose="service")
     try:
         conn = await asyncpg.connect(resolved.dsn)
