@@ -120,9 +120,8 @@ class Lanes(Generic[T]):
             self._drop_all()
 
     async def drain(self) -> None:
-        """Wait until no item is queued or in flight (returns at once when the pool is not running)."""
-        while not self._idle.is_set() and self.running:
-            await self._idle.wait()
+        """Wait until no item is queued or in flight (or the pool stopped and dropped the rest)."""
+        await self._idle.wait()
 
     async def _worker(self) -> None:
         ready, lanes = self._ready, self._lanes

@@ -62,9 +62,9 @@ def resync(st: AcdState, ev: Resync, now: float, out: Out) -> None:
         if len(c.args) >= 2 and c.args[0] == "inbound" and c.channel_id not in st.calls:
             _adopt_caller(st, ev, c, live, in_bridge, now, out)
 
-    adopted_legs = {c.agent_leg for c in st.calls.values()} | set(st.legs)
+    adopted_legs = {c.agent_leg for c in st.calls.values()} | set(st.legs) | set(st.supervisors)
     for c in live.values():
-        if c.args[:1] == ("agent",) and c.channel_id not in adopted_legs:
+        if c.args[:1] in (("agent",), ("supervisor",)) and c.channel_id not in adopted_legs:
             out.append(Hangup(c.channel_id, "orphaned"))
 
     for a in st.agents.values():

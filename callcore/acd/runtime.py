@@ -62,7 +62,7 @@ from callcore.acd.lanes import LaneKeys, Lanes
 from callcore.ari import events as E
 from callcore.ari.api import AriApi
 from callcore.clock import Clock
-from callcore.errors import AriConflict, AriError, AriNotFound
+from callcore.errors import AriConflict, AriError, AriNotFound, AriUnavailable
 from callcore.store.api import JournalSink
 
 log = structlog.get_logger(__name__)
@@ -104,6 +104,7 @@ class AcdRuntime:
         self.lanes: Lanes[Command] = Lanes(self.execute, concurrency=concurrency, name="acd-ari")
         self.keys = LaneKeys(engine.state)
         self._on_request = on_request
+        self._originated: set[str] = set()  # originated legs not yet reported destroyed
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.ari_errors = 0
 
@@ -223,7 +224,12 @@ class AcdRuntime:
         now = self.clock.now()
         chans = []
         for ch in snap.channels:
-            args = stasis_args(ch.dialplan.app_data) if ch.dialplan.app_name.lower() == "stasis" else ()
+            if ch.dialplan.app_name.lower() == "stasis":
+                args = stasis_args(ch.dialplan.app_data)
+            elif ch.id in self._originated:
+                args = ("agent",)  # a leg this runtime originated, still ringing
+            else:
+                args = ()
             chans.append(LiveChannel(ch.id, args, ari_time(ch.creationtime, now), ch.caller.number,
                                      ch.caller.name))
         bridges = {b.id: tuple(b.channels) for b in [*snap.bridges, *snap.stasis_bridges]}
@@ -236,13 +242,17 @@ class AcdRuntime:
             except Exception:  # an ARI event must never stop the consumer
                 log.exception("acd.event_failed", event=type(core_ev).__name__)
         match ev:
-            case E.StasisEnd(channel=ch) | E.ChannelDestroyed(channel=ch):
+            case E.StasisEnd(channel=ch):
                 self.keys.forget_channel(ch.id)
+            case E.ChannelDestroyed(channel=ch):
+                self.keys.forget_channel(ch.id)
+                self._originated.discard(ch.id)
             case E.PlaybackFinished(playback=pb):
                 self.keys.forget_media(pb.id)
             case E.Connected(snapshot=snap):
-                self.keys.prune({c.id for c in snap.channels},
-                                {b.id for b in [*snap.bridges, *snap.stasis_bridges]})
+                live = {c.id for c in snap.channels}
+                self.keys.prune(live, {b.id for b in [*snap.bridges, *snap.stasis_bridges]})
+                self._originated &= live
 
     async def run(self, events: AsyncIterable[Any]) -> None:
         """Consume ARI events and execute commands until the subscription ends (then finish the queued
@@ -273,6 +283,8 @@ class AcdRuntime:
             self.ari_errors += 1
             log.warning("acd.ari_failed", command=type(cmd).__name__, error=str(exc))
             if isinstance(cmd, OriginateAgent):
+                if not isinstance(exc, AriUnavailable):  # unanswered requests may have created it
+                    self._originated.discard(cmd.leg_id)
                 self.feed_core(AgentLegFailed(cmd.leg_id, "originate-failed"))
 
     def feed_core(self, ev: Event) -> None:
@@ -297,6 +309,7 @@ class AcdRuntime:
             case StopPlayback(playback_id=pid):
                 await ari.stop_playback(pid, missing_ok=True)
             case OriginateAgent():
+                self._originated.add(cmd.leg_id)
                 await ari.originate(cmd.endpoint, channel_id=cmd.leg_id, app=self.app,
                                     app_args=list(cmd.app_args), caller_id=cmd.caller_id,
                                     timeout=max(1, round(cmd.timeout)))
