@@ -126,7 +126,7 @@ class ChannelOps(CoreState):
         self.counters["channels_originated"] += 1
         c.outcome = decide(behaviour, self.rng)
         c.talk_time = c.outcome.talk_time
-        c.timers["start"] = self.later(0.002, lambda: self._start_dial(c, timeout, created=False))
+        c.timers["start"] = self.later(self.dial_start_delay, lambda: self._start_dial(c, timeout, created=False))
         return c
 
     def create(
@@ -141,6 +141,7 @@ class ChannelOps(CoreState):
     ) -> Chan:
         c, behaviour = self._new_chan(endpoint, channel_id, other_id)
         c.kind = "created"
+        c.subs.add(app)
         if variables:
             c.variables.update(variables)
         self.channels[c.id] = c
@@ -236,7 +237,9 @@ class ChannelOps(CoreState):
         elif c.dial_context == "dialer-amd":
             self._run_amd(c)
         elif c.dial_context is not None:
-            self.hangup(c, 16, request={"cause": 16, "soft": True})
+            c.context, c.exten = c.dial_context, c.dial_exten or "s"
+            self._dialplan_step(c, c.dial_priority, "Wait", "600")
+            c.timers["wait"] = self.later(600.0, lambda: self.hangup(c, 16, request={"cause": 16}))
 
     # --- dialplan: AMD ---------------------------------------------------------------------------
 

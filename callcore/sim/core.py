@@ -130,6 +130,8 @@ class CoreState:
         self.sockets: dict[str, EventSink] = {}
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.subscribe_all: set[str] = set()
+        # simulated seconds between an originate reply and the first Dial event (SIP INVITE/100 Trying)
+        self.dial_start_delay = 0.05
         self.reset()
 
     def reset(self) -> None:

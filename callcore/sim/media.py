@@ -87,7 +87,8 @@ class MediaOps(BridgeOps):
                 self.varset(members[0], "BRIDGEPEER", f"Announcer/ARI-{self.new_seq('Announcer')};2")
                 members[0].bridgevars.add("BRIDGEPEER")
         busy = any(
-            p.state in ("playing", "paused") and p.target_uri == target_uri for p in self.playbacks.values()
+            p.state in ("playing", "paused") and p.target_uri == target_uri and not p.stuck
+            for p in self.playbacks.values()
         )
         if not busy:
             self.later(0, lambda: self._pb_start(pb))
@@ -104,6 +105,8 @@ class MediaOps(BridgeOps):
         duration = remaining if remaining is not None else media_duration(pb.media_uri, self.stored)
         if duration is None:
             pb.remaining = None
+            pb.stuck = True
+            self._pb_next(pb.target_uri)
             return
         if duration < 0:
             pb.state = "failed"
@@ -132,8 +135,11 @@ class MediaOps(BridgeOps):
             pb.timer.cancel()
         self.playbacks.pop(pb.id, None)
         self._pb_event("PlaybackFinished", pb)
+        self._pb_next(pb.target_uri)
+
+    def _pb_next(self, target_uri: str) -> None:
         for nxt in self.playbacks.values():
-            if nxt.target_uri == pb.target_uri and nxt.state == "queued":
+            if nxt.target_uri == target_uri and nxt.state == "queued":
                 self.later(0, lambda n=nxt: self._pb_start(n))  # type: ignore[misc]
                 break
 
@@ -268,7 +274,7 @@ class MediaOps(BridgeOps):
 
     def _media_of(self, target_uri: str) -> None:
         for pb in [p for p in self.playbacks.values() if p.target_uri == target_uri]:
-            if pb.state == "queued":
+            if pb.state == "queued" or pb.stuck:
                 self.playbacks.pop(pb.id, None)
             else:
                 pb.state = "done"

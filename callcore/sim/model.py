@@ -133,6 +133,7 @@ class Playback:
     index: int = 0
     started_at: float = 0.0
     remaining: float | None = None
+    stuck: bool = False
     timer: Cancellable | None = None
 
     @property
