@@ -1,28 +1,48 @@
 # syntax=docker/dockerfile:1
-# callcore service image: multi-stage, slim, non-root, `callcore run` as entrypoint.
+# callcore service image: multi-stage, slim, non-root, `callcore run` as the default command.
+#   docker build -t callcore .
+#   docker run --rm callcore --help
+# The build stage turns the sources into a wheel (SQL migrations shipped inside it as callcore/_sql);
+# the runtime stage installs only that wheel and its dependencies.
 
-FROM python:3.11-slim AS build
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
 WORKDIR /src
-RUN pip install --no-cache-dir --upgrade pip build
+RUN pip install "build>=1.2"
 COPY pyproject.toml README.md ./
-COPY callcore ./callcore
 COPY sql ./sql
+COPY callcore ./callcore
 RUN python -m build --wheel --outdir /dist
 
-FROM python:3.11-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="callcore" \
+      org.opencontainers.image.description="Contact-center backend for Asterisk: ACD, predictive dialer, ARI/AMI/FastAGI" \
+      org.opencontainers.image.licenses="Apache-2.0"
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
     CALLCORE_HTTP_HOST=0.0.0.0 \
+    CALLCORE_HTTP_PORT=8080 \
     CALLCORE_AGI_HOST=0.0.0.0 \
-    CALLCORE_JOURNAL_SPILL_DIR=/var/lib/callcore/spill
-RUN groupadd --system callcore && useradd --system --gid callcore --home-dir /var/lib/callcore callcore \
-    && mkdir -p /var/lib/callcore/spill && chown -R callcore:callcore /var/lib/callcore
-COPY --from=build /dist/*.whl /tmp/
-RUN pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl
-USER callcore
+    CALLCORE_AGI_PORT=4573 \
+    CALLCORE_JOURNAL_SPILL_DIR=/var/lib/callcore/spill \
+    CALLCORE_LOG_FORMAT=json
+RUN groupadd --system --gid 10001 callcore \
+    && useradd --system --uid 10001 --gid callcore --home-dir /var/lib/callcore --shell /usr/sbin/nologin callcore \
+    && mkdir -p /var/lib/callcore/spill \
+    && chown -R callcore:callcore /var/lib/callcore
+COPY --from=build /dist/*.whl /tmp/wheels/
+RUN pip install /tmp/wheels/*.whl && rm -rf /tmp/wheels
+USER 10001:10001
 WORKDIR /var/lib/callcore
 VOLUME ["/var/lib/callcore/spill"]
+# HTTP API, /healthz, /readyz and /metrics; FastAGI
 EXPOSE 8080 4573
+STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os,sys,urllib.request; p=os.environ.get('CALLCORE_HTTP_PORT','8080'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{p}/healthz', timeout=2).status == 200 else 1)"]
 ENTRYPOINT ["callcore"]
