@@ -183,3 +183,15 @@ async def test_callbacks_table(store: DialerStore) -> None:
     assert await store.claim_due_callbacks(NOW + 120, 10, "i2") == []
     await store.finish_callback(first, "pending", due_at=NOW + 600)
     assert [d["id"] for d in await store.claim_due_callbacks(NOW + 700, 10, "i2", queue="sales")] == [first]
+
+
+async def test_deleting_a_campaign_deletes_its_leads_and_attempts(store: DialerStore) -> None:
+    a = await store.create_campaign("spring", SETTINGS)
+    b = await store.create_campaign("autumn", SETTINGS)
+    await add_leads(store.pool, a.id, 3)
+    await add_leads(store.pool, b.id, 2)
+    [lead] = await store.claim_leads(a.id, 1, "i1", NOW)
+    await store.start_attempt("att-1", lead, "i1", NOW)
+    await store.pool.execute("DELETE FROM campaigns WHERE id = $1", a.id)
+    assert await store.pool.fetchval("SELECT count(*) FROM leads") == 2
+    assert await store.pool.fetchval("SELECT count(*) FROM dial_attempts") == 0

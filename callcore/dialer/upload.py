@@ -268,6 +268,8 @@ async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOpti
 async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, opts: UploadOptions,
                 report: UploadReport, sink: RejectSink, progress: ProgressFn | None) -> None:
     fmt = reader.fmt
+    if await conn.fetchval(load_sql(PKG, "campaign_lock"), campaign_id) is None:
+        raise NotFound(f"campaign #{campaign_id} was deleted")
     upload_id = await conn.fetchval(load_sql(PKG, "upload_begin"), campaign_id, reader.path.name, fmt.sha256,
                                     fmt.encoding, fmt.delimiter)
     report.upload_id = int(upload_id)
