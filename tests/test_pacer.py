@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -60,16 +61,16 @@ def test_never_negative_and_within_bounds(state: PacerState, mode: Mode, levels:
 @settings(max_examples=150, deadline=None)
 @given(state_st, mode_st)
 def test_zero_outside_window_or_without_operators(state: PacerState, mode: Mode) -> None:
-    closed = PacerState(**{**_fields(state), "window_open": False})
+    closed = dataclasses.replace(state, window_open=False)
     assert pacer.decide(closed, cs(mode)) == 0
-    nobody = PacerState(**{**_fields(state), "free": 0, "busy": ()})
+    nobody = dataclasses.replace(state, free=0, busy=())
     assert pacer.decide(nobody, cs(mode)) == 0
 
 
 @settings(max_examples=200, deadline=None)
 @given(state_st)
 def test_progressive_is_free_minus_in_flight(state: PacerState) -> None:
-    st_ = PacerState(**{**_fields(state), "window_open": True, "line_capacity": None})
+    st_ = dataclasses.replace(state, window_open=True, line_capacity=None)
     assert pacer.decide(st_, cs(Mode.PROGRESSIVE)) == max(0, st_.free - st_.in_flight)
     assert pacer.decide(st_, cs(Mode.PREVIEW)) == 0
 
@@ -77,15 +78,15 @@ def test_progressive_is_free_minus_in_flight(state: PacerState) -> None:
 @settings(max_examples=150, deadline=None)
 @given(state_st, st.integers(1, 5))
 def test_more_free_operators_never_launch_fewer(state: PacerState, extra: int) -> None:
-    base = PacerState(**{**_fields(state), "window_open": True, "line_capacity": None})
-    more = PacerState(**{**_fields(base), "free": base.free + extra})
+    base = dataclasses.replace(state, window_open=True, line_capacity=None)
+    more = dataclasses.replace(base, free=base.free + extra)
     assert pacer.decide(more, cs()) >= pacer.decide(base, cs())
 
 
 @settings(max_examples=100, deadline=None)
 @given(state_st)
 def test_spent_allowance_falls_back_to_the_lower_bound(state: PacerState) -> None:
-    spent = PacerState(**{**_fields(state), "window_open": True, "answered_24h": 100, "abandoned_24h": 10})
+    spent = dataclasses.replace(state, window_open=True, answered_24h=100, abandoned_24h=10)
     lo, _ = pacer.bounds(spent, cs())
     assert pacer.theta(spent, cs()) == 0.0
     assert pacer.decide(spent, cs()) == lo
@@ -166,7 +167,3 @@ def test_pacing_stats_priors_and_learning() -> None:
     assert est.probability == pytest.approx(0.2, abs=0.01)
     assert est.mean_delay() == pytest.approx(6.0, abs=0.5)
     assert stats.talk_estimate().mean == pytest.approx(60.0, abs=5)
-
-
-def _fields(state: PacerState) -> dict[str, object]:
-    return {f: getattr(state, f) for f in PacerState.__slots__}  # type: ignore[attr-defined]
