@@ -68,6 +68,7 @@ from callcore.store.api import JournalSink
 log = structlog.get_logger(__name__)
 
 _HANGUP_REASONS = {"no-answer": "no_answer", "busy": "busy"}
+GAUGE_INTERVAL = 0.25
 
 
 def ari_time(ts: str, default: float) -> float:
@@ -105,6 +106,7 @@ class AcdRuntime:
         self.keys = LaneKeys(engine.state)
         self._on_request = on_request
         self._originated: set[str] = set()  # originated legs not yet reported destroyed
+        self._gauge_timer: asyncio.TimerHandle | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.ari_errors = 0
 
@@ -115,8 +117,24 @@ class AcdRuntime:
         out = self.engine.handle(event, self.clock.now())
         for cmd in out:
             self._apply(cmd)
-        self._refresh_gauges()
+        self._gauges_due()
         return out
+
+    def _gauges_due(self) -> None:
+        """Gauges are recomputed at most every ``GAUGE_INTERVAL`` seconds (a pass over every call and
+        agent is too dear to repeat for each event)."""
+        if self._gauge_timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._refresh_gauges()
+            return
+        self._gauge_timer = loop.call_later(GAUGE_INTERVAL, self._flush_gauges)
+
+    def _flush_gauges(self) -> None:
+        self._gauge_timer = None
+        self._refresh_gauges()
 
     def _apply(self, cmd: Command) -> None:
         match cmd:
@@ -267,6 +285,9 @@ class AcdRuntime:
         finally:
             for key in list(self._timers):
                 self._cancel(key)
+            if self._gauge_timer is not None:
+                self._gauge_timer.cancel()
+                self._flush_gauges()
 
     # --- command execution ----------------------------------------------------------------------------
 
