@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if a.json:
-        print(json.dumps(result, sort_keys=True))
+        print(json.dumps(result))
     else:
         print(format_table(result))
     return 0
