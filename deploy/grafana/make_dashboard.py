@@ -184,14 +184,18 @@ def health(lay: Layout) -> None:
     lay.add(timeseries("Journal flush latency p99", [target(
         "histogram_quantile(0.99, sum by (le) (rate(callcore_journal_flush_seconds_bucket[$__rate_interval])))",
         "p99")], "s"), 8)
-    lay.add(timeseries("Journal events written / spilled / DB errors per second", [
+    lay.add(timeseries("Journal and projections per second", [
         target("sum(rate(callcore_journal_events_written_total[$__rate_interval]))", "written", "A"),
         target("sum(rate(callcore_journal_spilled_events_total[$__rate_interval]))", "spilled", "B"),
         target("sum(rate(callcore_journal_db_errors_total[$__rate_interval]))", "DB errors", "C"),
+        target("sum(rate(callcore_journal_rejected_events_total[$__rate_interval]))", "rejected", "D"),
+        target("sum(rate(callcore_projection_dropped_total[$__rate_interval]))", "projections dropped", "E"),
+        target("sum(rate(callcore_projection_errors_total[$__rate_interval]))", "projections failed", "F"),
     ], "ops"), 8)
     lay.add(timeseries("FastAGI sessions per second", [target(
         "sum by (script, result) (rate(callcore_agi_sessions_total[$__rate_interval]))", "{{script}} {{result}}")],
-        "ops", stack=True), 12)
+        "ops", stack=True), 8)
+    lay.add(timeseries("FastAGI sessions in progress", [target("sum(callcore_agi_active_sessions)", "active")]), 4)
     lay.add(timeseries("ARI request latency p99", [target(
         "histogram_quantile(0.99, sum by (method, le) (rate(callcore_ari_request_seconds_bucket[$__rate_interval])))",
         "{{method}}")], "s"), 12)
