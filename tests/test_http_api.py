@@ -88,9 +88,7 @@ class FakeAcd:
         self._set(agent_id, "available")
         return {"call_id": call["call_id"], "code": code, "callback_at": callback_at}
 
-    async def transfer(
-        self, agent_id: str, *, queue: str | None = None, number: str | None = None
-    ) -> dict[str, Any]:
+    async def transfer(self, agent_id: str, *, queue: str | None = None, number: str | None = None) -> dict[str, Any]:
         self.transfers.append((agent_id, queue, number))
         return {"transferred": True}
 
@@ -169,9 +167,7 @@ async def test_health_ready_and_metrics(bare: TestClient[Any, Any]) -> None:
     finally:
         HEALTH.update(ari_connected=True, database_reachable=True, journal_spilling=False)
     metrics = await bare.get("/metrics")
-    assert (
-        metrics.headers["Content-Type"].startswith("text/plain") and await metrics.text() == "callcore_up 1\n"
-    )
+    assert metrics.headers["Content-Type"].startswith("text/plain") and await metrics.text() == "callcore_up 1\n"
 
 
 async def test_auth_errors_and_unavailable_dependencies(bare: TestClient[Any, Any]) -> None:
@@ -205,9 +201,7 @@ def test_static_token_setting_is_checked_without_showing_tokens() -> None:
 # --- operator ------------------------------------------------------------------------------------
 
 
-async def test_operator_session_and_pause_reason_is_persisted(
-    client: TestClient[Any, Any], pg_pool: Any
-) -> None:
+async def test_operator_session_and_pause_reason_is_persisted(client: TestClient[Any, Any], pg_pool: Any) -> None:
     e = await err(await client.post("/api/v1/agents/1001/pause", headers=A1, json={"reason": "lunch"}), 409)
     assert e["code"] == "conflict"
     resp = await client.post("/api/v1/agents/1001/login", headers=A1, json={"endpoint": "PJSIP/1001"})
@@ -216,9 +210,7 @@ async def test_operator_session_and_pause_reason_is_persisted(
     assert e["field"] == "reason"
     e = await err(await client.post("/api/v1/agents/1001/pause", headers=A1, data=b"{oops"), 400)
     assert e["code"] == "bad_request"
-    e = await err(
-        await client.post("/api/v1/agents/1001/pause", headers=A1, json={"reason": "x", "why": 1}), 400
-    )
+    e = await err(await client.post("/api/v1/agents/1001/pause", headers=A1, json={"reason": "x", "why": 1}), 400)
     assert e["field"] == "why"
     resp = await client.post("/api/v1/agents/1001/pause", headers=A1, json={"reason": "lunch"})
     assert (await resp.json())["pause_reason"] == "lunch"
@@ -242,9 +234,7 @@ async def test_call_disposition_ticket_and_transfer(
     call = (await (await client.get("/api/v1/agents/1001/call", headers=A1)).json())["call"]
     assert call["caller_name"] == "Ivan" and call["script"] == "Hello Ivan"
 
-    resp = await client.post(
-        "/api/v1/agents/1001/tickets", headers=A1, json={"type": "claim", "text": "broken"}
-    )
+    resp = await client.post("/api/v1/agents/1001/tickets", headers=A1, json={"type": "claim", "text": "broken"})
     assert resp.status == 201
     ticket = await resp.json()
     assert (ticket["call_id"], ticket["caller_number"], ticket["status"]) == (
@@ -252,9 +242,7 @@ async def test_call_disposition_ticket_and_transfer(
         "+79001112233",
         "open",
     )
-    e = await err(
-        await client.post("/api/v1/agents/1001/tickets", headers=A1, json={"type": "x", "text": "y"}), 422
-    )
+    e = await err(await client.post("/api/v1/agents/1001/tickets", headers=A1, json={"type": "x", "text": "y"}), 422)
     assert e["field"] == "type"
     listed = await (await client.get("/api/v1/agents/1001/tickets", headers=A1)).json()
     assert [t["id"] for t in listed["tickets"]] == [ticket["id"]]
@@ -263,9 +251,7 @@ async def test_call_disposition_ticket_and_transfer(
     e = await err(
         await client.post("/api/v1/agents/1001/transfer", headers=A1, json={"queue": "a", "number": "1"}), 422
     )
-    assert (
-        await client.post("/api/v1/agents/1001/transfer", headers=A1, json={"number": "200"})
-    ).status == 200
+    assert (await client.post("/api/v1/agents/1001/transfer", headers=A1, json={"number": "200"})).status == 200
     assert fake_acd.transfers == [("1001", None, "200")]
 
     e = await err(await client.post("/api/v1/agents/1001/disposition", headers=A1, json={"code": "zzz"}), 422)
@@ -315,15 +301,11 @@ async def test_help_request_answer_reaches_agent_stream(client: TestClient[Any, 
     open_reqs = await (await client.get("/api/v1/help-requests", headers=SUP)).json()
     assert [r["id"] for r in open_reqs["help_requests"]] == [req["id"]]
     await err(await client.get("/api/v1/help-requests", headers=A1), 403)
-    resp = await client.post(
-        f"/api/v1/help-requests/{req['id']}/answer", headers=SUP, json={"note": "yes, 10%"}
-    )
+    resp = await client.post(f"/api/v1/help-requests/{req['id']}/answer", headers=SUP, json={"note": "yes, 10%"})
     assert resp.status == 200
     pushed = await read_event(stream, "help_answer")
     assert (pushed["id"], pushed["answer_note"], pushed["answered_by"]) == (req["id"], "yes, 10%", "sue")
-    await err(
-        await client.post(f"/api/v1/help-requests/{req['id']}/answer", headers=SUP, json={"note": "x"}), 409
-    )
+    await err(await client.post(f"/api/v1/help-requests/{req['id']}/answer", headers=SUP, json={"note": "x"}), 409)
     await err(await client.post("/api/v1/help-requests/abc/answer", headers=SUP, json={"note": "x"}), 400)
     stream.close()
     sup_stream.close()
@@ -358,16 +340,12 @@ async def test_admin_queue_and_agent_crud(client: TestClient[Any, Any], pg_pool:
     created = await resp.json()
     assert created["skills"] == [{"skill": "lang=ru", "min_level": 2, "relax": [{"after": 30.0, "level": 1}]}]
     await err(await client.post("/api/v1/queues", headers=ADMIN, json={"name": "support"}), 409)
-    e = await err(
-        await client.post("/api/v1/queues", headers=ADMIN, json={"name": "q2", "strategy": "best"}), 422
-    )
+    e = await err(await client.post("/api/v1/queues", headers=ADMIN, json={"name": "q2", "strategy": "best"}), 422)
     assert e["field"] == "strategy"
     e = await err(await client.patch("/api/v1/queues/support", headers=ADMIN, json={"max_wait": -1}), 422)
     assert e["field"] == "max_wait"
     resp = await client.patch("/api/v1/queues/support", headers=ADMIN, json={"max_wait": 90})
-    assert (await resp.json())["max_wait"] == 90.0 and (
-        await store.get_queue(pg_pool, "support")
-    ).max_wait == 90
+    assert (await resp.json())["max_wait"] == 90.0 and (await store.get_queue(pg_pool, "support")).max_wait == 90
     names = [q["name"] for q in (await (await client.get("/api/v1/queues", headers=SUP)).json())["queues"]]
     assert names == ["sales", "support"]
 
@@ -383,9 +361,7 @@ async def test_admin_queue_and_agent_crud(client: TestClient[Any, Any], pg_pool:
         },
     )
     assert resp.status == 201
-    e = await err(
-        await client.post("/api/v1/agents", headers=ADMIN, json={"id": "2002", "endpoint": "bad"}), 422
-    )
+    e = await err(await client.post("/api/v1/agents", headers=ADMIN, json={"id": "2002", "endpoint": "bad"}), 422)
     assert e["field"] == "endpoint"
     resp = await client.put("/api/v1/agents/2001/memberships/sales", headers=ADMIN, json={"penalty": 2})
     assert (await resp.json())["memberships"] == {"sales": 2, "support": 1}
@@ -432,8 +408,30 @@ async def test_queue_report_endpoint(client: TestClient[Any, Any], pg_pool: Any)
     assert sales["service_level"] == 0.5 and sales["abandonment_rate"] == 0.5
     e = await err(await client.get("/api/v1/reports/queues", headers=SUP), 400)
     assert e["field"] == "since"
-    e = await err(
-        await client.get("/api/v1/reports/queues?since=2026-11-03&until=2026-11-02", headers=SUP), 422
-    )
+    e = await err(await client.get("/api/v1/reports/queues?since=2026-11-03&until=2026-11-02", headers=SUP), 422)
     assert e["field"] == "until"
     await err(await client.get("/api/v1/reports/queues?since=2026-11-02", headers=A1), 403)
+
+
+async def test_shutdown_ends_open_event_streams(fake_acd: FakeAcd) -> None:
+    """An open SSE stream must not hold a graceful shutdown (AppRunner.cleanup) open."""
+    import aiohttp
+
+    from callcore.http.sse import EventHub
+
+    hub = EventHub()
+    app = create_app(
+        acd=fake_acd, pool=None, settings=Settings(api_tokens=Secret(TOKENS)), health=dict, metrics=lambda: b"", hub=hub
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    async with aiohttp.ClientSession() as session:
+        stream = await session.get(f"http://127.0.0.1:{port}/api/v1/agents/1001/events", headers=A1)
+        assert (await stream.content.readline()) == b": connected\n"
+        assert len(hub.streams) == 1
+        await asyncio.wait_for(runner.cleanup(), 30)  # hangs here when streams are not ended
+        assert hub.streams == set() and hub.subscribers("1001") == 0
+        assert (await stream.content.read()).strip() == b""  # ends cleanly, no payload error

@@ -102,7 +102,7 @@ def create_app(*, acd: AcdPort | None, pool: Any, settings: Settings, health: He
     app[ctx.ACD] = acd
     app[ctx.POOL] = pool
     app[ctx.SETTINGS] = settings
-    app[ctx.HUB] = hub or EventHub()
+    app[ctx.HUB] = event_hub = hub or EventHub()
     app[ctx.HEALTH] = health
     app[ctx.METRICS] = metrics
     app[ctx.STATIC_TOKENS] = parse_static_tokens(settings.api_tokens)
@@ -112,4 +112,9 @@ def create_app(*, acd: AcdPort | None, pool: Any, settings: Settings, health: He
     app.router.add_get(f"{API}/openapi.json", openapi_doc)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guarded(route))
+
+    async def close_streams(_app: web.Application) -> None:
+        event_hub.close_streams()
+
+    app.on_shutdown.append(close_streams)
     return app

@@ -189,7 +189,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     sources = [ctx.hub(request).subscribe(aid)]
     if request.app[ctx.ACD] is not None:
         sources.append(ctx.acd(request).events(aid))
-    return await stream(request, sources, name=f"agent-{aid}")
+    return await stream(request, sources, name=f"agent-{aid}", hub=ctx.hub(request))
 
 
 __all__ = ["ask_help", "create_ticket", "current_call", "disposition", "events", "list_tickets",

@@ -25,6 +25,12 @@ class EventHub:
     def __init__(self, maxsize: int = 256) -> None:
         self._subs: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._maxsize = maxsize
+        self.streams: set[asyncio.Queue[dict[str, Any] | None]] = set()  # inboxes of open event streams
+
+    def close_streams(self) -> None:
+        """End every open event stream (at shutdown: they would otherwise hold the server open)."""
+        for inbox in list(self.streams):
+            inbox.put_nowait(None)
 
     def publish(self, topic: str, event: Mapping[str, Any]) -> int:
         """Deliver to the current subscribers of ``topic``; returns how many got it."""
@@ -57,12 +63,13 @@ def format_event(event: Mapping[str, Any], seq: int) -> bytes:
 
 
 async def stream(request: web.Request, sources: list[AsyncIterator[dict[str, Any]]], *, name: str,
-                 keepalive: float = 15.0) -> web.StreamResponse:
-    """Answer with ``text/event-stream`` merging ``sources`` until the client goes away."""
+                 hub: EventHub, keepalive: float = 15.0) -> web.StreamResponse:
+    """Answer with ``text/event-stream`` merging ``sources`` until the client goes away or the hub closes
+    its streams (shutdown), in which case the response ends cleanly."""
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                        "X-Accel-Buffering": "no"})
     await resp.prepare(request)
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
     async def pump(source: AsyncIterator[dict[str, Any]]) -> None:
         try:
@@ -72,11 +79,10 @@ async def stream(request: web.Request, sources: list[AsyncIterator[dict[str, Any
             log.exception("event_source_failed", stream=name)
 
     seq = 0
+    hub.streams.add(inbox)
     try:
         async with asyncio.TaskGroup() as tg:
-            for i, source in enumerate(sources):
-                tg.create_task(pump(source), name=f"sse-{name}-{i}")
-            # runs until the client disconnects; the TaskGroup then cancels the pumps
+            pumps = [tg.create_task(pump(source), name=f"sse-{name}-{i}") for i, source in enumerate(sources)]
             await resp.write(b": connected\n\n")
             while True:
                 try:
@@ -84,8 +90,15 @@ async def stream(request: web.Request, sources: list[AsyncIterator[dict[str, Any
                 except TimeoutError:
                     await resp.write(b": keepalive\n\n")
                     continue
+                if event is None:
+                    break
                 seq += 1
                 await resp.write(format_event(event, seq))
+            for task in pumps:
+                task.cancel()
+        await resp.write_eof()
     except* ConnectionError:
         log.debug("event_stream_closed", stream=name)
+    finally:
+        hub.streams.discard(inbox)
     return resp

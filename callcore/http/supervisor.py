@@ -106,7 +106,8 @@ async def report_queues(request: web.Request) -> web.Response:
 
 
 async def supervisor_events(request: web.Request) -> web.StreamResponse:
-    return await stream(request, [ctx.hub(request).subscribe(SUPERVISORS)], name="supervisors")
+    hub = ctx.hub(request)
+    return await stream(request, [hub.subscribe(SUPERVISORS)], name="supervisors", hub=hub)
 
 
 # --- admin: queues -----------------------------------------------------------------------------
