@@ -17,7 +17,7 @@ import gc
 import multiprocessing
 import os
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,37 +277,50 @@ async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, o
     pool, workers = _make_pool(opts.workers, fmt.size)
     if pool is not None:
         gc.freeze()   # forked workers must not walk (and so copy) the parent's heap in their collections
-    loop = asyncio.get_running_loop()
-    pending: deque[Awaitable[tuple[list[Record], list[Reject]]]] = deque()
-    depth = workers + 1 if pool else 0
-
-    async def drain() -> None:
-        records, rejects = await pending.popleft()
-        for r in rejects:
-            sink.add(r)
-        report.rows += len(records) + len(rejects)
-        if records:
-            await conn.copy_records_to_table("upload_rows", records=records, columns=_COPY_COLUMNS)
-        if progress:
-            progress(reader.bytes_read(), fmt.size, report.rows)
-
     try:
-        for batch in _batches(reader, opts.batch_size):
-            if pool is not None:
-                pending.append(loop.run_in_executor(pool, clean_batch, batch, cols, opts.region))
-            else:
-                done: asyncio.Future[tuple[list[Record], list[Reject]]] = loop.create_future()
-                done.set_result(clean_batch(batch, cols, opts.region))
-                pending.append(done)
-            while len(pending) > depth:
-                await drain()
-        while pending:
-            await drain()
+        # One COPY fed as rows are cleaned: PostgreSQL ingests while the next batch is parsed.
+        await conn.copy_records_to_table("upload_rows", columns=_COPY_COLUMNS,
+                                         records=_cleaned(reader, cols, opts, pool, workers, report, sink,
+                                                          progress))
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
             gc.unfreeze()
     await _finish(conn, campaign_id, report, sink)
+
+
+async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: ProcessPoolExecutor | None,
+                   workers: int, report: UploadReport, sink: RejectSink,
+                   progress: ProgressFn | None) -> AsyncIterator[Record]:
+    """Records of every accepted row in file order; rejects go to ``sink`` as their batch completes."""
+    loop = asyncio.get_running_loop()
+    pending: deque[asyncio.Future[tuple[list[Record], list[Reject]]]] = deque()
+    depth = workers + 1 if pool is not None else 0
+    for batch in _batches(reader, opts.batch_size):
+        if pool is not None:
+            pending.append(loop.run_in_executor(pool, clean_batch, batch, cols, opts.region))
+        else:
+            done: asyncio.Future[tuple[list[Record], list[Reject]]] = loop.create_future()
+            done.set_result(clean_batch(batch, cols, opts.region))
+            pending.append(done)
+        while len(pending) > depth:
+            records, rejects = await pending.popleft()
+            for r in rejects:
+                sink.add(r)
+            report.rows += len(records) + len(rejects)
+            if progress:
+                progress(reader.bytes_read(), reader.fmt.size, report.rows)
+            for rec in records:
+                yield rec
+    while pending:
+        records, rejects = await pending.popleft()
+        for r in rejects:
+            sink.add(r)
+        report.rows += len(records) + len(rejects)
+        for rec in records:
+            yield rec
+    if progress:
+        progress(reader.fmt.size, reader.fmt.size, report.rows)
 
 
 async def _finish(conn: Any, campaign_id: int, report: UploadReport, sink: RejectSink) -> None:
