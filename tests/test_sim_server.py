@@ -82,7 +82,7 @@ async def test_control_api_injects_a_call_and_counts(sim: SimAsterisk, http: aio
     assert counters["rest:GET /ari/events"] == 1 and counters["event:StasisStart"] == 1
     async with http.get(sim.ari_url + "/_sim/calls") as r:
         calls = await r.json()
-    assert calls[0]["state"] == "ended" and calls[0]["queue"] == "sales"
+    assert calls[0]["state"] == "ended" and calls[0]["queue"] == "sales" and calls[0]["abandoned"]
     await ws.close()
 
 

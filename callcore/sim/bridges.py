@@ -101,7 +101,7 @@ class BridgeOps(ChannelOps):
             patience.cancel()
         if c.kind == "inbound":
             self.counters["calls_bridged"] += 1
-            self._call_update(c, state="bridged")
+            self._call_update(c, state="bridged", bridged=True)
         if c.talk_time is not None and "talk" not in c.timers:
             c.timers["talk"] = self.later(c.talk_time, lambda: self.remote_hangup(c))
 

@@ -11,6 +11,7 @@ from callcore.sim.wire import CAUSE_TEXT, DIALSTATUS, TECH_CAUSE
 
 QOS_VARS = ("RTPAUDIOQOS", "RTPAUDIOQOSJITTER", "RTPAUDIOQOSLOSS", "RTPAUDIOQOSRTT", "RTPAUDIOQOSMES")
 NOT_IN_STASIS = "Channel not in Stasis application"
+MAX_CALLS = 10_000  # inbound call records kept for the control API
 
 
 class ChannelOps(CoreState):
@@ -307,7 +308,7 @@ class ChannelOps(CoreState):
             return
         if c.kind == "inbound" and not c.ever_bridged:
             self.counters["calls_abandoned"] += 1
-            self._call_update(c, state="abandoned")
+            self._call_update(c, abandoned=True)
         if c.state == "Up":
             self.hangup(c, 16, request={}, how="remote")
         else:
@@ -411,3 +412,6 @@ class ChannelOps(CoreState):
         call = self.calls.get(c.id)
         if call is not None:
             call.update(fields)
+        if fields.get("state") == "ended" and len(self.calls) > MAX_CALLS + 1000:
+            for cid in [k for k, v in self.calls.items() if v["state"] == "ended"][: len(self.calls) - MAX_CALLS]:
+                del self.calls[cid]

@@ -58,6 +58,9 @@ class Engine(MediaOps):
             "state": "waiting",
             "created": self.clock.now(),
             "cause": None,
+            "answered": False,
+            "bridged": False,
+            "abandoned": False,
         }
         if not self.app_exists(app):
             c.app_name, c.app_data = "Stasis", ",".join([app, *args])
