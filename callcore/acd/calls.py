@@ -317,6 +317,8 @@ def dispatch(st: AcdState, now: float, out: Out) -> None:
     A pass can free agents (a session agent taking a ring-all call cancels the other legs), so passes
     repeat until one offers nothing."""
     for _ in range(len(st.calls) + len(st.agents) + 1):
+        if not any(c.status == "waiting" for c in st.calls.values()):
+            break
         if not any(routing.offerable(a) for a in st.agents.values()):
             break
         offered = False

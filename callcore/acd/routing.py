@@ -29,17 +29,39 @@ def next_relax_time(call: Call, queue: QueueConfig, now: float) -> float | None:
     return call.queue_entered_at + times[0] if times else None
 
 
+def _candidates(st: AcdState, call: Call, queue: QueueConfig, now: float) -> list[tuple[int, Agent]]:
+    """(penalty, agent) of every offerable, qualified member: ``offerable`` and ``qualified`` inlined,
+    as this runs for every routing decision over every agent."""
+    name = queue.name
+    waited = call.waited(now)
+    reqs = [(r.skill, lvl) for r in queue.skills if (lvl := r.level_at(waited)) is not None]
+    available = AgentState.AVAILABLE
+    out: list[tuple[int, Agent]] = []
+    for a in st.agents.values():
+        if a.state is not available:
+            continue
+        pen = a.config.memberships.get(name)
+        if pen is None or not (a.session_channel is not None or (a.registered and a.endpoint)):
+            continue
+        if reqs:
+            skills = a.config.skills
+            if any(skills.get(skill, 0) < lvl for skill, lvl in reqs):
+                continue
+        out.append((pen, a))
+    return out
+
+
 def choose(st: AcdState, call: Call, now: float) -> list[Agent]:
     """Agents to offer ``call`` to, best first: one agent, or every tied agent for ring-all."""
     queue = st.queues.get(call.queue)
     if queue is None:
         return []
-    pool = [a for a in st.agents.values() if offerable(a) and qualified(a, call, queue, now)]
+    pool = _candidates(st, call, queue, now)
     if not pool:
         return []
     # Lowest penalty tier first; agents who already missed this caller go last.
-    best_penalty = min(a.config.memberships[queue.name] for a in pool)
-    tier = [a for a in pool if a.config.memberships[queue.name] == best_penalty]
+    best_penalty = min(pen for pen, _ in pool)
+    tier = [a for pen, a in pool if pen == best_penalty]
     fresh = [a for a in tier if a.id not in call.tried]
     if fresh:
         tier = fresh
@@ -56,7 +78,9 @@ def choose(st: AcdState, call: Call, now: float) -> list[Agent]:
             return [min(tier, key=lambda a: (a.idle_since, order.get(a.id, 0), a.id))]
         return sorted(tier, key=lambda a: (order.get(a.id, 0), a.id))
     if s == "longest-idle":
-        return [min(tier, key=lambda a: (a.idle_since, order.get(a.id, 0), a.id))]
+        oldest = min(a.idle_since for a in tier)
+        tied = [a for a in tier if a.idle_since == oldest]
+        return [min(tied, key=lambda a: (order.get(a.id, 0), a.id))]
     if s == "fewest-calls":
         return [min(tier, key=lambda a: (a.answered.get(queue.name, 0), a.idle_since,
                                          order.get(a.id, 0), a.id))]
