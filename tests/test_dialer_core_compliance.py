@@ -14,11 +14,11 @@ W = c.CallingWindow(time(9, 0), time(21, 0))
 
 
 def at(zone: str, *args: int, fold: int = 0) -> float:
-    return datetime(*args, tzinfo=ZoneInfo(zone), fold=fold).timestamp()  # type: ignore[misc]
+    return datetime(*args, tzinfo=ZoneInfo(zone), fold=fold).timestamp()  # type: ignore[arg-type, misc]
 
 
 def utc(*args: int) -> float:
-    return datetime(*args, tzinfo=UTC).timestamp()  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC).timestamp()  # type: ignore[arg-type, misc]
 
 
 def test_window_edges_in_local_time() -> None:
