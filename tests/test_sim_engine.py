@@ -240,3 +240,12 @@ def test_seeded_runs_are_identical_and_seeds_differ() -> None:
     assert run_scenario(5) == run_scenario(5)
     assert run_scenario(5) != run_scenario(6)
 
+
+
+def test_originate_to_an_unregistered_app_is_accepted_then_hangs_up() -> None:
+    eng, sched, sink = make()
+    eng.book.set("PJSIP/1001", EndpointBehaviour(answer_delay=0.5))
+    eng.originate("PJSIP/1001", app="nosuchapp", channel_id="n1")
+    assert not eng.app_exists("nosuchapp")
+    sched.advance(1.0)
+    assert "n1" not in eng.channels and sink.events == []

@@ -119,8 +119,8 @@ class ChannelOps(CoreState):
         if app:
             c.originated_app = app
             c.originated_args = list(app_args or [])
-            c.subs.add(app)
-            self.get_app(app)
+            if self.app_exists(app):
+                c.subs.add(app)
         else:
             c.dial_context, c.dial_exten, c.dial_priority = context, extension or "s", priority
         self.channels[c.id] = c

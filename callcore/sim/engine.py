@@ -100,6 +100,7 @@ class Engine(MediaOps):
             if rec.timer is not None:
                 rec.timer.cancel()
         self.apps.clear()
+        self.subscribe_all.clear()
         self.reset()
 
     def list_calls(self) -> list[dict[str, Any]]:
