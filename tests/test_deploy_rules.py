@@ -25,6 +25,7 @@ REQUIRED_ALERTS = {
     "CallcoreAmiDisconnected",
     "CallcoreJournalSpilling",
     "CallcoreJournalDbErrors",
+    "CallcoreJournalEventsLost",
     "CallcoreAriEventsDropped",
     "CallcoreQueueServiceLevelLow",
     "CallcoreQueueAbandonmentHigh",

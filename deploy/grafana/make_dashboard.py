@@ -189,6 +189,7 @@ def health(lay: Layout) -> None:
         target("sum(rate(callcore_journal_spilled_events_total[$__rate_interval]))", "spilled", "B"),
         target("sum(rate(callcore_journal_db_errors_total[$__rate_interval]))", "DB errors", "C"),
         target("sum(rate(callcore_journal_rejected_events_total[$__rate_interval]))", "rejected", "D"),
+        target("sum(rate(callcore_journal_dropped_events_total[$__rate_interval]))", "lost", "G"),
         target("sum(rate(callcore_projection_dropped_total[$__rate_interval]))", "projections dropped", "E"),
         target("sum(rate(callcore_projection_errors_total[$__rate_interval]))", "projections failed", "F"),
     ], "ops"), 8)
