@@ -435,3 +435,18 @@ async def test_shutdown_ends_open_event_streams(fake_acd: FakeAcd) -> None:
         await asyncio.wait_for(runner.cleanup(), 30)  # hangs here when streams are not ended
         assert hub.streams == set() and hub.subscribers("1001") == 0
         assert (await stream.content.read()).strip() == b""  # ends cleanly, no payload error
+
+
+async def test_requests_are_counted_by_route(bare: TestClient[Any, Any]) -> None:
+    from callcore.metrics import REGISTRY
+
+    def count(route: str, status: str) -> float:
+        labels = {"method": "POST", "route": route, "status": status}
+        return REGISTRY.get_sample_value("callcore_http_requests_total", labels) or 0.0
+
+    route = "/api/v1/agents/{agent_id}/login"
+    before_401, before_503 = count(route, "401"), count(route, "503")
+    await bare.post("/api/v1/agents/1001/login")
+    await bare.post("/api/v1/agents/1002/login")
+    await bare.post("/api/v1/agents/1001/login", headers=A1)
+    assert (count(route, "401"), count(route, "503")) == (before_401 + 2, before_503 + 1)

@@ -70,7 +70,7 @@ def test_queue_figures_known_answer() -> None:
     assert sales.asa == 17.5
     assert (sales.avg_talk, sales.avg_wrapup, sales.aht) == (60.0, 10.0, 70.0)
     assert sales.abandonment_rate == 0.25
-    assert sales.service_level is not None and abs(sales.service_level - 1 / 3) < 1e-9
+    assert sales.service_level == 0.5  # c3 hung up after 5 s: neither for nor against the 20 s level
     support = reports["support"].to_json()
     assert (support["offered"], support["answered"], support["asa"], support["aht"]) == (1, 1, 1.0, 30.0)
     assert support["service_level"] == 1.0
@@ -136,7 +136,7 @@ def test_figures_are_consistent(events: list[EventRow]) -> None:
     assert sum(r.offered for r in reports.values()) == sum(e.type == "call.queued" for e in events)
     for r in reports.values():
         assert r.answered + r.abandoned + r.overflowed == r.offered
-        assert 0 <= r.answered_within_sl <= r.answered
+        assert 0 <= r.answered_within_sl <= r.answered and 0 <= r.abandoned_after_sl <= r.abandoned
         for rate in (r.abandonment_rate, r.service_level):
             assert rate is None or 0.0 <= rate <= 1.0
         if r.asa is not None:

@@ -63,7 +63,7 @@ async def queue_report(conn: Db, since: datetime, until: datetime, *, queue: str
     for r in rows:
         rep = QueueReport(r["queue"], float(r["threshold"]))
         for name in ("offered", "answered", "abandoned", "overflowed", "callbacks", "transferred", "refused",
-                     "answered_within_sl", "talks", "wrapups"):
+                     "answered_within_sl", "abandoned_after_sl", "talks", "wrapups"):
             setattr(rep, name, int(r[name]))
         for name in ("wait_total", "talk_total", "wrapup_total", "abandon_wait_total"):
             setattr(rep, name, float(r[name]))

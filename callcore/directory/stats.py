@@ -9,7 +9,9 @@ Per queue (the ``queue`` column of the events):
 - wrap-up: mean time agents spent in ``wrap_up`` after a call of the queue (``agent.state`` events)
 - AHT = mean talk + mean wrap-up
 - abandonment rate = abandoned / offered
-- service level = answered within the threshold / (answered + abandoned)
+- service level = answered within the threshold / (answered + abandoned after the threshold), the same
+  definition as the live ``callcore_queue_service_level`` gauge: callers who hang up before the threshold
+  count neither for nor against it
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class QueueReport:
     transferred: int = 0
     refused: int = 0
     answered_within_sl: int = 0
+    abandoned_after_sl: int = 0
     wait_total: float = 0.0
     talk_total: float = 0.0
     talks: int = 0
@@ -75,7 +78,7 @@ class QueueReport:
 
     @property
     def service_level(self) -> float | None:
-        handled = self.answered + self.abandoned
+        handled = self.answered + self.abandoned_after_sl
         return self.answered_within_sl / handled if handled else None
 
     def to_json(self) -> dict[str, Any]:
@@ -146,6 +149,8 @@ class QueueStatsBuilder:
             case "call.abandoned":
                 r.abandoned += 1
                 r.abandon_wait_total += wait or 0.0
+                if (wait or 0.0) > r.sl_threshold:
+                    r.abandoned_after_sl += 1
             case "call.overflowed":
                 r.overflowed += 1
             case "call.callback":

@@ -111,7 +111,7 @@ async def list_queues(db: Db) -> list[QueueConfig]:
 async def update_queue(db: Db, name: str, changes: Mapping[str, Any]) -> QueueConfig:
     """Merge ``changes`` onto the stored queue, validate the result and store it."""
     async with transaction(db) as conn:
-        row = await conn.fetchrow(sql("queue_get") + " FOR UPDATE", name)
+        row = await conn.fetchrow(sql("queue_get_for_update"), name)
         if row is None:
             raise NotFound(f"queue {name!r} does not exist")
         spec = build_queue(changes, base=queue_from_row(row))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from callcore.errors import CallcoreError
 from callcore.http import context as ctx
 from callcore.http.auth import authenticate, authorize, parse_static_tokens
 from callcore.http.errors import error_body, error_response, http_error_response
+from callcore.http.metrics import REQUEST_SECONDS, REQUESTS
 from callcore.http.routes import API, ROUTES, Handler, Route, openapi
 from callcore.http.sse import EventHub
 from callcore.metrics import CONTENT_TYPE
@@ -40,6 +42,17 @@ def readiness(checks: dict[str, Any]) -> tuple[bool, list[str]]:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    resp = await _answer(request, handler)
+    REQUESTS.labels(request.method, route, str(resp.status)).inc()
+    if resp.content_type != "text/event-stream":
+        REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
+    return resp
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except CallcoreError as exc:

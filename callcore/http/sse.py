@@ -11,6 +11,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from callcore.http.metrics import EVENT_STREAMS
+
 log = structlog.get_logger(__name__)
 
 SUPERVISORS = "supervisors"
@@ -80,6 +82,7 @@ async def stream(request: web.Request, sources: list[AsyncIterator[dict[str, Any
 
     seq = 0
     hub.streams.add(inbox)
+    EVENT_STREAMS.inc()
     try:
         async with asyncio.TaskGroup() as tg:
             pumps = [tg.create_task(pump(source), name=f"sse-{name}-{i}") for i, source in enumerate(sources)]
@@ -101,4 +104,5 @@ async def stream(request: web.Request, sources: list[AsyncIterator[dict[str, Any
         log.debug("event_stream_closed", stream=name)
     finally:
         hub.streams.discard(inbox)
+        EVENT_STREAMS.dec()
     return resp
