@@ -150,3 +150,18 @@ async def test_changes_notify_listeners(pg_dsn: str, pg_pool: Any) -> None:
 async def test_schema_rejects_bad_ticket_type_directly(pg_pool: Any) -> None:
     with pytest.raises(asyncpg.CheckViolationError):
         await pg_pool.execute("INSERT INTO tickets (agent_id, type, text) VALUES ('1', 'x', 'y')")
+
+
+async def test_concurrent_updates_do_not_lose_changes(pg_pool: Any) -> None:
+    await store.create_queue(pg_pool, build_queue({"name": "q"}))
+    await store.create_agent(pg_pool, build_agent({"id": "a"}))
+    await asyncio.gather(*(store.set_skill(pg_pool, "a", f"s{i}", i) for i in range(8)))
+    await asyncio.gather(store.update_queue(pg_pool, "q", {"max_wait": 60}),
+                         store.update_queue(pg_pool, "q", {"wrapup_time": 7}))
+    q = await store.get_queue(pg_pool, "q")
+    assert (q.max_wait, q.wrapup_time) == (60.0, 7.0)
+    assert dict((await store.get_agent(pg_pool, "a")).skills) == {f"s{i}": i for i in range(8)}
+    await store.set_skill(pg_pool, "a", "s3", None)
+    assert "s3" not in (await store.get_agent(pg_pool, "a")).skills
+    with pytest.raises(InputError):
+        await store.set_skill(pg_pool, "a", "bad name", 1)

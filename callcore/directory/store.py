@@ -23,6 +23,7 @@ from callcore.acd.model import AgentConfig, QueueConfig
 from callcore.directory.model import (
     build_agent,
     build_queue,
+    check_level_map,
     check_name,
     queue_json,
 )
@@ -167,7 +168,7 @@ async def list_agents(db: Db) -> list[AgentConfig]:
 async def update_agent(db: Db, agent_id: str, changes: Mapping[str, Any]) -> AgentConfig:
     """Merge ``changes`` onto the stored agent; ``memberships``, when given, replaces all of them."""
     async with transaction(db) as conn:
-        row = await conn.fetchrow(sql("agent_get"), agent_id)
+        row = await conn.fetchrow(sql("agent_get_for_update"), agent_id)
         if row is None:
             raise NotFound(f"agent {agent_id!r} does not exist")
         old = agent_from_row(row)
@@ -201,14 +202,11 @@ async def remove_membership(db: Db, agent_id: str, queue: str) -> None:
 
 
 async def set_skill(db: Db, agent_id: str, skill: str, level: int | None) -> AgentConfig:
-    """Set one skill level (``None`` removes the skill)."""
-    agent = await get_agent(db, agent_id)
-    skills = dict(agent.skills)
-    if level is None:
-        skills.pop(skill, None)
-    else:
-        skills[skill] = level
-    return await update_agent(db, agent_id, {"skills": skills})
+    """Set one skill level (``None`` removes the skill), atomically."""
+    check_level_map({skill: 0 if level is None else level}, "skills")
+    if await db.fetchval(sql("agent_skill_set"), agent_id, skill, level) is None:
+        raise NotFound(f"agent {agent_id!r} does not exist")
+    return await get_agent(db, agent_id)
 
 
 @dataclass(frozen=True, slots=True)
