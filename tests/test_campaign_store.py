@@ -128,12 +128,16 @@ async def test_stale_claims_are_recovered_and_fresh_ones_kept(store: DialerStore
     c = await store.create_campaign("spring", SETTINGS)
     await add_leads(store.pool, c.id, 4)
     dead = await store.claim_leads(c.id, 2, "dead", NOW)
+    await store.start_attempt("att-dead", dead[0], "dead", NOW)
     alive = await store.claim_leads(c.id, 2, "alive", NOW)
+    await store.start_attempt("att-alive", alive[0], "alive", NOW)
     await store.touch_claims("alive", [lead.id for lead in alive], NOW + 200)
     assert await store.recover_stale(NOW + 100) == 2
     again = await store.claim_leads(c.id, 10, "new", NOW + 300)
     assert sorted(lead.id for lead in again) == sorted(lead.id for lead in dead)
     assert all(lead.status is LeadStatus.NEW for lead in again)
+    outcomes = dict(await store.pool.fetch("SELECT id, outcome FROM dial_attempts"))
+    assert outcomes == {"att-dead": "lost", "att-alive": None}
 
 
 async def test_attempt_lifecycle_release_and_report(store: DialerStore) -> None:

@@ -265,3 +265,18 @@ async def test_run_loop_stops(pg_pool: Any) -> None:
 
     await asyncio.wait_for(asyncio.gather(runner.run(rig.sub), stopper()), 10)
     assert len(originated(rig)) == 1
+
+
+async def test_lost_end_event_is_swept_after_the_ring_timeout(pg_pool: Any) -> None:
+    rig = Rig(pg_pool, SETTINGS)
+    runner = await rig.start(["+79161234567"])
+    runner.housekeeping_every = 1
+    await runner.tick()
+    aid = originated(rig)[0]["channel_id"]
+    rig.ari.forget_channel(aid)              # gone without any event reaching us
+    rig.clock.advance(30)
+    await runner.tick()
+    assert aid in runner.attempts            # still within twice the ring timeout
+    rig.clock.advance(60)
+    await runner.tick()
+    assert runner.attempts == {} and (await rig.attempt(aid))["outcome"] == "no-answer"

@@ -33,7 +33,7 @@ from callcore.dialer import campaign as core
 from callcore.dialer import dnc, pacer
 from callcore.dialer.compliance import Refusal, RefusalCode
 from callcore.dialer.store import Campaign, ClaimedLead, DialerStore
-from callcore.errors import AriError, Conflict, NotFound
+from callcore.errors import AriError, AriNotFound, Conflict, NotFound
 from callcore.metrics import REGISTRY
 from callcore.store.api import JournalSink
 
@@ -157,10 +157,22 @@ class CampaignRunner:
                                 answered_24h=answered, abandoned_24h=abandoned)
 
     async def _housekeeping(self, now: float) -> None:
+        await self._sweep(now)
         ids = [a.lead.id for a in self.attempts.values()] + list(self.reserved)
         await self.store.touch_claims(self.instance, ids, now)
         await self.store.recover_stale(now - self.claim_ttl, self.campaign.id)
         self._abandon_24h = await self.store.abandon_counts(self.campaign.id, now - core.DAY)
+
+    async def _sweep(self, now: float) -> None:
+        """Attempts ringing far past their timeout whose channel is gone (an end event was lost)."""
+        overdue = now - 2 * self.settings.ring_timeout - 30
+        for attempt in [a for a in self.attempts.values() if a.answered_at is None and a.started_at < overdue]:
+            try:
+                await self.ari.get_channel(attempt.id)
+            except AriNotFound:
+                await self._ended(attempt, None)
+            except AriError as exc:
+                log.info("dialer_sweep_failed", attempt=attempt.id, error=str(exc))
 
     # --- dialling --------------------------------------------------------------------------------
     async def _dial_leads(self, leads: list[ClaimedLead], now: float) -> int:
@@ -210,7 +222,7 @@ class CampaignRunner:
                                          app_args=["outbound", self.campaign.name, attempt_id],
                                          caller_id=s.caller_id, timeout=int(s.ring_timeout),
                                          variables=variables)
-        except AriError as exc:
+        except (AriError, OSError, TimeoutError) as exc:
             log.warning("dialer_originate_failed", attempt=attempt_id, error=str(exc))
             await self._finish(attempt, core.Outcome.FAILED, cause=None, error=str(exc))
             return 0
