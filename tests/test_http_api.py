@@ -450,3 +450,26 @@ async def test_requests_are_counted_by_route(bare: TestClient[Any, Any]) -> None
     await bare.post("/api/v1/agents/1002/login")
     await bare.post("/api/v1/agents/1001/login", headers=A1)
     assert (count(route, "401"), count(route, "503")) == (before_401 + 2, before_503 + 1)
+
+
+async def test_call_list_endpoint(client: TestClient[Any, Any], pg_pool: Any) -> None:
+    from datetime import UTC, datetime
+
+    for i, outcome in enumerate(["answered", "abandoned", "abandoned"]):
+        await records.record_call_entered(
+            pg_pool,
+            call_id=f"k{i}",
+            queue="sales",
+            caller_number=f"+100{i}",
+            entered_at=datetime(2026, 11, 2, 9, i, tzinfo=UTC),
+        )
+        await records.record_call_ended(
+            pg_pool, call_id=f"k{i}", outcome=outcome, ended_at=datetime(2026, 11, 2, 9, i, 30, tzinfo=UTC)
+        )
+    resp = await client.get("/api/v1/calls?since=2026-11-02&outcome=abandoned", headers=SUP)
+    assert [c["caller_number"] for c in (await resp.json())["calls"]] == ["+1001", "+1002"]
+    resp = await client.get("/api/v1/calls?since=2026-11-02&limit=1", headers=SUP)
+    assert [c["call_id"] for c in (await resp.json())["calls"]] == ["k0"]
+    e = await err(await client.get("/api/v1/calls?since=2026-11-02&outcome=lost", headers=SUP), 422)
+    assert e["field"] == "outcome"
+    await err(await client.get("/api/v1/calls?since=2026-11-02", headers=A1), 403)

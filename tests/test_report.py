@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import json
 import random
@@ -13,7 +14,7 @@ import asyncpg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcore.directory import store
+from callcore.directory import records, store
 from callcore.directory.model import build_agent, build_queue
 from callcore.directory.queuelog import queue_log_lines
 from callcore.directory.report import main as report_main
@@ -228,6 +229,26 @@ def test_report_cli(pg_dsn: str, tmp_path: Any) -> None:
     lines = target.read_text().splitlines()
     assert len(lines) == 18 and "18 lines" in err.getvalue()  # no memberships: agent lines use queue NONE
     assert lines[0].endswith("|NONE|NONE|a1|ADDMEMBER|")
+
+    async def project() -> None:
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            await records.refresh_calls(conn, since=None)
+        finally:
+            await conn.close()
+
+    asyncio.run(project())
+    out = io.StringIO()
+    assert report_main(["calls", *window, "--outcome", "abandoned"], out=out, runner=runner) == 0
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["call_id"], r["queue"], r["caller_number"]) for r in rows] == [("c3", "sales", "+7903")]
+    out = io.StringIO()
+    assert report_main(["calls", *window, "--queue", "sales"], out=out, runner=runner) == 0
+    outcomes = {r["call_id"]: r["outcome"] for r in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert outcomes == {"c1": "answered", "c2": "answered", "c3": "abandoned", "c4": "overflowed"}
+    err = io.StringIO()
+    assert report_main(["calls", *window, "--outcome", "lost"], err=err, runner=runner) == 2
+    assert "outcome" in err.getvalue()
 
     err = io.StringIO()
     assert report_main(["queues", "--since", "2026-11-02", "--until", "2026-11-01"], err=err) == 2

@@ -184,9 +184,16 @@ async def get_call(db: Db, call_id: str) -> CallRecord:
     return rec
 
 
-async def list_calls(db: Db, *, since: datetime, until: datetime,
-                     queue: str | None = None) -> list[CallRecord]:
-    return [CallRecord(**dict(r)) for r in await db.fetch(sql("call_list"), since, until, queue)]
+OUTCOMES = ("answered", "abandoned", "overflowed", "transferred", "callback", "refused")
+
+
+async def list_calls(db: Db, *, since: datetime, until: datetime, queue: str | None = None,
+                     outcome: str | None = None, limit: int = 10_000) -> list[CallRecord]:
+    """Call records that entered in ``[since, until)``, e.g. every abandoned call of a queue."""
+    if outcome is not None and outcome not in OUTCOMES:
+        raise InputError(f"must be one of {', '.join(OUTCOMES)}, got {outcome!r}", field="outcome")
+    rows = await db.fetch(sql("call_list"), since, until, queue, outcome, limit)
+    return [CallRecord(**dict(r)) for r in rows]
 
 
 async def refresh_calls(db: Db, *, since: datetime | None) -> int:

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from callcore.directory import records
 from callcore.directory.queuelog import QueueLogWriter
 from callcore.directory.sqlload import sql
 from callcore.directory.stats import EventRow, QueueReport, format_table
 from callcore.errors import CallcoreError, InputError
 
 Db = Any
+CALL_COLUMNS = ("call_id", "queue", "caller_number", "caller_name", "entered_at", "answered_at", "ended_at",
+                "agent_id", "outcome", "disposition_code", "disposition_notes", "callback_at", "recording_name")
 Action = Callable[[Db], Awaitable[None]]
 Runner = Callable[[Action], Coroutine[Any, Any, None]]
 
@@ -98,6 +102,11 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--sl-threshold", type=float, help="service level threshold, seconds (default: per queue)")
     q.add_argument("--json", action="store_true", help="JSON instead of a table")
     ql.add_argument("--output", "-o", help="file to write (default: standard output)")
+    c = sub.add_parser("calls", help="call records as CSV (e.g. every abandoned call, to call back)")
+    c.add_argument("--since", required=True, help="start (ISO 8601; UTC unless an offset is given)")
+    c.add_argument("--until", help="end, exclusive (default: now)")
+    c.add_argument("--queue", help="only this queue")
+    c.add_argument("--outcome", help="answered | abandoned | overflowed | transferred | callback | refused")
     return p
 
 
@@ -128,6 +137,15 @@ def main(argv: list[str], *, out: IO[str] | None = None, err: IO[str] | None = N
                 out.write(json.dumps([r.to_json() for r in reports], indent=2) + "\n")
             else:
                 out.write(format_table(reports))
+            return
+        if args.cmd == "calls":
+            calls = await records.list_calls(conn, since=since, until=until, queue=args.queue,
+                                             outcome=args.outcome, limit=1_000_000)
+            writer = csv.writer(out)
+            writer.writerow(CALL_COLUMNS)
+            for rec in calls:
+                row = rec.to_json()
+                writer.writerow(["" if row[k] is None else row[k] for k in CALL_COLUMNS])
             return
         if args.output:
             with open(args.output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230 - a local file, once

@@ -104,6 +104,11 @@ ROUTES: tuple[Route, ...] = (
           query=(("since", "start, ISO 8601 (required)"), ("until", "end, exclusive (default now)"),
                  ("queue", "only this queue"), ("sl_threshold", "seconds (default: per queue)")),
           response=obj({"since": TIME, "until": TIME, "queues": {"type": "array", "items": FREE}})),
+    Route("GET", f"{API}/calls", sv.list_calls, "supervisor", "Call records, e.g. abandoned calls to call back",
+          query=(("since", "start, ISO 8601 (required)"), ("until", "end, exclusive (default now)"),
+                 ("queue", "only this queue"), ("outcome", "answered, abandoned, overflowed, ..."),
+                 ("limit", "at most this many (default 1000, max 10000)")),
+          response=obj({"calls": {"type": "array", "items": FREE}})),
     Route("GET", f"{API}/supervisor/events", sv.supervisor_events, "supervisor",
           "Server-sent events: new and answered help requests", sse=True),
     # admin

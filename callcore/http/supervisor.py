@@ -105,6 +105,18 @@ async def report_queues(request: web.Request) -> web.Response:
                   "queues": [r.to_json() for r in reports]})
 
 
+async def list_calls(request: web.Request) -> web.Response:
+    q = request.query
+    if "since" not in q:
+        raise BadRequest("is required (ISO 8601)", field="since")
+    since = parse_time(q["since"], "since")
+    until = parse_time(q["until"], "until") if "until" in q else datetime.now(UTC)
+    limit = _int_param(request, "limit") if "limit" in q else 1000
+    calls = await records.list_calls(ctx.pool(request), since=since, until=until, queue=q.get("queue"),
+                                     outcome=q.get("outcome"), limit=max(1, min(limit, 10_000)))
+    return reply({"calls": [c.to_json() for c in calls]})
+
+
 async def supervisor_events(request: web.Request) -> web.StreamResponse:
     hub = ctx.hub(request)
     return await stream(request, [hub.subscribe(SUPERVISORS)], name="supervisors", hub=hub)
