@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from callcore.ari import events as E
 from callcore.ari.fake import FakeAri
 from callcore.clock import ManualClock
 from callcore.dialer.campaign import CampaignSettings, Mode
-from callcore.dialer.runtime import AMD_CONTEXT, SAFE_HARBOUR_CONTEXT, CampaignRunner
+from callcore.dialer.runtime import AMD_CONTEXT, SAFE_HARBOUR_CONTEXT, CampaignRunner, DialerService
 from callcore.dialer.store import DialerStore
-from callcore.errors import AriServerError, Conflict
+from callcore.errors import AriServerError, Conflict, NotFound
 from callcore.store.api import MemoryJournal
 
 # 2027-01-15 08:00 UTC = 11:00 in Moscow (window 09:00-21:00 open)
@@ -261,7 +262,8 @@ async def test_run_loop_stops(pg_pool: Any) -> None:
     async def stopper() -> None:
         await launched.wait()
         runner.stop()
-        rig.sub.close()
+        assert not runner._idle.is_set()          # run() keeps following the call in flight
+        rig.ari.fail_originated(originated(rig)[0]["channel_id"], cause=17)
 
     await asyncio.wait_for(asyncio.gather(runner.run(rig.sub), stopper()), 10)
     assert len(originated(rig)) == 1
@@ -280,3 +282,24 @@ async def test_lost_end_event_is_swept_after_the_ring_timeout(pg_pool: Any) -> N
     rig.clock.advance(60)
     await runner.tick()
     assert runner.attempts == {} and (await rig.attempt(aid))["outcome"] == "no-answer"
+
+
+async def test_service_runs_the_running_campaigns_and_follows_reloads(pg_pool: Any) -> None:
+    rig = Rig(pg_pool, SETTINGS)
+    await rig.start(["+79161234567"])
+    probe = rig.ari.events("probe")
+    svc = DialerService(ari=rig.ari, subscribe=rig.ari.events, store=rig.store, journal=rig.journal,
+                        connector=rig.connector, operators=lambda q: (1, ()), instance="svc",
+                        clock=rig.clock, tick_interval=0.01, drain_timeout=5)
+    async with asyncio.TaskGroup() as tg:
+        await svc.start(tg)
+        assert set(svc.runners) == {"spring"} and svc.runner("spring").instance == "svc"
+        first = await asyncio.wait_for(probe.get(), 10)       # the Dial of the originate
+        assert isinstance(first, E.Dial)
+        await rig.store.change_state("spring", "pause")
+        await svc.reload()
+        assert svc.runners == {}
+        with pytest.raises(NotFound):
+            svc.runner("spring")
+        rig.ari.fail_originated(first.peer.id, cause=19)     # the runner drains and returns
+    assert (await rig.lead("+79161234567"))["last_outcome"] == "no-answer"

@@ -86,7 +86,8 @@ class CampaignRunner:
     def __init__(self, *, ari: AriApi, store: DialerStore, campaign: Campaign, journal: JournalSink,
                  connector: AgentConnector, operators: OperatorsFn, instance: str,
                  clock: Clock | None = None, endpoint_template: str = "PJSIP/{number}@trunk",
-                 tick_interval: float = 1.0, claim_ttl: float = 300.0, housekeeping_every: int = 30) -> None:
+                 tick_interval: float = 1.0, claim_ttl: float = 300.0, housekeeping_every: int = 30,
+                 drain_timeout: float = 120.0) -> None:
         self.ari = ari
         self.store = store
         self.campaign = campaign
@@ -99,12 +100,15 @@ class CampaignRunner:
         self.tick_interval = tick_interval
         self.claim_ttl = claim_ttl
         self.housekeeping_every = housekeeping_every
+        self.drain_timeout = drain_timeout
         self.attempts: dict[str, Attempt] = {}
         self.reserved: dict[int, tuple[str, ClaimedLead]] = {}   # preview: lead id -> (agent, lead)
         self.stats = pacer.PacingStats(give_up=campaign.settings.ring_timeout)
         self._ticks = 0
         self._abandon_24h = (0, 0)
         self._stopping = asyncio.Event()
+        self._idle = asyncio.Event()   # set while no call is in flight (and its end is fully recorded)
+        self._idle.set()
 
     @property
     def settings(self) -> core.CampaignSettings:
@@ -112,19 +116,24 @@ class CampaignRunner:
 
     # --- loop ------------------------------------------------------------------------------------
     async def run(self, events: AsyncIterable[E.AriEvent]) -> None:
-        """Dial until ``stop()``; ``events``: this app's ARI events (e.g. ``session.subscribe("dialer")``)."""
+        """Dial until ``stop()``, then follow the calls in flight for up to ``drain_timeout`` seconds.
+        ``events``: this app's ARI events (e.g. ``session.subscribe("dialer-<campaign>")``)."""
         async with asyncio.TaskGroup() as tg:
             consumer = tg.create_task(self._consume(events), name=f"dialer-events-{self.campaign.name}")
             while not self._stopping.is_set():
                 try:
                     await self.tick()
-                except (AriError, OSError, ConnectionError) as exc:
-                    log.warning("dialer_tick_failed", campaign=self.campaign.name, error=str(exc))
+                except Exception as exc:  # a database or ARI hiccup must not end the campaign: retry
+                    log.warning("dialer_tick_failed", campaign=self.campaign.name, error=repr(exc))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.tick_interval)
+            if not self._idle.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), self.drain_timeout)
             consumer.cancel()
 
     def stop(self) -> None:
+        """Launch nothing more; ``run`` returns once the calls in flight have ended."""
         self._stopping.set()
 
     async def _consume(self, events: AsyncIterable[E.AriEvent]) -> None:
@@ -207,6 +216,7 @@ class CampaignRunner:
         started = core.start_dial(pure, now)
         attempt = Attempt(attempt_id, lead, started, now, agent_id=agent_id)
         self.attempts[attempt_id] = attempt
+        self._idle.clear()
         await self.store.start_attempt(attempt_id, lead, self.instance, now)
         s = self.settings
         endpoint = self.endpoint_template.format(number=lead.phone, digits=lead.phone.lstrip("+"))
@@ -344,6 +354,8 @@ class CampaignRunner:
             payload["error"] = error
         self.journal.append("dialer.attempt_ended", payload, call_id=attempt.id, channel_id=attempt.id,
                             campaign_id=self.campaign.name, agent_id=attempt.agent_id, ts=now)
+        if not self.attempts:
+            self._idle.set()
 
     # --- preview ---------------------------------------------------------------------------------
     async def next_lead(self, agent_id: str) -> ClaimedLead | None:
@@ -385,3 +397,49 @@ class CampaignRunner:
             await self._refuse(lead, pure, refusal)
             return
         await self._originate(lead, pure, now, agent_id=agent_id)
+
+
+class DialerService:
+    """One ``CampaignRunner`` per running campaign of the database; ``reload()`` (on start and on
+    configuration changes) starts runners for newly running campaigns and stops those paused or stopped."""
+
+    def __init__(self, *, ari: AriApi, subscribe: Callable[[str], AsyncIterable[E.AriEvent]],
+                 store: DialerStore, journal: JournalSink, connector: AgentConnector, operators: OperatorsFn,
+                 instance: str, clock: Clock | None = None, **runner_options: Any) -> None:
+        self.ari, self.subscribe, self.store, self.journal = ari, subscribe, store, journal
+        self.connector, self.operators, self.instance, self.clock = connector, operators, instance, clock
+        self.runner_options = runner_options
+        self.runners: dict[str, CampaignRunner] = {}
+        self._tg: asyncio.TaskGroup | None = None
+
+    async def start(self, tg: asyncio.TaskGroup) -> None:
+        self._tg = tg
+        await self.reload()
+
+    async def reload(self) -> None:
+        if self._tg is None:
+            return
+        running = {c.name: c for c in await self.store.running_campaigns()}
+        for name in [n for n in self.runners if n not in running]:
+            self.runners.pop(name).stop()
+        for name, c in running.items():
+            if name in self.runners:
+                continue
+            runner = CampaignRunner(ari=self.ari, store=self.store, campaign=c, journal=self.journal,
+                                    connector=self.connector, operators=self.operators,
+                                    instance=self.instance, clock=self.clock, **self.runner_options)
+            self.runners[name] = runner
+            self._tg.create_task(runner.run(self.subscribe(f"dialer-{name}")), name=f"dialer-{name}")
+            log.info("dialer_campaign_started", campaign=name, instance=self.instance)
+
+    async def stop(self) -> None:
+        for runner in self.runners.values():
+            runner.stop()
+        self.runners.clear()
+
+    def runner(self, campaign: str) -> CampaignRunner:
+        """The runner of a running campaign (preview operators call ``next_lead``/``call_lead`` on it)."""
+        try:
+            return self.runners[campaign]
+        except KeyError:
+            raise NotFound(f"campaign {campaign!r} is not running on this instance") from None
