@@ -40,6 +40,7 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
             variables=p.variables(),
             channel_id=channel_id,
             other_id=p.get("otherChannelId"),
+            formats=p.get("formats"),
         )
         return reply(c.json())
 
@@ -98,8 +99,10 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
             elif fn_name in ("mute", "unmute"):
                 c.muted = fn_name == "mute"
             elif fn_name == "dtmf":
-                if not p.get("dtmf"):
+                digits = p.get("dtmf")
+                if not digits:
                     raise RestError(400, "DTMF is required")
+                eng.local_dtmf(c, digits)
             elif fn_name in ("continue", "redirect"):
                 if fn_name == "redirect" and not p.get("endpoint"):
                     raise RestError(400, "Endpoint parameter not provided")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from callcore.sim.channels import NOT_IN_STASIS, ChannelOps
+from callcore.sim.channels import NOT_IN_STASIS
 from callcore.sim.core import RestError
+from callcore.sim.local import LocalOps
 from callcore.sim.model import Bridge, Chan
 
 BRIDGE_TYPES = {"mixing", "holding", "dtmf_events", "proxy_media", "video_sfu", "video_single"}
 
 
-class BridgeOps(ChannelOps):
+class BridgeOps(LocalOps):
     def bridge(self, bridge_id: str, *, reason: str | None = None) -> Bridge:
         b = self.bridges.get(bridge_id)
         if b is None:

@@ -7,9 +7,8 @@ from typing import Any
 from callcore.sim.behaviour import EndpointBehaviour, Outcome, decide, split_dial_string
 from callcore.sim.core import CoreState, RestError
 from callcore.sim.model import Chan
-from callcore.sim.wire import CAUSE_TEXT, DIALSTATUS, TECH_CAUSE
+from callcore.sim.wire import CAUSE_TEXT, DIALSTATUS, QOS_VARS, TECH_CAUSE, qos_values
 
-QOS_VARS = ("RTPAUDIOQOS", "RTPAUDIOQOSJITTER", "RTPAUDIOQOSLOSS", "RTPAUDIOQOSRTT", "RTPAUDIOQOSMES")
 NOT_IN_STASIS = "Channel not in Stasis application"
 MAX_CALLS = 10_000  # inbound call records kept for the control API
 
@@ -83,7 +82,7 @@ class ChannelOps(CoreState):
             creationtime=self.now_str(),
             protocol_id=self.new_uuid() if tech == "PJSIP" else "",
             context=ep["context"],
-            exten="s",
+            exten=user if tech == "Local" and user else "s",
         )
         c.caller_name, c.caller_number = ep["caller"]
         c.dialstring = endpoint.partition("/")[2]
@@ -107,10 +106,12 @@ class ChannelOps(CoreState):
         variables: dict[str, str] | None = None,
         channel_id: str | None = None,
         other_id: str | None = None,
+        formats: str | None = None,
     ) -> Chan:
         c, behaviour = self._new_chan(endpoint, channel_id, other_id)
         c.app_name, c.app_data = "AppDial2", "(Outgoing Line)"
         c.kind = "outbound"
+        c.formats = formats
         if caller_id is not None:
             c.caller_name, c.caller_number = caller_id
             c.connected_name, c.connected_number = caller_id
@@ -127,7 +128,11 @@ class ChannelOps(CoreState):
         self.counters["channels_originated"] += 1
         c.outcome = decide(behaviour, self.rng)
         c.talk_time = c.outcome.talk_time
-        c.timers["start"] = self.later(self.dial_start_delay, lambda: self._start_dial(c, timeout, created=False))
+        delay = self.dial_start_delay
+        if c.tech == "Local":
+            self.make_local_peer(c, other_id)
+            delay = 0.0
+        c.timers["start"] = self.later(delay, lambda: self._start_dial(c, timeout, created=False))
         return c
 
     def create(
@@ -253,6 +258,8 @@ class ChannelOps(CoreState):
         self._dialplan_step(c, 1, "NoOp", f"AMD for {c.name}")
         self._dialplan_step(c, 2, "AMD", "")
         outcome = c.outcome or Outcome("answer", 0.0, amd_status="HUMAN", amd_cause="HUMAN-800-800")
+        if c.tech == "Local" and not c.formats:
+            outcome = Outcome("answer", 0.0, amd_status="", amd_cause="")
         c.timers["amd"] = self.later(outcome.amd_delay, lambda: self._amd_done(c, outcome))
 
     def _amd_done(self, c: Chan, outcome: Outcome) -> None:
@@ -331,7 +338,7 @@ class ChannelOps(CoreState):
         shutdown = how == "shutdown"
         peer = self._bridge_peer(c)
         if c.state == "Up" and c.tech == "PJSIP" and not shutdown and c.id in self.channels:
-            qos = self._qos_values()
+            qos = qos_values(self.rng)
             for var, value in zip(QOS_VARS, qos, strict=True):
                 self.varset(c, var, value)
                 if peer is not None:
@@ -363,14 +370,17 @@ class ChannelOps(CoreState):
         if not shutdown:
             if c.kind == "outbound":
                 c.app_name, c.app_data = "AppDial2", "(Outgoing Line)"
-            elif c.kind == "created":
+            elif c.kind in ("created", "local2"):
                 c.app_name, c.app_data = "", ""
+            self.before_destroyed(c)
             body: dict[str, Any] = {"cause": cause, "cause_txt": CAUSE_TEXT.get(cause, "Unknown")}
             if tech_cause:
                 body["tech_cause"] = tech_cause
             body["channel"] = c.json()
             self.emit("ChannelDestroyed", body, chans=(c,))
         self.channels.pop(c.id, None)
+        if not shutdown:
+            self.after_destroyed(c)
         if c.snoop_of is not None:
             target = self.channels.get(c.snoop_of)
             if target is not None:
@@ -380,23 +390,6 @@ class ChannelOps(CoreState):
         for app in list(c.subs):
             self.forget_app_if_idle(app)
 
-    def _qos_values(self) -> tuple[str, ...]:
-        r = self.rng
-        mes = 85.0 + r.random() * 5.0
-        return (
-            f"ssrc={r.getrandbits(31)};themssrc={r.getrandbits(31)};lp=0;rxjitter=0.000000;"
-            f"rxcount={r.randint(100, 3000)};txjitter=0.000250;txcount={r.randint(100, 3000)};rlp=0;"
-            f"rtt=0.000000;rxmes=0.000000;txmes={mes:.6f}",
-            "minrxjitter=000.000000;maxrxjitter=000.000750;avgrxjitter=000.000353;stdevrxjitter=000.000174;"
-            "mintxjitter=000.000000;maxtxjitter=000.000000;avgtxjitter=000.000000;stdevtxjitter=000.000000;",
-            "  minrxlost=000.000000;  maxrxlost=000.000000;  avgrxlost=000.000000;  stdevrxlost=000.000000;"
-            "  mintxlost=000.000000;  maxtxlost=000.000000;  avgtxlost=000.000000;  stdevtxlost=000.000000;",
-            "     minrtt=000.000000;     maxrtt=000.000000;     avgrtt=000.000000;     stdevrtt=000.000000;",
-            f"   minrxmes={mes:010.6f};   maxrxmes={mes:010.6f};   avgrxmes={mes:010.6f};"
-            "   stdevrxmes=000.000000;"
-            "   mintxmes=000.000000;   maxtxmes=000.000000;   avgtxmes=000.000000;   stdevtxmes=000.000000;",
-        )
-
     # --- hooks the bridge/media mixins provide ------------------------------------------------
 
     def _bridge_peer(self, c: Chan) -> Chan | None:
@@ -404,6 +397,15 @@ class ChannelOps(CoreState):
 
     def leave_bridge(self, c: Chan) -> None:
         raise NotImplementedError
+
+    def make_local_peer(self, c: Chan, other_id: str | None) -> Chan:
+        raise NotImplementedError
+
+    def before_destroyed(self, c: Chan) -> None:
+        """Called just before a channel's ChannelDestroyed (Local channels hang up their other half)."""
+
+    def after_destroyed(self, c: Chan) -> None:
+        """Called once a channel is gone."""
 
     def channel_media_gone(self, c: Chan) -> None:
         raise NotImplementedError

@@ -116,7 +116,10 @@ class Engine(MediaOps):
             self.leave_bridge(c)
         self.leave_stasis(c)
         c.stasis_via_dialplan = False
-        self.later(0.1, lambda: self.hangup(c, 16, request={"cause": 16, "soft": True}))
+        if c.tech == "Local":
+            self.hangup(c, 16, request=None)
+        else:
+            self.later(0.1, lambda: self.hangup(c, 16, request={"cause": 16, "soft": True}))
 
     def move(self, c: Chan, app: str, args: list[str]) -> None:
         old = c.stasis_app

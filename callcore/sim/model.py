@@ -60,6 +60,8 @@ class Chan:
     recording: str | None = None
     timers: dict[str, Cancellable] = field(default_factory=dict)
     gone: bool = False
+    formats: str | None = None
+    local_peer: str | None = None
     dialing: bool = False
 
     def json(self) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import random
 import time
-from typing import Any
 
 ASTERISK_VERSION = "GIT-22-69535d4837"
 
@@ -80,8 +80,22 @@ def parse_caller_id(text: str) -> tuple[str, str]:
     return "", text
 
 
-def envelope(kind: str, timestamp: str, body: dict[str, Any]) -> dict[str, Any]:
-    """An event as Asterisk orders its keys (``asterisk_id``/``application`` appended on delivery)."""
-    out: dict[str, Any] = {"type": kind, "timestamp": timestamp}
-    out.update(body)
-    return out
+QOS_VARS = ("RTPAUDIOQOS", "RTPAUDIOQOSJITTER", "RTPAUDIOQOSLOSS", "RTPAUDIOQOSRTT", "RTPAUDIOQOSMES")
+
+
+def qos_values(r: random.Random) -> tuple[str, ...]:
+    """Plausible RTPAUDIOQOS* values (as chan_pjsip sets them on hangup)."""
+    mes = 85.0 + r.random() * 5.0
+    return (
+        f"ssrc={r.getrandbits(31)};themssrc={r.getrandbits(31)};lp=0;rxjitter=0.000000;"
+        f"rxcount={r.randint(100, 3000)};txjitter=0.000250;txcount={r.randint(100, 3000)};rlp=0;"
+        f"rtt=0.000000;rxmes=0.000000;txmes={mes:.6f}",
+        "minrxjitter=000.000000;maxrxjitter=000.000750;avgrxjitter=000.000353;stdevrxjitter=000.000174;"
+        "mintxjitter=000.000000;maxtxjitter=000.000000;avgtxjitter=000.000000;stdevtxjitter=000.000000;",
+        "  minrxlost=000.000000;  maxrxlost=000.000000;  avgrxlost=000.000000;  stdevrxlost=000.000000;"
+        "  mintxlost=000.000000;  maxtxlost=000.000000;  avgtxlost=000.000000;  stdevtxlost=000.000000;",
+        "     minrtt=000.000000;     maxrtt=000.000000;     avgrtt=000.000000;     stdevrtt=000.000000;",
+        f"   minrxmes={mes:010.6f};   maxrxmes={mes:010.6f};   avgrxmes={mes:010.6f};"
+        "   stdevrxmes=000.000000;"
+        "   mintxmes=000.000000;   maxtxmes=000.000000;   avgtxmes=000.000000;   stdevtxmes=000.000000;",
+    )
