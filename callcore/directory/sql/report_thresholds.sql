@@ -1,1 +1,0 @@
-SELECT name, service_level_threshold FROM queues
