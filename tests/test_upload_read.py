@@ -7,7 +7,7 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from phonenumbers import timezone as pn_tz
 
@@ -162,7 +162,10 @@ shapes = st.one_of(
 
 
 @settings(max_examples=400, deadline=None)
-@given(raw=shapes, region=st.sampled_from(["RU", "KZ", "US", "DE", "GB"]))
+@given(raw=shapes, region=st.sampled_from(["RU", "KZ", "US", "DE", "GB", "IT", "UA"]))
+@example(raw="+08216000000", region="RU")
+@example(raw="73010000000", region="KZ")
+@example(raw="+112012000000", region="RU")
 def test_fast_normaliser_agrees_with_phonenumbers(raw: str, region: str) -> None:
     assert outcome(PhoneNormalizer(region, cache_size=0).normalize(raw)) == reference(raw, region)
 

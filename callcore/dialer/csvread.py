@@ -327,6 +327,20 @@ class _RegionTyper:
 
 
 @lru_cache(maxsize=512)
+def _national_prefixes(cc: int) -> tuple[re.Pattern[str], ...]:
+    out = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ()):
+        md = PhoneMetadata.metadata_for_region(region, None)
+        if md is not None and md.national_prefix_for_parsing:
+            out.append(re.compile(md.national_prefix_for_parsing))
+    return tuple(out)
+
+
+def _may_have_national_prefix(cc: int, nsn: str) -> bool:
+    return any(p.match(nsn) for p in _national_prefixes(cc))
+
+
+@lru_cache(maxsize=512)
 def _typer(region: str) -> _RegionTyper | None:
     md = PhoneMetadata.metadata_for_region(region, None)
     return None if md is None else _RegionTyper(md)
@@ -357,7 +371,7 @@ def number_type(cc: int, nsn: str) -> int:
 class PhoneNormalizer:
     """Raw phone text -> ``Phone`` (E.164 + candidate time zones) or ``BadPhone`` (reason).
 
-    Fast path for the common shapes (``+CC...`` and, for +7 regions, ``8XXXXXXXXXX``/``7XXXXXXXXXX``/
+    Fast path for the common shapes (``+CC...`` and, for region RU, ``8XXXXXXXXXX``/``7XXXXXXXXXX``/
     10 digits) that builds the number directly and only runs the validity check; everything else goes
     through ``phonenumbers.parse``. Results are cached by the raw text.
     """
@@ -368,7 +382,6 @@ class PhoneNormalizer:
             raise InputError(f"unknown region {region!r} (use an ISO country code such as RU)",
                              field="--region")
         self.region = region
-        self._cc = phonenumbers.country_code_for_region(region)
         self._cache: dict[str, Phone | BadPhone] = {}
         self._cache_size = cache_size
 
@@ -389,11 +402,16 @@ class PhoneNormalizer:
         digits = compact[1:] if intl else compact
         if digits.isascii() and digits.isdigit() and 4 <= len(digits) <= 17:
             if intl:
-                for n in (1, 2, 3):
-                    if int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-                        return self._checked(int(digits[:n]), digits[n:], text)
-                return BadPhone(f"unknown country code in {text!r}")
-            if self._cc == 7:
+                if digits[0] != "0":
+                    for n in (1, 2, 3):
+                        if int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                            cc, nsn = int(digits[:n]), digits[n:]
+                            if _may_have_national_prefix(cc, nsn):
+                                break   # phonenumbers may strip it: let it decide
+                            return self._checked(cc, nsn, text)
+                    else:
+                        return BadPhone(f"unknown country code in {text!r}")
+            elif self.region == "RU":
                 if len(digits) == 11 and digits[0] in "78":
                     return self._checked(7, digits[1:], text)
                 if len(digits) == 10:
