@@ -72,7 +72,7 @@ def test_lanes_keep_order_per_key_and_respect_the_cap(items: list[tuple[str, int
                                                        batch: int) -> None:
     async def scenario() -> Recorder:
         rec = Recorder()
-        lanes: Lanes[Item] = Lanes(rec.run, concurrency=cap)
+        lanes: Lanes[Item] = Lanes(rec.run, concurrency=cap, urgent=lambda item: item[2] == 0)
         pool = asyncio.create_task(lanes.run())
         seq: dict[str, int] = {}
         for i, (lane, yields) in enumerate(items):
@@ -118,6 +118,33 @@ async def test_cap_bounds_requests_in_flight_without_a_task_per_command() -> Non
     assert len(started) == 200 and lanes.peak_in_flight == 4
     pool.cancel()
     await asyncio.gather(pool, return_exceptions=True)
+
+
+async def test_urgent_lanes_go_first_when_requests_back_up() -> None:
+    gate = asyncio.Event()
+    order: list[str] = []
+
+    async def run(item: str) -> None:
+        if item == "block":
+            await gate.wait()
+        order.append(item)
+
+    lanes: Lanes[str] = Lanes(run, concurrency=1, urgent=lambda item: item.startswith("originate"))
+    pool = asyncio.create_task(lanes.run())
+    lanes.submit("c0", "block")
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert lanes.in_flight == 1
+    lanes.submit("c1", "answer-1")
+    lanes.submit("c1", "originate-1b")
+    lanes.submit("c2", "answer-2")
+    lanes.submit("leg3", "originate-3")
+    gate.set()
+    await lanes.drain()
+    pool.cancel()
+    await asyncio.gather(pool, return_exceptions=True)
+    # originate-1b stays behind answer-1 in its own lane; once at the head, its lane goes first too.
+    assert order == ["block", "originate-3", "answer-1", "originate-1b", "answer-2"]
 
 
 async def test_cancelling_the_pool_cancels_in_flight_and_drops_queued() -> None:

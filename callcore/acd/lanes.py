@@ -57,14 +57,18 @@ CALL_BRIDGE = call_bridge("")
 
 class Lanes(Generic[T]):
     def __init__(self, execute: Callable[[T], Awaitable[None]], *, concurrency: int = 32,
-                 name: str = "acd-lane") -> None:
+                 name: str = "acd-lane", urgent: Callable[[T], bool] | None = None) -> None:
+        """``urgent(item)``: a lane whose next item is urgent is served before the other ready lanes."""
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         self._execute = execute
+        self._urgent = urgent
         self.concurrency = concurrency
         self.name = name
         self._lanes: dict[str, deque[T]] = {}
-        self._ready: asyncio.Queue[str] = asyncio.Queue()
+        self._ready: deque[str] = deque()
+        self._ready_urgent: deque[str] = deque()
+        self._sleepers: deque[asyncio.Future[None]] = deque()
         self._idle = asyncio.Event()
         self._idle.set()
         self.in_flight = 0
@@ -83,7 +87,7 @@ class Lanes(Generic[T]):
             return
         self._lanes[key] = deque((item,))
         self._idle.clear()
-        self._ready.put_nowait(key)
+        self._make_ready(key, item)
 
     def withdraw_last(self, key: str, match: Callable[[T], bool]) -> bool:
         """Take back the newest queued (not yet started) item of ``key`` when ``match`` accepts it."""
@@ -92,6 +96,13 @@ class Lanes(Generic[T]):
             lane.pop()
             return True
         return False
+
+    def _make_ready(self, key: str, head: T) -> None:
+        if self._urgent is not None and self._urgent(head):
+            self._ready_urgent.append(key)
+        else:
+            self._ready.append(key)
+        self._wake_one()
 
     # --- views ---------------------------------------------------------------------------------------
 
@@ -123,10 +134,32 @@ class Lanes(Generic[T]):
         """Wait until no item is queued or in flight (or the pool stopped and dropped the rest)."""
         await self._idle.wait()
 
-    async def _worker(self) -> None:
-        ready, lanes = self._ready, self._lanes
+    async def _next_key(self) -> str:
         while True:
-            key = await ready.get()
+            if self._ready_urgent:
+                return self._ready_urgent.popleft()
+            if self._ready:
+                return self._ready.popleft()
+            waiter = asyncio.get_running_loop().create_future()
+            self._sleepers.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled() and (self._ready or self._ready_urgent):
+                    self._wake_one()  # pass the wake-up on rather than lose it
+                raise
+
+    def _wake_one(self) -> None:
+        while self._sleepers:
+            waiter = self._sleepers.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def _worker(self) -> None:
+        lanes = self._lanes
+        while True:
+            key = await self._next_key()
             lane = lanes.get(key)
             if not lane:
                 self._retire(key)
@@ -143,7 +176,7 @@ class Lanes(Generic[T]):
                 self.in_flight -= 1
                 self.executed += 1
                 if lane:
-                    ready.put_nowait(key)
+                    self._make_ready(key, lane[0])
                 else:
                     self._retire(key)
 
@@ -160,8 +193,9 @@ class Lanes(Generic[T]):
             log.warning("acd.lanes_dropped", commands=dropped, lanes=len(self._lanes))
         self.dropped += dropped
         self._lanes.clear()
-        while not self._ready.empty():
-            self._ready.get_nowait()
+        self._ready.clear()
+        self._ready_urgent.clear()
+        self._sleepers.clear()
         self._idle.set()
 
 

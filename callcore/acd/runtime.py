@@ -82,6 +82,11 @@ def ari_time(ts: str, default: float) -> float:
             return default
 
 
+def _urgent(cmd: Command) -> bool:
+    """Routing steps a waiting caller is held up by go first when ARI requests back up."""
+    return isinstance(cmd, OriginateAgent | AddToBridge)
+
+
 def stasis_args(app_data: str) -> tuple[str, ...]:
     """``callcore,inbound,sales,5`` (the Stasis() application data) -> ("inbound", "sales", "5")."""
     parts = [p.strip() for p in app_data.split(",")]
@@ -102,7 +107,8 @@ class AcdRuntime:
         self.app = app
         self._notify = notify
         self._on_callback = on_callback
-        self.lanes: Lanes[Command] = Lanes(self.execute, concurrency=concurrency, name="acd-ari")
+        self.lanes: Lanes[Command] = Lanes(self.execute, concurrency=concurrency, name="acd-ari",
+                                           urgent=_urgent)
         self.keys = LaneKeys(engine.state)
         self._on_request = on_request
         self._originated: set[str] = set()  # originated legs not yet reported destroyed
