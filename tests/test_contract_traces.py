@@ -53,9 +53,9 @@ _xf("rest-error-shapes", "authentication failures", ("events", "events+varset"),
     "the recording client received BridgeDestroyed (from the DELETE in the previous section) only after "
     "it had logged this section's marker; the simulator delivers it before the DELETE reply")
 _xf("rest-error-shapes", "channel in Stasis but in a bridge / removeChannel of a non-member", EVENTS,
-    "Asterisk runs POST /continue only after the DTMF queued by POST /dtmf has been sent (the ;2 half gets "
-    "three ChannelDtmfReceived first) and emits ChannelDialplan AppDial2 on ;1 after it leaves Stasis; "
-    "the simulator continues at once, so the digits never arrive")
+    "after /continue Asterisk emits ChannelDialplan AppDial2 on the destroyed ;1 half (not simulated); here "
+    "the ;2 Wait(600) step came 0.1 s after Answer() (0.5 s in the other traces, as simulated); and the "
+    "BridgeDestroyed of this section's last DELETE reached the recording client after the next marker")
 _xf("outbound-originate-with-amd", "C", EVENTS,
     "race in the recording: the subscription landed while Asterisk was still running the Local channel's "
     "dialplan (Dial ANSWER onwards were delivered); in the simulator the Local dialplan up to AMD's "

@@ -193,3 +193,21 @@ async def test_stored_recording_file_is_wav(sim: SimAsterisk, http: aiohttp.Clie
         assert r.status == 200 and r.content_type == "audio/wav"
         assert (await r.read())[:4] == b"RIFF"
     await ws.close()
+
+
+async def test_channel_commands_wait_behind_a_playback(sim: SimAsterisk, http: aiohttp.ClientSession) -> None:
+    ws = await http.ws_connect(sim.ari_url + "/ari/events", params={"app": "callcore"})
+    cid = await sim.inject_call(queue="sales", answered=True)
+    await next_event(ws, "StasisStart")
+    async with http.post(f"{sim.ari_url}/ari/channels/{cid}/play", params={"media": "sound:tt-monkeys"}) as r:
+        assert r.status == 201
+    async with http.post(f"{sim.ari_url}/ari/channels/{cid}/variable", params={"variable": "X", "value": "1"}) as r:
+        assert r.status == 204
+    kinds = []
+    for _ in range(4):
+        event = json.loads((await asyncio.wait_for(ws.receive(), 5.0)).data)
+        kinds.append(event["type"])
+        if event["type"] == "ChannelVarset":
+            break
+    assert kinds == ["PlaybackStarted", "PlaybackFinished", "ChannelVarset"]
+    await ws.close()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from aiohttp import web
 
 from callcore.sim.core import RestError
 from callcore.sim.engine import Engine
 from callcore.sim.httputil import Handler, no_content, params, reply
+from callcore.sim.model import Chan
 from callcore.sim.wire import HANGUP_REASONS, parse_caller_id
 
 NOT_IN_STASIS = "Channel not in Stasis application"
@@ -14,6 +18,24 @@ NOT_IN_STASIS = "Channel not in Stasis application"
 
 def add_channel_routes(app: web.Application, eng: Engine) -> None:
     r = app.router
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def control_turn(c: Chan) -> None:
+        """Wait while the channel's control queue is busy (a playback or DTMF being sent), as REST
+        commands queued on an Asterisk channel do."""
+        for _ in range(60_000):
+            if c.gone or not eng.channel_busy(c):
+                return
+            await asyncio.sleep(0.005)
+
+    def deferred(c: Chan, action: Callable[[], None]) -> None:
+        async def run() -> None:
+            await control_turn(c)
+            action()
+
+        task = asyncio.get_running_loop().create_task(run(), name=f"sim-control-{c.id}")
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def list_channels(request: web.Request) -> web.Response:
         return reply([c.json() for c in eng.channels.values() if not c.gone])
@@ -102,11 +124,11 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
                 digits = p.get("dtmf")
                 if not digits:
                     raise RestError(400, "DTMF is required")
-                eng.local_dtmf(c, digits)
+                deferred(c, lambda: eng.send_dtmf_from_app(c, digits))
             elif fn_name in ("continue", "redirect"):
                 if fn_name == "redirect" and not p.get("endpoint"):
                     raise RestError(400, "Endpoint parameter not provided")
-                eng.redirect_or_continue(c)
+                deferred(c, lambda: eng.redirect_or_continue(c) if c.stasis_app and not c.gone else None)
             elif fn_name == "move":
                 target = p.get("app")
                 if not target:
@@ -170,7 +192,8 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
         name = p.get("variable")
         if not name:
             raise RestError(400, "Variable name is required")
-        eng.varset(c, name, p.text("value"))
+        await control_turn(c)
+        eng.varset(eng.chan(c.id), name, p.text("value"))
         return no_content()
 
     async def snoop(request: web.Request) -> web.Response:

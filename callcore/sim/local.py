@@ -93,11 +93,21 @@ class LocalOps(ChannelOps):
         else:
             self.hangup(other, 16, request={"cause": 16, "soft": True})
 
-    def local_dtmf(self, c: Chan, digits: str) -> None:
-        """DTMF the app sends on a Local ``;1`` arrives on its ``;2`` half."""
+    def send_dtmf_from_app(self, c: Chan, digits: str, gap: float = 0.15) -> None:
+        """The app sends DTMF on ``c``: the channel's control queue is busy meanwhile; on a Local ``;1``
+        the digits arrive on its ``;2`` half."""
+        if c.gone:
+            return
+        c.dtmf_busy_until = self.clock.monotonic() + gap * (len(digits) + 1) / self.time_scale
         half = self._half(c)
         if half is not None:
-            self.dtmf_received(half, digits, gap=0.15)
+            self.dtmf_received(half, digits, gap=gap)
+
+    def channel_busy(self, c: Chan) -> bool:
+        if c.dtmf_busy_until > self.clock.monotonic():
+            return True
+        target = f"channel:{c.id}"
+        return any(p.target_uri == target and p.state == "playing" and not p.stuck for p in self.playbacks.values())
 
     def dtmf_received(self, c: Chan, digits: str, gap: float = 0.25) -> None:
         raise NotImplementedError

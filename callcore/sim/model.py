@@ -60,6 +60,7 @@ class Chan:
     recording: str | None = None
     timers: dict[str, Cancellable] = field(default_factory=dict)
     gone: bool = False
+    dtmf_busy_until: float = 0.0
     formats: str | None = None
     local_peer: str | None = None
     dialing: bool = False
