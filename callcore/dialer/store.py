@@ -240,11 +240,20 @@ class DialerStore:
     # claiming
     async def claim_leads(self, campaign_id: int, count: int, instance: str, now: float,
                           agent_id: str | None = None) -> list[ClaimedLead]:
+        """Due leads, claimed for ``instance``; with ``agent_id`` that agent's personal callbacks first."""
         if count <= 0:
             return []
-        rows = await self.pool.fetch(load_sql(PKG, "claim_leads"), campaign_id, _ts(now), count, instance,
-                                     agent_id)
-        return sorted((_claimed(r) for r in rows), key=lambda lead: lead.id)
+        personal: list[ClaimedLead] = []
+        if agent_id is not None:
+            rows = await self.pool.fetch(load_sql(PKG, "claim_personal_callbacks"), campaign_id, _ts(now),
+                                         count, instance, agent_id)
+            personal = sorted((_claimed(r) for r in rows), key=lambda lead: (lead.next_attempt_at or 0.0, lead.id))
+        rest: list[ClaimedLead] = []
+        if len(personal) < count:
+            rows = await self.pool.fetch(load_sql(PKG, "claim_leads"), campaign_id, _ts(now),
+                                         count - len(personal), instance)
+            rest = sorted((_claimed(r) for r in rows), key=lambda lead: (lead.next_attempt_at or 0.0, lead.id))
+        return personal + rest
 
     async def claim_lead(self, lead_id: int, instance: str, now: float) -> ClaimedLead | None:
         row = await self.pool.fetchrow(load_sql(PKG, "claim_lead_by_id"), lead_id, _ts(now), instance)

@@ -1,14 +1,14 @@
--- Claim up to $3 due leads of campaign $1 for instance $4 at time $2. SKIP LOCKED lets several callcore
--- instances claim concurrently without ever handing the same lead to two of them. $5: an agent id to
--- also take that agent's personal callbacks (first), or NULL to take only leads anyone may call.
+-- Claim up to $3 due leads of campaign $1 for instance $4 at time $2, in due order (file order within
+-- an upload), skipping personal callbacks. FOR UPDATE SKIP LOCKED lets several callcore instances claim
+-- concurrently without ever handing the same lead to two of them; the order walks leads_claim_idx.
 WITH picked AS (
     SELECT id, state AS prev_state
     FROM leads
     WHERE campaign_id = $1
       AND state IN ('new', 'scheduled', 'callback')
       AND next_attempt_at <= $2
-      AND (callback_agent IS NULL OR callback_agent = $5::text)
-    ORDER BY (callback_agent IS NULL), next_attempt_at, id
+      AND callback_agent IS NULL
+    ORDER BY next_attempt_at, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )

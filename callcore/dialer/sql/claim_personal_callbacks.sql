@@ -1,0 +1,18 @@
+-- Claim up to $3 due personal callbacks of agent $5 in campaign $1 for instance $4 at time $2.
+WITH picked AS (
+    SELECT id, state AS prev_state
+    FROM leads
+    WHERE campaign_id = $1
+      AND state IN ('new', 'scheduled', 'callback')
+      AND next_attempt_at <= $2
+      AND callback_agent = $5
+    ORDER BY next_attempt_at, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE leads l
+SET state = 'dialing', claimed_by = $4, claimed_at = $2
+FROM picked
+WHERE l.id = picked.id
+RETURNING l.id, l.campaign_id, l.phone_e164, l.name, l.tz, l.data::text AS data, picked.prev_state,
+          l.attempts, l.next_attempt_at, l.last_outcome, l.last_abandoned_at, l.callback_agent
