@@ -251,3 +251,20 @@ def test_compiled_number_type_on_every_region_example() -> None:
             assert number_type(example.country_code, nsn) == phonenumbers.number_type(example), (region, nsn)
             checked += 1
     assert checked > 500
+
+
+def test_normaliser_on_every_region_example_in_international_and_national_form() -> None:
+    pn = phonenumbers
+    for region in sorted(pn.SUPPORTED_REGIONS):
+        norm = PhoneNormalizer(region, cache_size=0)
+        for ntype in range(12):
+            ex = pn.example_number_for_type(region, ntype)
+            if ex is None:
+                continue
+            for fmt in (pn.PhoneNumberFormat.E164, pn.PhoneNumberFormat.INTERNATIONAL,
+                        pn.PhoneNumberFormat.NATIONAL):
+                raw = pn.format_number(ex, fmt)
+                assert outcome(norm.normalize(raw)) == reference(raw, region), (region, raw)
+    ru = PhoneNormalizer("RU", cache_size=0)
+    for raw in ("+78121234567", "+7 800 555 35 35", "88121234567", "8 (812) 123-45-67"):
+        assert outcome(ru.normalize(raw)) == reference(raw, "RU")

@@ -327,17 +327,25 @@ class _RegionTyper:
 
 
 @lru_cache(maxsize=512)
-def _national_prefixes(cc: int) -> tuple[re.Pattern[str], ...]:
+def _national_prefixes(cc: int) -> tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]:
+    """(national prefix, general pattern) of every region sharing country code ``cc``."""
     out = []
     for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ()):
         md = PhoneMetadata.metadata_for_region(region, None)
         if md is not None and md.national_prefix_for_parsing:
-            out.append(re.compile(md.national_prefix_for_parsing))
+            general = md.general_desc.national_number_pattern if md.general_desc is not None else None
+            out.append((re.compile(md.national_prefix_for_parsing), re.compile(general or "(?!)")))
     return tuple(out)
 
 
 def _may_have_national_prefix(cc: int, nsn: str) -> bool:
-    return any(p.match(nsn) for p in _national_prefixes(cc))
+    """Would phonenumbers strip a national prefix from ``+<cc><nsn>``? It keeps the digits when they
+    form a viable number and the rest after the prefix does not; anything else is left to it."""
+    for prefix, general in _national_prefixes(cc):
+        m = prefix.match(nsn)
+        if m and not (general.fullmatch(nsn) and not general.fullmatch(nsn[m.end():])):
+            return True
+    return False
 
 
 @lru_cache(maxsize=512)
