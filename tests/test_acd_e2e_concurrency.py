@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -58,3 +59,21 @@ async def test_in_flight_cap_holds_over_sockets(sim: SimAsterisk) -> None:
         assert lanes.peak_in_flight == 2
         assert lanes.active_lanes == 0 and len(rig.svc.runtime.keys) == 0
         assert all(c not in sim.engine.channels for c in calls)
+
+
+async def test_shutdown_with_requests_in_flight_leaves_nothing_running(sim: SimAsterisk) -> None:
+    rig = AcdRig(sim.ari_url, [QueueConfig("sales")], agents(*IDS))
+    await rig.start()
+    sim.add_rest_fault("/ari/channels/", delay=30.0)
+    for a in IDS[:3]:
+        await rig.svc.login(a)
+    for _ in range(3):
+        await sim.inject_call(queue="sales")
+    lanes = rig.svc.runtime.lanes
+    await rig.until(lambda: lanes.in_flight == 3 and lanes.queued > 0, "answers stuck on the wire")
+    await asyncio.wait_for(rig.close(), 5)  # guards against a hang only
+    assert not lanes.running and lanes.in_flight == 0 and lanes.active_lanes == 0 and lanes.dropped > 0
+    await asyncio.wait_for(rig.svc.drain(), 1)
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("acd-")]
+    assert rig.svc.runtime.pending_timers() == []
+    sim.clear_rest_faults()
