@@ -33,7 +33,7 @@ async def test_a_slow_request_holds_up_only_its_own_call(sim: SimAsterisk) -> No
         await rig.svc.login("a1")
         await rig.svc.login("a2")
         slow = await sim.inject_call(queue="sales")
-        sim.add_rest_fault(f"/ari/channels/{slow}/answer", delay=0.8, count=1)
+        sim.add_rest_fault(f"/ari/channels/{slow}/answer", delay=1.5, count=1)
         fast = await sim.inject_call(queue="sales")
         await rig.until(lambda: (rig.svc.current_call("a2") or {}).get("call_id") == fast, "second call routed")
         await rig.until(lambda: sim.counters.get("calls_bridged") == 1, "second call bridged")

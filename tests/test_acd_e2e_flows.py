@@ -40,8 +40,10 @@ async def test_inbound_call_moh_ring_bridge_wrapup(sim: SimAsterisk) -> None:
         cid = await sim.inject_call(queue="sales", caller_number="+15550001", talk_time=0.4)
         await rig.until(lambda: cid in sim.engine.channels and sim.engine.channels[cid].moh, "caller hears MOH")
         assert sim.engine.channels[cid].state == "Up"
-        assert rig.state("a1") == "reserved"
         await rig.until(lambda: rig.state("a1") == "on_call", "agent answers")
+        moves = [e.payload["to"] for e in rig.journal.events  # type: ignore[attr-defined]
+                 if e.type == "agent.state" and e.agent_id == "a1"]
+        assert moves == ["available", "reserved", "on_call"]
         leg = rig.svc.engine.state.agents["a1"].leg_id
         assert leg and leg in sim.engine.channels
         await rig.until(lambda: sim.counters.get("calls_bridged") == 1, "sim counts the call bridged")
@@ -62,7 +64,7 @@ async def test_inbound_call_moh_ring_bridge_wrapup(sim: SimAsterisk) -> None:
 async def test_caller_abandons_while_waiting(sim: SimAsterisk) -> None:
     async with AcdRig(sim.ari_url, [QueueConfig("sales")], agents("a1")) as rig:
         cid = await sim.inject_call(queue="sales", patience=0.2)
-        await rig.until(lambda: rig.svc.snapshot()["queues"]["sales"]["waiting"] == 1, "caller waits")
+        await rig.until(lambda: "call.queued" in rig.journal_types(), "caller waits")
         await rig.until(lambda: rig.svc.snapshot()["queues"]["sales"]["abandoned"] == 1, "caller abandons")
         assert rig.svc.snapshot()["queues"]["sales"]["waiting"] == 0
         assert sim.counters["calls_abandoned"] == 1 and cid not in sim.engine.channels
