@@ -135,6 +135,16 @@ def test_dialplan_contexts_and_names() -> None:
     assert expand("${CALLCORE_APP}") == Settings().ari_app
 
 
+def test_acd_dialplan_contexts_match_queue_defaults() -> None:
+    from callcore.acd.model import QueueConfig
+
+    q = QueueConfig(name="x")
+    plan = dialplan()
+    assert q.voicemail_context == names.CONTEXT_VOICEMAIL and q.voicemail_context in plan
+    assert q.transfer_context == names.CONTEXT_TRANSFER and q.transfer_context in plan
+    assert any(app.startswith("VoiceMail(${EXTEN}@") for _, app in plan[names.CONTEXT_VOICEMAIL])
+
+
 def test_inbound_routes_through_fastagi_then_stasis_with_fallbacks() -> None:
     apps = [expand(app) for _, app in dialplan()[names.CONTEXT_INBOUND]]
     s = Settings()

@@ -20,8 +20,10 @@ CONTEXT_AGENTS: Final = "agents"
 CONTEXT_DIALER_AMD: Final = "dialer-amd"
 CONTEXT_FALLBACK: Final = "callcore-fallback"
 CONTEXT_SAFE_HARBOUR: Final = "callcore-safe-harbour"
+CONTEXT_VOICEMAIL: Final = "callcore-voicemail"  # queue overflow to voicemail: exten = mailbox
+CONTEXT_TRANSFER: Final = "callcore-transfer"  # operator's blind transfer to a number: exten = number
 DIALPLAN_CONTEXTS: Final = (CONTEXT_INBOUND, CONTEXT_AGENTS, CONTEXT_DIALER_AMD, CONTEXT_FALLBACK,
-                            CONTEXT_SAFE_HARBOUR)
+                            CONTEXT_SAFE_HARBOUR, CONTEXT_VOICEMAIL, CONTEXT_TRANSFER)
 
 # FastAGI scripts (the path of agi://host:port/<script>).
 SCRIPT_ROUTE: Final = "route"
