@@ -189,6 +189,7 @@ async def step(rig: AcdRig, sim: Sim, probe: Probe, rate: float, seconds: float,
         "ari_requests_per_call": round(rest / max(routed, 1), 2),
         "acd_requests_per_call": round((probe.requests - requests0) / max(routed, 1), 2),
         "peak_in_flight": rig.svc.runtime.lanes.peak_in_flight,
+        "ids_remembered_after": len(rig.svc.runtime.keys),
     }
     rig.journal.events.clear()  # type: ignore[attr-defined]
     return result
