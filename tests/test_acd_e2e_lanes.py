@@ -21,6 +21,8 @@ from callcore.acd.commands import (
 )
 from callcore.acd.events import (
     AgentLegAnswered,
+    AgentLegFailed,
+    AgentLegHungUp,
     AgentLogin,
     AgentSessionConnected,
     CallArrived,
@@ -274,3 +276,61 @@ async def test_moh_start_and_stop_queued_together_cancel_out() -> None:
     assert rt.lanes.withdraw_last("c1", lambda c: isinstance(c, AddToBridge))
     assert rt.lanes.withdraw_last("c1", lambda c: c == Answer("c1"))
     assert not fake.calls_to("start_moh")
+
+
+OPS = st.lists(st.tuples(st.sampled_from(["arrive", "answer", "fail", "caller_gone", "leg_gone", "tick"]),
+                         st.integers(0, 5)), max_size=40)
+
+
+@settings(max_examples=80, deadline=None)
+@given(ops=OPS)
+def test_lane_keys_keep_each_channel_on_one_lane(ops: list[tuple[str, int]]) -> None:
+    """Whatever the core does, every command about a caller runs on the caller's lane, every command about
+    an agent leg on the leg's lane, and nothing is remembered once Asterisk reports the channels gone."""
+    agents = [AgentConfig(f"a{i}", endpoint=f"PJSIP/a{i}", memberships={"q": 0}) for i in range(3)]
+    h = Harness.build([QueueConfig("q", ring_timeout=5, wrapup_time=2, max_no_answer=2)], agents)
+    keys = LaneKeys(h.engine.state)
+    for a in agents:
+        h.send(AgentLogin(a.id))
+    callers: set[str] = set()
+    legs: set[str] = set()
+
+    def check(out: list[Command]) -> None:
+        for lane, cmd in keyed(keys, out):
+            if isinstance(cmd, OriginateAgent):
+                legs.add(cmd.leg_id)
+                assert lane == cmd.leg_id
+            channel = getattr(cmd, "channel", None) or (cmd.channels[0] if isinstance(cmd, AddToBridge) else None)
+            if channel in callers:
+                assert lane == channel, cmd
+            elif channel in legs:
+                assert lane == channel, cmd
+            bridge = getattr(cmd, "bridge_id", "")
+            if bridge.startswith("callcore-") and bridge[len("callcore-"):] in callers:
+                assert lane == bridge[len("callcore-"):], cmd
+
+    for op, n in ops:
+        live_legs = sorted(h.originated)
+        if op == "arrive":
+            callers.add(f"c{n}")
+            check(h.send(CallArrived(f"c{n}", "q")))
+        elif op == "answer" and live_legs:
+            check(h.send(AgentLegAnswered(live_legs[n % len(live_legs)])))
+        elif op == "fail" and live_legs:
+            check(h.send(AgentLegFailed(live_legs[n % len(live_legs)], "busy")))
+        elif op == "caller_gone":
+            check(h.send(CallerHungUp(f"c{n}")))
+            keys.forget_channel(f"c{n}")
+        elif op == "leg_gone" and live_legs:
+            leg = live_legs[n % len(live_legs)]
+            check(h.send(AgentLegHungUp(leg)))
+            keys.forget_channel(leg)
+        elif op == "tick":
+            check(h.advance(3.0))
+    for c in sorted(callers):
+        check(h.send(CallerHungUp(c)))
+        keys.forget_channel(c)
+    for leg in sorted(legs):
+        check(h.send(AgentLegHungUp(leg)))
+        keys.forget_channel(leg)
+    assert not keys.channels and not keys.bridges
