@@ -325,17 +325,11 @@ async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: 
 
 async def _finish(conn: Any, campaign_id: int, report: UploadReport, sink: RejectSink) -> None:
     await conn.execute("SET LOCAL work_mem = '256MB'")
-    for r in sorted(await conn.fetch(load_sql(PKG, "upload_drop_dup_in_file")), key=lambda r: r["line"]):
-        sink.add(Reject(r["line"], DUP_FILE, "phone", r["phone_e164"],
-                        f"{r['phone_e164']} is a duplicate of line {r['first_line']}"))
-    for r in sorted(await conn.fetch(load_sql(PKG, "upload_drop_dnc")), key=lambda r: r["line"]):
-        sink.add(Reject(r["line"], DNC, "phone", r["phone_e164"],
-                        f"{r['phone_e164']} is on the do-not-call list ({r['source']})"))
-    dups = await conn.fetch(load_sql(PKG, "upload_drop_dup_in_campaign"), campaign_id)
-    for r in sorted(dups, key=lambda r: r["line"]):
-        origin = f"line {r['source_line']} of {r['source_file']}" if r["source_file"] else "an earlier upload"
-        sink.add(Reject(r["line"], DUP_CAMPAIGN, "phone", r["phone_e164"],
-                        f"{r['phone_e164']} is already a lead of the campaign ({origin})"))
+    await conn.execute(load_sql(PKG, "upload_drop_dup_in_file"))
+    await conn.execute(load_sql(PKG, "upload_drop_dnc"))
+    await conn.execute(load_sql(PKG, "upload_drop_dup_in_campaign"), campaign_id)
+    async for r in conn.cursor(load_sql(PKG, "upload_rejects"), prefetch=5000):   # streamed, in line order
+        sink.add(Reject(r["line"], r["reason"], "phone", r["phone_e164"], r["detail"]))
     report.inserted = int(await conn.fetchval(load_sql(PKG, "upload_insert_leads"), campaign_id,
                                               Path(report.file).name, report.upload_id))
     c = sink.counts
