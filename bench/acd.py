@@ -170,7 +170,7 @@ async def step(rig: AcdRig, sim: Sim, probe: Probe, rate: float, seconds: float,
                                               "talk_time": list(talk)})
     await asyncio.sleep(seconds)
     await sim.call("DELETE", "/_sim/arrivals")
-    waiting_at_end = len(rig.svc.engine.state.waiting())
+    waiting_at_end = sum(1 for c in rig.svc.engine.state.waiting() if not c.legs)  # queued, nobody rung
     await settle(rig)
     cpu = time.process_time() - cpu0
     sim_cpu = sim.cpu() - sim_cpu0
