@@ -324,7 +324,7 @@ async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: 
 
 
 async def _finish(conn: Any, campaign_id: int, report: UploadReport, sink: RejectSink) -> None:
-    await conn.execute("SET LOCAL work_mem = '256MB'")
+    await conn.execute("SET LOCAL work_mem = '64MB'")
     await conn.execute(load_sql(PKG, "upload_drop_dup_in_file"))
     await conn.execute(load_sql(PKG, "upload_drop_dnc"))
     await conn.execute(load_sql(PKG, "upload_drop_dup_in_campaign"), campaign_id)
