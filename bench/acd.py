@@ -241,7 +241,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_ms_per_call": at50.get("cpu_ms_per_call"),
         "ari_requests_per_call": at50.get("ari_requests_per_call"),
         "peak_calls_per_s": max(ok) if ok else 0,
-        "median_cpu_ms_per_call": statistics.median(r["cpu_ms_per_call"] for r in results) if results else None,
+        "median_cpu_ms_per_call": (round(statistics.median(r["cpu_ms_per_call"] for r in results), 3)
+                                   if results else None),
     }
 
 
