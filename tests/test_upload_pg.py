@@ -125,3 +125,9 @@ async def test_worker_processes_give_the_same_result(conn: Any, tmp_path: Path) 
 async def test_unknown_campaign(conn: Any, tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         await upload_leads(conn, "nope", write(tmp_path, LEADS))
+
+
+async def test_header_only_file_loads_nothing_cleanly(conn: Any, tmp_path: Path) -> None:
+    report = await upload_leads(conn, "spring", write(tmp_path, "phone,name\n"))
+    assert (report.rows, report.inserted, report.rejected_total) == (0, 0, 0)
+    assert await conn.fetchval("SELECT rows_total FROM uploads") == 0
