@@ -223,6 +223,11 @@ async def test_preview_next_lead_and_call_lead(pg_pool: Any) -> None:
     assert await runner.next_lead("olga") == lead
     other = await runner.next_lead("ivan")
     assert other is not None and other.phone == "+79161234568"
+    await runner.skip_lead("ivan", other.id)
+    assert (await rig.lead("+79161234568"))["state"] == "new"
+    with pytest.raises(NotFound):
+        await runner.skip_lead("ivan", other.id)
+    assert await runner.next_lead("ivan") == other
     with pytest.raises(Conflict):
         await runner.call_lead("ivan", lead.id)
     aid = await runner.call_lead("olga", lead.id)

@@ -370,6 +370,14 @@ class CampaignRunner:
         self.reserved[got[0].id] = (agent_id, got[0])
         return got[0]
 
+    async def skip_lead(self, agent_id: str, lead_id: int) -> None:
+        """The operator passes on a reserved lead: it goes back to the queue unchanged."""
+        owner, lead = self.reserved.get(lead_id, (None, None))
+        if lead is None or owner != agent_id:
+            raise NotFound(f"lead {lead_id} is not reserved for {agent_id}")
+        del self.reserved[lead_id]
+        await self.store.release_lead(lead.id, lead.to_lead())
+
     async def call_lead(self, agent_id: str, lead_id: int) -> str:
         """Dial a lead the operator chose (guards apply); returns the attempt id."""
         owner, lead = self.reserved.pop(lead_id, (None, None))
