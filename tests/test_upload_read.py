@@ -268,3 +268,19 @@ def test_normaliser_on_every_region_example_in_international_and_national_form()
     ru = PhoneNormalizer("RU", cache_size=0)
     for raw in ("+78121234567", "+7 800 555 35 35", "88121234567", "8 (812) 123-45-67"):
         assert outcome(ru.normalize(raw)) == reference(raw, "RU")
+
+
+def test_mixed_utf8_and_cp1251_is_refused_not_garbled(tmp_path: Path) -> None:
+    data = "phone,name\n+79161234567,Иван\n".encode() + "+79161234568,Пётр\n".encode("cp1251")
+    p = write(tmp_path, data)
+    with pytest.raises(InputError, match="mixes encodings") as exc:
+        detect_format(p)
+    assert exc.value.where == f"{p}:3"
+
+
+def test_bad_byte_after_the_first_megabyte_is_still_found(tmp_path: Path) -> None:
+    body = "".join(f"+7916{i:07d},Иван\n" for i in range(60_000)).encode()   # > 1 MiB of UTF-8
+    p = write(tmp_path, b"phone,name\n" + body + b"+79160000000,\xcf\xe5\xf2\xf0\n")
+    with pytest.raises(InputError, match="mixes encodings") as exc:
+        detect_format(p)
+    assert exc.value.where == f"{p}:60002"

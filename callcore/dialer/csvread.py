@@ -55,6 +55,7 @@ def detect_format(path: Path) -> FileFormat:
     utf8 = codecs.getincrementaldecoder("utf-8")("strict")
     cp1251 = codecs.getincrementaldecoder("cp1251")("strict")
     utf8_ok = True
+    seen_utf8 = False
     note = ""
     first = b""
     lines = 0
@@ -79,12 +80,18 @@ def detect_format(path: Path) -> FileFormat:
                                  where=f"{where}:{_line_of(chunk, nul, lines)}")
             if utf8_ok:
                 try:
-                    utf8.decode(chunk)
+                    if not utf8.decode(chunk).isascii():
+                        seen_utf8 = True
                 except UnicodeDecodeError as exc:
                     utf8_ok = False
                     at = min(exc.start, len(chunk) - 1)
-                    note = (f"not valid UTF-8 (byte 0x{chunk[at]:02x} at line {_line_of(chunk, at, lines)}); "
-                            "read as Windows-1251")
+                    line = _line_of(chunk, at, lines)
+                    if seen_utf8 or not chunk[:at].isascii():
+                        # earlier text is UTF-8: reading all of it as Windows-1251 would garble it
+                        raise InputError(f"byte 0x{chunk[at]:02x} is not UTF-8, but the lines before it are "
+                                         "UTF-8: the file mixes encodings; re-save it as UTF-8",
+                                         where=f"{where}:{line}") from None
+                    note = f"not valid UTF-8 (byte 0x{chunk[at]:02x} at line {line}); read as Windows-1251"
             if cp_error is None:
                 try:
                     cp1251.decode(chunk)
