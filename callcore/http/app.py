@@ -27,16 +27,17 @@ Health = Callable[[], dict[str, Any]]
 
 
 def readiness(checks: dict[str, Any]) -> tuple[bool, list[str]]:
-    """Ready when ARI is connected and the database is reachable or the journal is spilling to disk.
+    """Ready when ARI is connected and the database is reachable or the journal holds events locally
+    (buffering in memory or spilling to disk) until it is back.
 
     ``checks`` comes from the service's health function: ``ari_connected``, ``database_reachable``,
-    ``journal_spilling`` (booleans) and any other details.
+    ``journal_spilling``, ``journal_buffering`` (booleans) and any other details.
     """
     problems = []
     if not checks.get("ari_connected"):
         problems.append("ARI websocket is not connected")
-    if not (checks.get("database_reachable") or checks.get("journal_spilling")):
-        problems.append("database is unreachable and the journal is not spilling")
+    if not (checks.get("database_reachable") or checks.get("journal_spilling") or checks.get("journal_buffering")):
+        problems.append("database is unreachable and the journal is neither buffering nor spilling")
     return not problems, problems
 
 

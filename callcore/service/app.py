@@ -29,7 +29,7 @@ from callcore.acd.service import AcdService
 from callcore.ari.session import AriSession
 from callcore.clock import Clock, SystemClock
 from callcore.config import Settings
-from callcore.errors import AmiAuthError, StoreError
+from callcore.errors import AmiAuthError, MigrationError, StoreError
 from callcore.service.ari_journal import journal_ari_events
 from callcore.service.configcache import ConfigCache
 from callcore.service.projector import ProjectingJournal
@@ -63,6 +63,7 @@ class Service:
             "ari_connected": bool(self.ari and self.ari.connected),
             "database_reachable": bool(j.get("db_ok")),
             "journal_spilling": bool(j.get("spilling")),
+            "journal_buffering": bool(self.journal is not None and not j.get("db_ok") and not j.get("spilling")),
             "journal": j,
             "instance": self.settings.instance_id,
         }
@@ -99,7 +100,7 @@ class Service:
             applied = await migrate(dsn)
             if applied:
                 log.info("migrations_applied", migrations=applied)
-        except StoreError:
+        except MigrationError:
             raise
         except Exception as exc:
             if self._cache.exists():
@@ -142,11 +143,32 @@ class Service:
                 log.info("service_started", instance=s.instance_id, http_port=self.http_port)
                 await stop.wait()
                 log.info("service_stopping")
+                await self._quiesce(runner)
+                runner = None
                 raise _Stop
         except* _Stop:
             pass
         finally:
             await self._shutdown(runner)
+
+    async def _quiesce(self, runner: web.AppRunner | None) -> None:
+        """Graceful part of a shutdown, while the event consumers still run: stop taking requests and
+        launching calls, then let the ACD finish the ARI commands it already decided on."""
+        if runner is not None:
+            await runner.cleanup()
+        if self.dialer is not None:
+            with contextlib.suppress(Exception):
+                await self.dialer.stop()
+            self.dialer = None
+        if self.agi is not None:
+            with contextlib.suppress(Exception):
+                await self.agi.stop()
+            self.agi = None
+        if self.acd is not None:
+            try:
+                await asyncio.wait_for(self.acd.drain(), 5.0)
+            except Exception as exc:
+                log.warning("acd_drain_incomplete", error=repr(exc))
 
     async def _shutdown(self, runner: web.AppRunner | None) -> None:
         if runner is not None:
@@ -160,9 +182,6 @@ class Service:
         if self.ami is not None:
             with contextlib.suppress(Exception):
                 await self.ami.stop()
-        if self.acd is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.acd.drain(), 5.0)
         if self.ari is not None:
             await self.ari.close()
         if self.sink is not None:
