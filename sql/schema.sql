@@ -214,7 +214,7 @@ CREATE INDEX IF NOT EXISTS uploads_campaign_sha_idx ON uploads (campaign_id, sha
 -- (retry at next_attempt_at), callback (promised callback at next_attempt_at), done (final_reason says why).
 CREATE TABLE IF NOT EXISTS leads (
     id               bigserial PRIMARY KEY,
-    campaign_id      bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    campaign_id      bigint NOT NULL,   -- campaigns.id; see leads_follow_campaign below
     phone_e164       text NOT NULL CHECK (phone_e164 ~ '^\+[1-9][0-9]{3,14}$'),
     name             text NOT NULL DEFAULT '',
     tz               text[] NOT NULL DEFAULT '{}',
@@ -240,6 +240,17 @@ CREATE TABLE IF NOT EXISTS leads (
 CREATE INDEX IF NOT EXISTS leads_claim_idx ON leads (campaign_id, next_attempt_at, id)
     WHERE state IN ('new', 'scheduled', 'callback');
 CREATE INDEX IF NOT EXISTS leads_dialing_idx ON leads (claimed_at) WHERE state = 'dialing';
+
+-- leads.campaign_id has no foreign key: a per-row check costs a third of a bulk upload. Uploads lock the
+-- campaign row (FOR KEY SHARE) instead, and deleting a campaign deletes its leads here.
+CREATE OR REPLACE FUNCTION leads_follow_campaign() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM leads WHERE campaign_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER campaigns_delete_leads BEFORE DELETE ON campaigns
+    FOR EACH ROW EXECUTE FUNCTION leads_follow_campaign();
 
 CREATE TABLE IF NOT EXISTS dnc (
     phone_e164  text PRIMARY KEY CHECK (phone_e164 ~ '^\+[1-9][0-9]{3,14}$'),
