@@ -14,10 +14,44 @@ import itertools
 import time
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from callcore.agi.names import DIALPLAN_CONTEXTS
 
 VERSION = "11.0.0"
 EOL = "\r\n"
+EXTENSIONS_CONF = Path(__file__).resolve().parents[2] / "asterisk-config" / "extensions.conf"
+_SPECIAL_SECTIONS = {"general", "globals"}
+
+
+def parse_dialplan(text: str) -> dict[str, list[str]]:
+    """Contexts of an ``extensions.conf`` text and their extensions, in file order."""
+    contexts: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("[") and "]" in line:
+            name = line[1:line.index("]")].strip()
+            current = None if name in _SPECIAL_SECTIONS else contexts.setdefault(name, [])
+            continue
+        key, sep, value = line.partition("=>")
+        if current is None or not sep or key.strip().lower() != "exten":
+            continue
+        exten = value.split(",", 1)[0].strip()
+        if exten and exten not in current:
+            current.append(exten)
+    return contexts
+
+
+def default_dialplan(path: Path | None = None) -> dict[str, list[str]]:
+    """The dialplan callcore ships (``asterisk-config/extensions.conf``) when it is readable and has
+    contexts, else every context in ``callcore.agi.names.DIALPLAN_CONTEXTS`` with an ``s`` extension."""
+    try:
+        parsed = parse_dialplan((path or EXTENSIONS_CONF).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        parsed = {}
+    return parsed or {context: ["s"] for context in DIALPLAN_CONTEXTS}
 
 
 @dataclass(eq=False)
@@ -41,9 +75,7 @@ class SimAmi:
     user: str = "callcore"
     secret: str = "callcore-secret"
     endpoints: list[str] = field(default_factory=lambda: ["agent1001", "agent1002", "agent1003"])
-    contexts: dict[str, list[str]] = field(default_factory=lambda: {
-        "inbound": ["_X.", "s"], "agents": ["_X."], "dialer-amd": ["s"], "callcore-fallback": ["s"],
-        "callcore-safe-harbour": ["s"]})
+    contexts: dict[str, list[str]] = field(default_factory=default_dialplan)
     channels: list[dict[str, str]] = field(default_factory=list)
     chunk_size: int = 0
     actions: list[dict[str, str]] = field(default_factory=list)
