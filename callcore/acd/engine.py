@@ -122,7 +122,7 @@ class Engine:
         q = st.queues.get(ev.queue)
         out.append(Answer(ev.channel_id))
         call = Call(ev.channel_id, ev.channel_id, ev.queue, ev.priority, ev.caller_number, ev.caller_name,
-                    now, now, st.next_seq(), dict(ev.data))
+                    now, now, st.next_seq(), dict(ev.data), required_agent=ev.agent_id)
         if q is None:
             out.append(Journal("call.refused", {"reason": "unknown-queue"}, call_id=call.id,
                                channel_id=call.channel, queue=ev.queue))

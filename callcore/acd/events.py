@@ -17,6 +17,7 @@ class CallArrived:
     caller_number: str = ""
     caller_name: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
+    agent_id: str | None = None  # only this agent may take the call (a preview call the agent placed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -243,6 +243,7 @@ class Call:
     recording: str | None = None
     announcing: str | None = None  # playback id of a running announcement
     next_relax: float | None = None
+    required_agent: str | None = None  # only this agent may take the call
 
     def waited(self, now: float) -> float:
         return max(0.0, now - self.queue_entered_at)

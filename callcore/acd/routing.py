@@ -10,6 +10,8 @@ def qualified(agent: Agent, call: Call, queue: QueueConfig, now: float) -> bool:
     """Member of the queue and meets every skill minimum in force after the caller's wait so far."""
     if queue.name not in agent.config.memberships:
         return False
+    if call.required_agent is not None and agent.id != call.required_agent:
+        return False
     waited = call.waited(now)
     for req in queue.skills:
         level = req.level_at(waited)
@@ -36,9 +38,10 @@ def _candidates(st: AcdState, call: Call, queue: QueueConfig, now: float) -> lis
     waited = call.waited(now)
     reqs = [(r.skill, lvl) for r in queue.skills if (lvl := r.level_at(waited)) is not None]
     available = AgentState.AVAILABLE
+    only = call.required_agent
     out: list[tuple[int, Agent]] = []
     for a in st.agents.values():
-        if a.state is not available:
+        if a.state is not available or (only is not None and a.id != only):
             continue
         pen = a.config.memberships.get(name)
         if pen is None or not (a.session_channel is not None or (a.registered and a.endpoint)):

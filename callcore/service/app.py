@@ -225,7 +225,7 @@ class Service:
 
         async def changed(what: str) -> None:
             log.info("configuration_changed", what=what)
-            if self.acd is not None and self.pool is not None:
+            if self.acd is not None and self.pool is not None and not what.startswith("campaign:"):
                 try:
                     await self.acd.reload()
                     queues, agents = await self._loader()
@@ -241,7 +241,24 @@ class Service:
     # --- optional components ----------------------------------------------------------------------------
 
     async def _start_dialer(self, tg: asyncio.TaskGroup, dsn: str) -> None:
-        return None
+        if self.pool is None or self.ari is None or self.acd is None or self.sink is None:
+            log.warning("dialer_not_started", why="no database pool at start-up")
+            return
+        from callcore.dialer.runtime import DialerService
+        from callcore.dialer.store import DialerStore
+        from callcore.service.outbound import AcdConnector, operators_of, publish_dialer_gauges
+
+        operators = operators_of(self.acd, self.clock)
+        ari = self.ari
+        self.dialer = DialerService(
+            ari=ari.client, subscribe=lambda name: ari.subscribe(name, maxsize=50_000), store=DialerStore(self.pool),
+            journal=self.sink, connector=AcdConnector(self.acd), operators=operators,
+            instance=self.settings.instance_id, clock=self.clock)
+        try:
+            await self.dialer.start(tg)
+        except Exception as exc:  # campaigns start on the next configuration change or restart
+            log.warning("dialer_start_failed", error=str(exc))
+        tg.create_task(publish_dialer_gauges(self.dialer, operators, self.clock), name="dialer-gauges")
 
     async def _start_agi(self) -> None:
         if not self.settings.agi_enabled or self.pool is None:
