@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from callcore.agi.names import CONTEXT_INBOUND
 from callcore.sim.behaviour import EndpointBehaviour
 from callcore.sim.core import RestError
 
@@ -53,18 +54,37 @@ def add_control_routes(app: web.Application, sim: SimAsterisk) -> None:
 
     async def inject(request: web.Request) -> web.Response:
         d = await _json(request)
-        if not d.get("queue"):
-            raise RestError(400, "queue is required")
-        cid = await sim.inject_call(
-            queue=str(d["queue"]),
-            caller_number=str(d.get("caller_number", "")),
-            caller_name=str(d.get("caller_name", "")),
-            priority=d.get("priority"),
-            patience=d.get("patience"),
-            talk_time=d.get("talk_time"),
-            exten=str(d.get("exten", "100")),
-            answered=bool(d.get("answered")),
-        )
+        args = d.get("args")
+        if args is not None and (
+            not isinstance(args, list) or not args or not all(isinstance(a, str | int) for a in args)
+        ):
+            raise RestError(400, "args must be a non-empty list of strings")
+        if args is None and not d.get("queue"):
+            raise RestError(400, "queue (or args) is required")
+        try:
+            cid = await sim.inject_call(
+                queue=str(d["queue"]) if d.get("queue") else None,
+                caller_number=str(d.get("caller_number", "")),
+                caller_name=str(d.get("caller_name", "")),
+                priority=d.get("priority"),
+                patience=d.get("patience"),
+                talk_time=d.get("talk_time"),
+                exten=str(d.get("exten", "100")),
+                answered=bool(d.get("answered")),
+                args=[str(a) for a in args] if args is not None else None,
+                context=str(d.get("context", CONTEXT_INBOUND)),
+                endpoint=str(d["endpoint"]) if d.get("endpoint") else None,
+            )
+        except ValueError as exc:
+            raise RestError(400, str(exc)) from None
+        return web.json_response({"channel_id": cid}, status=201)
+
+    async def agent_login(request: web.Request) -> web.Response:
+        d = await _json(request)
+        if not d.get("endpoint"):
+            raise RestError(400, "endpoint is required")
+        agent = d.get("agent_id")
+        cid = await sim.inject_agent_login(str(d["endpoint"]), str(agent) if agent else None)
         return web.json_response({"channel_id": cid}, status=201)
 
     async def calls(request: web.Request) -> web.Response:
@@ -125,6 +145,7 @@ def add_control_routes(app: web.Application, sim: SimAsterisk) -> None:
 
     r.add_post("/_sim/calls", guarded(inject))
     r.add_get("/_sim/calls", guarded(calls))
+    r.add_post("/_sim/agent-login", guarded(agent_login))
     r.add_delete("/_sim/calls/{channelId}", guarded(hangup))
     r.add_post("/_sim/calls/{channelId}/dtmf", guarded(dtmf))
     r.add_put("/_sim/endpoints/{name:.+}", guarded(endpoint))

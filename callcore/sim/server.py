@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from callcore.agi.names import CONTEXT_INBOUND
 from callcore.clock import Clock
 from callcore.sim.ari_channels import add_channel_routes
 from callcore.sim.ari_resources import add_bridge_routes, add_media_routes, add_system_routes
@@ -111,6 +112,7 @@ class SimAsterisk:
         self.faults: list[RestFault] = []
         self.sinks: list[WsSink] = []
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self._arrivals: asyncio.Task[None] | None = None
         self._arrival_rng = random.Random(seed + 7919)
         self._bg: set[asyncio.Task[Any]] = set()
@@ -145,6 +147,7 @@ class SimAsterisk:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
+        self._site = site
         if self.port == 0:
             server = site._server
             sockets = getattr(server, "sockets", None) or []
@@ -162,6 +165,7 @@ class SimAsterisk:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            self._site = None
         self.engine.shutdown()
 
     # --- behaviour and calls ---------------------------------------------------------------------
@@ -179,7 +183,7 @@ class SimAsterisk:
 
     async def inject_call(
         self,
-        queue: str,
+        queue: str | None = None,
         caller_number: str = "",
         caller_name: str = "",
         priority: int | None = None,
@@ -188,7 +192,13 @@ class SimAsterisk:
         *,
         exten: str = "100",
         answered: bool = False,
+        args: Sequence[str] | None = None,
+        context: str = CONTEXT_INBOUND,
+        endpoint: str | None = None,
     ) -> str:
+        """An inbound call into ``Stasis(app, inbound, queue[, priority])``, or with ``args`` any Stasis
+        arguments (see ``Engine.inject_call``). Raises ``RestError(503)`` while the simulator is down."""
+        self._refuse_while_down()
         return self.engine.inject_call(
             queue=queue,
             caller_number=caller_number,
@@ -198,7 +208,19 @@ class SimAsterisk:
             talk_time=talk_time,
             exten=exten,
             answered=answered,
+            args=args,
+            context=context,
+            endpoint=endpoint,
         )
+
+    async def inject_agent_login(self, endpoint: str, agent_id: str | None = None) -> str:
+        """The phone ``endpoint`` dials ``*55`` (or ``*55<agent_id>``): ``Stasis(app, agent-login, <agent>)``."""
+        self._refuse_while_down()
+        return self.engine.inject_agent_login(endpoint, agent_id)
+
+    def _refuse_while_down(self) -> None:
+        if self.down:
+            raise RestError(503, "Asterisk is not running")
 
     async def send_dtmf(self, channel_id: str, digits: str) -> None:
         self.engine.far_dtmf(channel_id, digits)
@@ -271,9 +293,12 @@ class SimAsterisk:
         self.sinks.clear()
 
     async def restart(self, down_for: float = 1.0) -> None:
-        """``core stop now`` then start again after ``down_for`` wall-clock seconds (connections are
-        refused meanwhile). Channels, bridges and media are gone afterwards."""
+        """``core stop now`` then start again after ``down_for`` wall-clock seconds. From the first
+        moment new connections are refused and requests on open connections get 503, so nothing is
+        created while "down"; channels, bridges and media are gone afterwards."""
         self.down = True
+        if self._site is not None and self._site._server is not None:
+            self._site._server.close()
         self.engine.shutdown()
         for sink in list(self.sinks):
             await sink.drained()
@@ -281,6 +306,7 @@ class SimAsterisk:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            self._site = None
         self.engine.sockets.clear()
         self.engine.counters["restarts"] += 1
         await asyncio.sleep(down_for)
@@ -323,11 +349,19 @@ class SimAsterisk:
             headers={**SERVER_HEADERS, "WWW-Authenticate": 'Basic realm="Asterisk REST Interface"'},
         )
 
+    @staticmethod
+    def _shutting_down() -> web.Response:
+        return web.json_response(
+            {"message": "Asterisk is shutting down"}, status=503, headers=SERVER_HEADERS
+        )
+
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
         if not path.startswith("/ari"):
             return await handler(request)
+        if self.down:
+            return self._shutting_down()
         for fault in list(self.faults):
             if path.startswith(fault.prefix):
                 if fault.remaining is not None:
@@ -340,6 +374,8 @@ class SimAsterisk:
                     return web.json_response(
                         {"message": "Simulated failure"}, status=fault.status, headers=SERVER_HEADERS
                     )
+        if self.down:
+            return self._shutting_down()
         if not self._authorized(request):
             return self._unauthorized()
         counters = self.engine.counters
