@@ -30,9 +30,9 @@ ADMIN_TOKEN = "demo-admin-token"
 @dataclass
 class DemoOptions:
     duration: float = 60.0
-    rate: float = 1.0
+    rate: float = 0.25
     seed: int = 1
-    agents: int = 8
+    agents: int = 10
     time_scale: float = 1.0
     campaign: bool = True
     plain: bool = False
@@ -46,13 +46,15 @@ class DemoState:
     sim: dict[str, int] = field(default_factory=dict)
     journal: dict[str, Any] = field(default_factory=dict)
     dialer: dict[str, Any] = field(default_factory=dict)
+    dialer_read: float = 0.0
 
 
 def parse(argv: list[str]) -> DemoOptions:
     p = argparse.ArgumentParser(prog="callcore demo", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--duration", type=float, default=60.0, help="seconds of traffic (default 60)")
-    p.add_argument("--rate", type=float, default=1.0, help="inbound calls per second (default 1.0)")
-    p.add_argument("--agents", type=int, default=8, help="simulated operators (default 8)")
+    p.add_argument("--rate", type=float, default=0.25, help="inbound calls per second (default 0.25)")
+    p.add_argument("--agents", type=int, default=10,
+                   help="simulated operators (default 10: 60%% inbound, the rest on the campaign)")
     p.add_argument("--seed", type=int, default=1, help="random seed of the simulation (default 1)")
     p.add_argument("--time-scale", type=float, default=1.0,
                    help="simulated seconds per real second for talk/patience times (default 1)")
@@ -121,8 +123,14 @@ async def _seed(dsn: str, agent_ids: list[str]) -> dict[str, str]:
             service_level_threshold=20.0, skills=(SkillRequirement.parse("lang_en>=2, after 10 s >=1"),),
             dispositions=("solved", "escalated", "complaint")))
         await store.create_queue(pool, QueueConfig(name="outbound", strategy="longest-idle", wrapup_time=2.0))
+        inbound_only = max(1, (len(agent_ids) * 3) // 5)
         for n, aid in enumerate(agent_ids):
-            memberships = {"sales": 0, "outbound": 1} if n % 2 == 0 else {"support": 0, "sales": 1}
+            if n >= inbound_only:
+                memberships = {"outbound": 0, "sales": 5}  # the campaign's team, backing up sales
+            elif n % 2 == 0:
+                memberships = {"sales": 0, "support": 2}
+            else:
+                memberships = {"support": 0, "sales": 1}
             await store.create_agent(pool, AgentConfig(
                 id=aid, name=f"Operator {aid}", endpoint=f"PJSIP/{aid}",
                 skills={"lang_en": 1 + n % 3}, memberships=memberships))
@@ -145,7 +153,7 @@ async def run_demo(opts: DemoOptions, base: Settings, out: TextIO) -> int:
     await sim.start()
     print(f"simulated Asterisk: ARI at {sim.ari_url} ({opts.agents} operator phones)", file=out)
     for aid in agent_ids:
-        sim.set_endpoint(f"PJSIP/{aid}", EndpointBehaviour(answer_delay=(0.5, 2.0), p_answer=0.97))
+        sim.set_endpoint(f"PJSIP/{aid}", EndpointBehaviour(answer_delay=(0.3, 1.2), p_answer=0.97))
     settings = base.replace(
         ari_url=sim.ari_url, database_url=Secret(dsn), http_port=0, agi_port=0, ami_enabled=False,
         journal_spill_dir=str(spill), api_tokens=Secret(f"{ADMIN_TOKEN}=admin:demo"))
@@ -165,9 +173,9 @@ async def run_demo(opts: DemoOptions, base: Settings, out: TextIO) -> int:
                     await _api(http, "POST", f"{base_url}/agents/{aid}/login", tokens[aid], {})
                 print(f"{len(agent_ids)} operators logged in through the HTTP API", file=out)
                 if opts.campaign:
-                    await _start_campaign(service, sim, dsn, state, out)
+                    await _start_campaign(opts, sim, dsn, out)
                 sim.start_arrivals(opts.rate, queues=["sales", "support"], patience=(15.0, 60.0),
-                                   talk_time=(8.0, 40.0))
+                                   talk_time=(8.0, 30.0))
                 await _live(opts, state, service, sim, http, base_url, out)
                 await sim.stop_arrivals()
             stop.set()
@@ -191,12 +199,47 @@ async def _api(http: aiohttp.ClientSession, method: str, url: str, token: str, b
         return data
 
 
-async def _start_campaign(service: Any, sim: Any, dsn: str, state: DemoState, out: TextIO) -> None:
-    starter = getattr(service, "start_demo_campaign", None)
-    if starter is None:
-        print("outbound campaign: not available in this build", file=out)
-        return
-    await starter(sim, dsn, state.dialer, out)
+async def _start_campaign(opts: DemoOptions, sim: Any, dsn: str, out: TextIO) -> None:
+    """A predictive campaign over generated leads: uploaded from a CSV file, then started (the running
+    service picks it up through LISTEN/NOTIFY)."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from callcore.dialer.campaign import CampaignSettings, Mode
+    from callcore.dialer.compliance import CallingWindow
+    from callcore.dialer.store import DialerStore
+    from callcore.dialer.upload import UploadOptions, upload_leads
+    from callcore.sim import EndpointBehaviour
+    from callcore.store.pg import connect, create_pool
+
+    rng = random.Random(opts.seed)
+    csv = opts.workdir / "leads.csv"
+    rows = ["Телефон;ФИО;город;tz"]
+    for n in range(400):
+        rows.append(f"+1 (202) 555-{rng.randrange(10_000):04d};Клиент {n};Washington;UTC")
+    rows.append("not-a-number;Broken Row;Nowhere;UTC")
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    now = datetime.now(UTC)
+    window = CallingWindow((now - timedelta(hours=1)).time().replace(second=0, microsecond=0),
+                           (now + timedelta(hours=3)).time().replace(second=0, microsecond=0))
+    pool = await create_pool(dsn, 1)
+    try:
+        await DialerStore(pool).create_campaign("reminders", CampaignSettings(
+            caller_id="+15550001000", queue="outbound", mode=Mode.PREDICTIVE, window=window))
+        conn = await connect(dsn)
+        try:
+            report = await upload_leads(conn, "reminders", csv, UploadOptions(
+                region="US", column_map={"phone": "Телефон", "name": "ФИО"}, tz_column="tz",
+                reject_file=opts.workdir / "leads.rejects.csv"))
+        finally:
+            await conn.close()
+        print(f"outbound campaign 'reminders' (predictive): {report.inserted} leads uploaded from {csv}, "
+              f"{sum(report.rejected.values())} rejected (see {opts.workdir / 'leads.rejects.csv'})", file=out)
+        sim.set_endpoint("PJSIP/*@trunk", EndpointBehaviour(
+            answer_delay=(2.0, 6.0), p_answer=0.5, p_busy=0.08, talk_time=(6.0, 20.0)))
+        await DialerStore(pool).change_state("reminders", "start")
+    finally:
+        await pool.close()
 
 
 async def _live(opts: DemoOptions, state: DemoState, service: Any, sim: Any, http: aiohttp.ClientSession,
@@ -210,6 +253,11 @@ async def _live(opts: DemoOptions, state: DemoState, service: Any, sim: Any, htt
         state.snapshot = await _api(http, "GET", f"{base_url}/snapshot", ADMIN_TOKEN)
         state.sim = sim.counters
         state.journal = service.journal.health() if service.journal else {}
+        if opts.campaign and service.pool is not None and now - state.dialer_read >= 2.0:
+            state.dialer_read = now
+            rows = await service.pool.fetch("SELECT coalesce(outcome, 'in-flight') AS o, count(*) AS n "
+                                            "FROM dial_attempts GROUP BY 1 ORDER BY 2 DESC")
+            state.dialer = {r["o"]: r["n"] for r in rows}
         text = render(state, now - state.started, opts.duration)
         if tty:
             if lines_drawn:

@@ -1,0 +1,50 @@
+"""The demo end to end, shortened: simulated Asterisk, service, HTTP logins, campaign, summary from the DB."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from callcore.config import Secret, load_settings
+from callcore.service.demo import DemoOptions, DemoState, parse, render, run_demo
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_demo_runs_and_summarises_from_the_database(pg_server: str, tmp_path: Path) -> None:
+    out = io.StringIO()
+    opts = DemoOptions(duration=5.0, rate=2.0, seed=2, agents=6, time_scale=4.0, campaign=True, plain=True,
+                       workdir=tmp_path)
+    code = await run_demo(opts, load_settings({}).replace(database_url=Secret(pg_server)), out)
+    text = out.getvalue()
+    assert code == 0, text
+    assert "6 operators logged in through the HTTP API" in text
+    assert "outbound campaign 'reminders' (predictive)" in text
+    m = re.search(r"journal: (\d+) events in PostgreSQL", text)
+    assert m and int(m.group(1)) > 20, text
+    answered = sum(int(n) for n in re.findall(r"queue (?:sales|support): offered \d+, answered (\d+)", text))
+    assert answered >= 1, text
+
+
+def test_options_are_validated() -> None:
+    assert parse(["--duration", "5", "--agents", "3"]).agents == 3
+    with pytest.raises(SystemExit):
+        parse(["--rate", "0"])
+    with pytest.raises(SystemExit):
+        parse(["--agents", "0"])
+
+
+def test_live_view_renders_queues_agents_and_journal() -> None:
+    state = DemoState(snapshot={"queues": {"sales": {"waiting": 2, "longest_wait": 3.5, "offered": 9,
+                                                      "answered": 7, "abandoned": 1, "service_level": 0.875}},
+                                "agents_by_state": {"available": 2, "on_call": 3, "paused": 0}},
+                      sim={"calls_injected": 9, "event:Dial": 4, "event:StasisStart": 6},
+                      journal={"buffered": 3, "db_ok": True, "spilling": False})
+    text = render(state, 10.0, 20.0)
+    assert "available=2  on_call=3" in text and "paused" not in text
+    assert re.search(r"sales\s+2\s+3.5s\s+9\s+7\s+1\s+87.5%", text)
+    assert "ARI events=10" in text and "buffered=3" in text
+    assert "[" + "#" * 15 + "." * 15 + "]" in text
