@@ -38,7 +38,7 @@ from callcore.acd.events import (
     SupervisorRequest,
     TimerFired,
 )
-from callcore.acd.model import AgentConfig, AgentState, Call, QueueConfig
+from callcore.acd.model import Agent, AgentConfig, AgentState, Call, QueueConfig
 from callcore.acd.resync import resync
 from callcore.acd.state import AcdState
 
@@ -93,7 +93,12 @@ class Engine:
             case AgentTransfer():
                 op.transfer(st, event, now, out)
             case AgentSessionConnected(agent_id=aid, channel_id=ch):
-                op.session_connected(st, op.agent(st, aid), ch, now, out)
+                login = st.agents.get(aid) or _agent_by_endpoint(st, aid)
+                if login is None:  # a phone dialled the login code with an unknown id: never leave it in silence
+                    out.append(Journal("agent.session_refused", {"login": aid}, channel_id=ch))
+                    out.append(Hangup(ch, "unknown-agent"))
+                else:
+                    op.session_connected(st, login, ch, now, out)
             case AgentSessionDisconnected(channel_id=ch):
                 op.session_disconnected(st, ch, now, out)
             case SupervisorRequest():
@@ -239,3 +244,13 @@ class Engine:
         if call is None or call.agent_id != a.id:
             return None
         return cf.call_info(self.state, call, now)
+
+
+def _agent_by_endpoint(st: AcdState, login: str) -> Agent | None:
+    """The agent whose phone is ``login`` (``agent1001`` or ``PJSIP/agent1001``): the dialplan's ``*55`` passes
+    the calling phone's endpoint name rather than an agent id."""
+    for a in st.agents.values():
+        endpoint = a.config.endpoint
+        if endpoint and (endpoint == login or endpoint.split("/", 1)[-1] == login):
+            return a
+    return None
