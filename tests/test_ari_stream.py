@@ -229,3 +229,45 @@ def test_settings_drive_heartbeat_and_cap() -> None:
     assert ari.stream.heartbeat == 3.5 and ari.stream.backoff.cap == 12.0 and ari.app == "cc2"
     assert ari.stream.event_types is not None and "ChannelVarset" not in ari.stream.event_types
     assert AriSession.from_settings(s, event_types=None).stream.event_types is None
+
+
+def events_counted(type_name: str) -> float:
+    return REGISTRY.get_sample_value("callcore_ari_events_total", {"type": type_name}) or 0.0
+
+
+async def test_event_counters_follow_bursts_and_no_deflate_is_offered(server: MockAriServer) -> None:
+    dtmf_before = events_counted("ChannelDtmfReceived")
+    odd_before = events_counted("ChannelToneDetected")
+    async with session_for(server) as ari:
+        sub = ari.subscribe("count")
+        await next_of(sub, E.Connected)
+        assert server.websockets and not server.websockets[0].compress
+        for _ in range(3):
+            await server.send_event(dtmf(1))
+        await server.send_event({"type": "ChannelToneDetected", "channel": {"id": "c1"}})
+        got = await take(sub, 4)
+        assert isinstance(got[-1], E.UnknownEvent) and got[-1].type == "ChannelToneDetected"
+        await asyncio.sleep(0)
+        assert events_counted("ChannelDtmfReceived") == dtmf_before + 3
+        assert events_counted("ChannelToneDetected") == odd_before + 1
+        for i in range(200):
+            await server.send_event(dtmf(i))
+        await server.drop_websockets()
+        await next_of(sub, E.Disconnected)
+        assert events_counted("ChannelDtmfReceived") == dtmf_before + 203
+
+
+async def test_frames_written_raw_in_one_chunk_arrive_in_order(server: MockAriServer) -> None:
+    import json
+    import struct
+
+    def frame(event: dict[str, Any]) -> bytes:
+        payload = json.dumps(event).encode()
+        return struct.pack("!BBH", 0x81, 126, len(payload)) + payload
+
+    async with session_for(server) as ari:
+        sub = ari.subscribe("raw")
+        await next_of(sub, E.Connected)
+        await server.write_raw(server.websockets[0], b"".join(frame(dtmf(i)) for i in range(5)))
+        got = await take(sub, 5)
+        assert [e.duration_ms for e in got] == [0, 1, 2, 3, 4]

@@ -244,7 +244,13 @@ def encode_event(ev: AriEvent) -> bytes:
     return msgspec.json.encode(ev)
 
 
+_WIRE_NAMES: dict[type[Any], str] = {cls: cls.__name__ for cls in WireEvent.__args__}
+
+
 def event_type(ev: AriEvent) -> str:
+    name = _WIRE_NAMES.get(type(ev))
+    if name is not None:
+        return name
     if isinstance(ev, UnknownEvent | Connected | Disconnected | Overflowed):
         return ev.type
     return type(ev).__name__

@@ -102,6 +102,19 @@ class MockAriServer:
             if not ws.closed:
                 await ws.send_str(frame)
 
+    @staticmethod
+    async def write_raw(ws: web.WebSocketResponse, data: bytes, *, buffer_limit: int = 4 << 20) -> None:
+        """Write pre-encoded websocket frames as they are, waiting only while more than
+        ``buffer_limit`` bytes are still unsent (bulk sending for benchmarks)."""
+        req, writer = ws._req, ws._payload_writer
+        transport = req.transport if req is not None else None
+        if transport is None or writer is None or ws.closed:
+            raise ConnectionResetError("websocket is not connected")
+        if transport.get_write_buffer_limits()[1] != buffer_limit:
+            transport.set_write_buffer_limits(high=buffer_limit)
+        transport.write(data)
+        await writer.drain()
+
     async def drop_websockets(self, code: int = 1001) -> None:
         for ws in list(self.websockets):
             await ws.close(code=code)

@@ -84,6 +84,8 @@ class EventStream:
         self._connected = asyncio.Event()
         self._stop = asyncio.Event()
         self._type_counters: dict[str, Any] = {}
+        self._pending_counts: dict[str, int] = {}
+        self._flush_scheduled = False
         ARI_CONNECTED.set(0)
 
     @property
@@ -133,6 +135,7 @@ class EventStream:
                 ws = await self.client.session.ws_connect(
                     self.events_url, params=params, headers=self.client.auth_headers,
                     heartbeat=self.heartbeat, autoping=True, timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+                    compress=0,
                 )
         except aiohttp.WSServerHandshakeError as exc:
             ARI_CONNECT_FAILURES.inc()
@@ -180,29 +183,54 @@ class EventStream:
         self.dispatcher.publish(Connected(snapshot=snapshot, reconnect=reconnect))
         return True
 
-    def _count(self, type_name: str) -> None:
-        counter = self._type_counters.get(type_name)
-        if counter is None:
-            counter = self._type_counters[type_name] = ARI_EVENTS.labels(type=type_name)
-        counter.inc()
+    def flush_counts(self) -> None:
+        """Add the events counted since the last flush to ``callcore_ari_events_total``. ``_read``
+        counts in a plain dict and schedules one flush per burst of frames (``call_soon``), so the
+        Prometheus counters (a lock each) are not touched per event."""
+        self._flush_scheduled = False
+        pending = self._pending_counts
+        if not pending:
+            return
+        counters = self._type_counters
+        for type_name, n in pending.items():
+            counter = counters.get(type_name)
+            if counter is None:
+                counter = counters[type_name] = ARI_EVENTS.labels(type=type_name)
+            counter.inc(n)
+        pending.clear()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:
         publish = self.dispatcher.publish
-        async for msg in ws:
-            if msg.type is aiohttp.WSMsgType.TEXT or msg.type is aiohttp.WSMsgType.BINARY:
-                try:
-                    ev = decode_event(msg.data)
-                except msgspec.DecodeError as exc:
-                    log.warning("ari_ws_bad_frame", error=str(exc), frame=str(msg.data)[:200])
-                    continue
-                self._count(event_type(ev))
-                publish(ev)
-                if isinstance(ev, ApplicationReplaced):
-                    log.warning("ari_application_replaced", app=self.client.app)
-                    return "application replaced"
-            elif msg.type is aiohttp.WSMsgType.ERROR:
-                return f"error: {ws.exception()!r}"
-        return f"closed (code {ws.close_code})"
+        receive = ws.receive
+        text, binary, error = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.ERROR
+        closing = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
+        pending = self._pending_counts
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                msg = await receive()
+                kind = msg.type
+                if kind is text or kind is binary:
+                    try:
+                        ev = decode_event(msg.data)
+                    except msgspec.DecodeError as exc:
+                        log.warning("ari_ws_bad_frame", error=str(exc), frame=str(msg.data)[:200])
+                        continue
+                    name = event_type(ev)
+                    pending[name] = pending.get(name, 0) + 1
+                    if not self._flush_scheduled:
+                        self._flush_scheduled = True
+                        loop.call_soon(self.flush_counts)
+                    publish(ev)
+                    if type(ev) is ApplicationReplaced:
+                        log.warning("ari_application_replaced", app=self.client.app)
+                        return "application replaced"
+                elif kind is error:
+                    return f"error: {ws.exception()!r}"
+                elif kind in closing:
+                    return f"closed (code {ws.close_code})"
+        finally:
+            self.flush_counts()
 
     def _set_disconnected(self, reason: str = "stopped") -> None:
         if not self._connected.is_set():
