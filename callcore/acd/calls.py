@@ -195,7 +195,8 @@ def call_info(st: AcdState, call: Call, now: float) -> dict[str, Any]:
         "call_id": call.id, "queue": call.queue, "caller_number": call.caller_number,
         "caller_name": call.caller_name, "priority": call.priority, "data": dict(call.data),
         "wait": (call.answered_at or now) - call.queue_entered_at, "entered_at": call.entered_at,
-        "script": policy.render_script(q.script, values) if q else "",
+        # an outbound campaign's own script (passed with the call's data) wins over the queue's
+        "script": policy.render_script(str(call.data.get("campaign_script") or (q.script if q else "")), values),
         "dispositions": list(q.dispositions) if q else [],
     }
 

@@ -28,7 +28,7 @@ class AriApi(Protocol):
     app: str
 
     # --- channels -------------------------------------------------------------------------------
-    async def originate(  # noqa: ASYNC109 - ARI's own originate timeout (seconds of ringing)
+    async def originate(
         self,
         endpoint: str,
         *,
@@ -39,7 +39,7 @@ class AriApi(Protocol):
         extension: str | None = None,
         priority: int | None = None,
         caller_id: str | None = None,
-        timeout: int = 30,
+        timeout: int = 30,  # noqa: ASYNC109 - ARI's own originate timeout (seconds of ringing)
         variables: Mapping[str, str] | None = None,
         originator: str | None = None,
         formats: str | None = None,

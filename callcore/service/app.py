@@ -252,13 +252,17 @@ class Service:
         ari = self.ari
         self.dialer = DialerService(
             ari=ari.client, subscribe=lambda name: ari.subscribe(name, maxsize=50_000), store=DialerStore(self.pool),
-            journal=self.sink, connector=AcdConnector(self.acd), operators=operators,
+            journal=self.sink, connector=AcdConnector(self.acd, scripts=self._campaign_script), operators=operators,
             instance=self.settings.instance_id, clock=self.clock)
         try:
             await self.dialer.start(tg)
         except Exception as exc:  # campaigns start on the next configuration change or restart
             log.warning("dialer_start_failed", error=str(exc))
         tg.create_task(publish_dialer_gauges(self.dialer, operators, self.clock), name="dialer-gauges")
+
+    def _campaign_script(self, campaign: str) -> str:
+        runner = self.dialer.runners.get(campaign) if self.dialer is not None else None
+        return str(runner.settings.script) if runner is not None else ""
 
     async def _start_agi(self) -> None:
         if not self.settings.agi_enabled or self.pool is None:

@@ -117,7 +117,7 @@ async def _seed(dsn: str, agent_ids: list[str]) -> dict[str, str]:
             name="sales", strategy="longest-idle", wrapup_time=2.0, ring_timeout=12.0,
             service_level_threshold=15.0, callback_digit="1", announce_position_every=30.0,
             recording="percent:20", dispositions=("sale", "no-sale", "callback"),
-            script="Hello {caller_name|there}, thank you for calling. You are speaking with {agent_name}."))
+            script="Hello {caller_name}, thank you for calling. You are speaking with {agent_name}."))
         await store.create_queue(pool, QueueConfig(
             name="support", strategy="fewest-calls", wrapup_time=3.0, ring_timeout=12.0,
             service_level_threshold=20.0, skills=(SkillRequirement.parse("lang_en>=2, after 10 s >=1"),),
@@ -225,7 +225,8 @@ async def _start_campaign(opts: DemoOptions, sim: Any, dsn: str, out: TextIO) ->
     pool = await create_pool(dsn, 1)
     try:
         await DialerStore(pool).create_campaign("reminders", CampaignSettings(
-            caller_id="+15550001000", queue="outbound", mode=Mode.PREDICTIVE, window=window))
+            caller_id="+15550001000", queue="outbound", mode=Mode.PREDICTIVE, window=window,
+            script="Good afternoon {name}, this is {agent_name} calling about your appointment in {город}."))
         conn = await connect(dsn)
         try:
             report = await upload_leads(conn, "reminders", csv, UploadOptions(

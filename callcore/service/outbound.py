@@ -11,7 +11,7 @@ while ringing an operator's phone rarely fits in 2 s.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import Gauge
@@ -35,8 +35,10 @@ ABANDON_RATIO = Gauge("callcore_dialer_abandon_ratio",
 
 
 class AcdConnector:
-    def __init__(self, acd: AcdService, *, poll: float = 0.02) -> None:
+    def __init__(self, acd: AcdService, *, scripts: Callable[[str], str] | None = None,
+                 poll: float = 0.02) -> None:
         self.acd = acd
+        self.scripts = scripts  # campaign name -> its call script, shown to the operator
         self.poll = poll
 
     def _available(self, queue: str, agent_id: str | None) -> bool:
@@ -49,9 +51,13 @@ class AcdConnector:
         agent = str(agent_id) if agent_id else None
         if not self._available(queue, agent):
             return False
+        data = {str(k): v for k, v in lead_data.items()}
+        script = self.scripts(str(lead_data.get("campaign", ""))) if self.scripts else ""
+        if script:
+            data["campaign_script"] = script
         self.acd.runtime.handle(CallArrived(
             channel_id, queue, OUTBOUND_PRIORITY, str(lead_data.get("phone", "")),
-            str(lead_data.get("name", "")), {str(k): v for k, v in lead_data.items()}, agent_id=agent))
+            str(lead_data.get("name", "")), data, agent_id=agent))
         calls = self.acd.engine.state.calls
         try:
             while True:
