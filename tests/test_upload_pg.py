@@ -37,6 +37,9 @@ async def conn(pg_dsn: str) -> AsyncIterator[Any]:
         await c.close()
 
 
+ZONES = "coalesce((SELECT z.zones FROM zone_sets z WHERE z.id = l.zone_set), l.tz)"
+
+
 def write(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "leads.csv") -> Path:
     p = tmp_path / name
     p.write_bytes(text.encode(encoding))
@@ -49,8 +52,8 @@ async def test_upload_counts_rejects_and_reject_file(conn: Any, tmp_path: Path) 
                                 UploadOptions(region="RU", reject_file=rejects))
     assert report.rows == 6 and report.inserted == 3
     assert dict(report.rejected) == {INVALID: 1, DUP_FILE: 1, DNC: 1}
-    rows = await conn.fetch("SELECT phone_e164, name, tz, data::text AS data, source_line, state, upload_id "
-                            "FROM leads ORDER BY id")
+    rows = await conn.fetch(f"SELECT phone_e164, name, {ZONES} AS tz, data::text AS data, source_line, state, "
+                            "upload_id FROM leads l ORDER BY id")
     assert [(r["phone_e164"], r["source_line"]) for r in rows] == [
         ("+79161234567", 2), ("+79161234568", 3), ("+12125550123", 6)]
     assert rows[0]["name"] == "Иван" and '"city": "Москва"' in rows[0]["data"]
@@ -109,7 +112,7 @@ async def test_cp1251_semicolon_file_with_column_map(conn: Any, tmp_path: Path) 
                                 UploadOptions(column_map={"phone": "Телефон", "name": "ФИО"},
                                               tz_column="Зона"))
     assert report.fmt.encoding == "cp1251" and "Windows-1251" in report.fmt.note
-    row = await conn.fetchrow("SELECT name, tz, data::text AS data FROM leads")
+    row = await conn.fetchrow(f"SELECT name, {ZONES} AS tz, data::text AS data FROM leads l")
     assert row["name"] == "Иванов Иван" and row["tz"] == ["Europe/Moscow"]
     assert "Ольга" in row["data"]
 

@@ -151,21 +151,21 @@ class RowReader:
         return self._raw.tell()
 
     def _next(self) -> tuple[int, list[str]] | None:
+        return next(iter(self), None)
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        reader = self._reader
         while True:
             start = self._last_line + 1
             try:
-                fields = next(self._reader)
+                fields = next(reader)
             except StopIteration:
-                return None
+                return
             except (csv.Error, UnicodeDecodeError) as exc:
                 raise InputError(f"unreadable CSV: {exc}", where=f"{self.path}:{start}") from None
-            self._last_line = self._reader.line_num
-            if fields and any(f.strip() for f in fields):
-                return start, fields
-
-    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
-        while (item := self._next()) is not None:
-            yield item
+            self._last_line = reader.line_num
+            if fields and (fields[0].strip() or "".join(fields).strip()):
+                yield start, fields
 
     def close(self) -> None:
         self._text.close()

@@ -49,7 +49,7 @@ DUP_FILE = "duplicate-in-file"
 DUP_CAMPAIGN = "duplicate-in-campaign"
 DNC = "dnc"
 REASONS = (INVALID, BAD_ROW, BAD_TZ, DUP_FILE, DUP_CAMPAIGN, DNC)
-_COPY_COLUMNS = ("line", "phone_e164", "name", "tz", "data")
+_COPY_COLUMNS = ("line", "phone_e164", "name", "zones", "data")
 _POOL_MIN_BYTES = 4 << 20
 
 Record = tuple[int, str, str, tuple[str, ...], str]
@@ -132,15 +132,35 @@ def _normalizer(region: str) -> PhoneNormalizer:
 
 
 _encode = msgspec.json.Encoder().encode
+_ZONE_KEYS: dict[tuple[str, ...], str] = {}
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def zone_key(zones: tuple[str, ...]) -> str:
+    """The text a zone set travels as in COPY: names joined with ``|`` (never part of an IANA name)."""
+    key = _ZONE_KEYS.get(zones)
+    if key is None:
+        key = _ZONE_KEYS[zones] = "|".join(zones)
+    return key
+
+
+def copy_field(text: str) -> str:
+    """``text`` escaped for COPY's text format (backslash, tab, newline and carriage return)."""
+    if "\\" in text or not text.isprintable():
+        return text.translate(_COPY_ESCAPES)
+    return text
 
 
 def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
                 region: str) -> tuple[list[Record], list[Reject]]:
     """Validate and normalise rows: records ready for COPY plus the rejected lines."""
     norm = _normalizer(region)
+    normalize = norm.normalize
     records: list[Record] = []
     rejects: list[Reject] = []
     width, pcol, ncol, tcol, extra = cols.width, cols.phone, cols.name, cols.tz, cols.extra
+    keys = tuple(key for _i, key in extra)
+    idx = tuple(i for i, _key in extra)
     for line, fields in rows:
         if len(fields) != width:
             if len(fields) < width or any(f.strip() for f in fields[width:]):
@@ -148,7 +168,7 @@ def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
                                       f"has {len(fields)} fields, the header has {width}"))
                 continue
         raw = fields[pcol]
-        phone = norm.normalize(raw)
+        phone = normalize(raw)
         if isinstance(phone, BadPhone):
             rejects.append(Reject(line, INVALID, "phone", raw, phone.reason))
             continue
@@ -160,9 +180,15 @@ def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
                 continue
             zones = given
         name = fields[ncol].strip() if ncol is not None else ""
-        data = _encode({key: fields[i].strip() for i, key in extra}).decode() if extra else "{}"
+        data = _encode(dict(zip(keys, [fields[i].strip() for i in idx], strict=True))).decode() if extra else "{}"
         records.append((line, phone.e164, name, zones, data))
     return records, rejects
+
+
+def copy_chunk(records: list[Record]) -> bytes:
+    """Records in COPY text format (columns as in ``upload_temp_table.sql``)."""
+    return "".join([f"{line}\t{e164}\t{copy_field(name)}\t{zone_key(zones)}\t{copy_field(data)}\n"
+                    for line, e164, name, zones, data in records]).encode()
 
 
 # --- rejects -----------------------------------------------------------------------------------------
@@ -279,9 +305,8 @@ async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, o
         gc.freeze()   # forked workers must not walk (and so copy) the parent's heap in their collections
     try:
         # One COPY fed as rows are cleaned: PostgreSQL ingests while the next batch is parsed.
-        await conn.copy_records_to_table("upload_rows", columns=_COPY_COLUMNS,
-                                         records=_cleaned(reader, cols, opts, pool, workers, report, sink,
-                                                          progress))
+        await conn.copy_to_table("upload_rows", columns=_COPY_COLUMNS, format="text",
+                                 source=_cleaned(reader, cols, opts, pool, workers, report, sink, progress))
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -291,8 +316,9 @@ async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, o
 
 async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: ProcessPoolExecutor | None,
                    workers: int, report: UploadReport, sink: RejectSink,
-                   progress: ProgressFn | None) -> AsyncIterator[Record]:
-    """Records of every accepted row in file order; rejects go to ``sink`` as their batch completes."""
+                   progress: ProgressFn | None) -> AsyncIterator[bytes]:
+    """COPY data of every accepted row in file order, a batch at a time; rejects go to ``sink`` as their
+    batch completes."""
     loop = asyncio.get_running_loop()
     pending: deque[asyncio.Future[tuple[list[Record], list[Reject]]]] = deque()
     depth = workers + 1 if pool is not None else 0
@@ -304,23 +330,23 @@ async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: 
             done.set_result(clean_batch(batch, cols, opts.region))
             pending.append(done)
         while len(pending) > depth:
-            records, rejects = await pending.popleft()
-            for r in rejects:
-                sink.add(r)
-            report.rows += len(records) + len(rejects)
+            if chunk := _take(await pending.popleft(), report, sink):
+                yield chunk
             if progress:
                 progress(reader.bytes_read(), reader.fmt.size, report.rows)
-            for rec in records:
-                yield rec
     while pending:
-        records, rejects = await pending.popleft()
-        for r in rejects:
-            sink.add(r)
-        report.rows += len(records) + len(rejects)
-        for rec in records:
-            yield rec
+        if chunk := _take(await pending.popleft(), report, sink):
+            yield chunk
     if progress:
         progress(reader.fmt.size, reader.fmt.size, report.rows)
+
+
+def _take(cleaned: tuple[list[Record], list[Reject]], report: UploadReport, sink: RejectSink) -> bytes:
+    records, rejects = cleaned
+    for r in rejects:
+        sink.add(r)
+    report.rows += len(records) + len(rejects)
+    return copy_chunk(records)
 
 
 async def _finish(conn: Any, campaign_id: int, report: UploadReport, sink: RejectSink) -> None:
@@ -328,6 +354,7 @@ async def _finish(conn: Any, campaign_id: int, report: UploadReport, sink: Rejec
     await conn.execute(load_sql(PKG, "upload_drop_dup_in_file"))
     await conn.execute(load_sql(PKG, "upload_drop_dnc"))
     await conn.execute(load_sql(PKG, "upload_drop_dup_in_campaign"), campaign_id)
+    await conn.execute(load_sql(PKG, "upload_zone_sets"))
     async for r in conn.cursor(load_sql(PKG, "upload_rejects"), prefetch=5000):   # streamed, in line order
         sink.add(Reject(r["line"], r["reason"], "phone", r["phone_e164"], r["detail"]))
     report.inserted = int(await conn.fetchval(load_sql(PKG, "upload_insert_leads"), campaign_id,

@@ -32,14 +32,25 @@ CREATE TABLE IF NOT EXISTS uploads (
 );
 CREATE INDEX IF NOT EXISTS uploads_campaign_sha_idx ON uploads (campaign_id, sha256);
 
+-- Distinct time-zone sets of uploaded leads, each stored once: most leads of a file share a handful of
+-- sets (a mobile number of a large country can be in any of a dozen zones). A lead's zones are
+-- coalesce(zone_sets.zones, leads.tz).
+CREATE TABLE IF NOT EXISTS zone_sets (
+    id     serial PRIMARY KEY,
+    zones  text[] NOT NULL UNIQUE
+);
+
+-- Phone numbers use the C collation: E.164 text is ASCII, so byte order is the same order, and the
+-- unique index compares bytes instead of going through the locale (a bulk upload's biggest cost).
 -- Lead states (callcore.dialer.campaign.LeadStatus): new, dialing (claimed by an instance), scheduled
 -- (retry at next_attempt_at), callback (promised callback at next_attempt_at), done (final_reason says why).
 CREATE TABLE IF NOT EXISTS leads (
     id               bigserial PRIMARY KEY,
     campaign_id      bigint NOT NULL,   -- campaigns.id; see leads_follow_campaign below
-    phone_e164       text NOT NULL CHECK (phone_e164 ~ '^\+[1-9][0-9]{3,14}$'),
+    phone_e164       text COLLATE "C" NOT NULL CHECK (phone_e164 ~ '^\+[1-9][0-9]{3,14}$'),
     name             text NOT NULL DEFAULT '',
-    tz               text[] NOT NULL DEFAULT '{}',
+    tz               text[] NOT NULL DEFAULT '{}',   -- time zones of a lead added on its own
+    zone_set         integer,                         -- zone_sets.id: time zones of an uploaded lead
     data             jsonb NOT NULL DEFAULT '{}'::jsonb,
     state            text NOT NULL DEFAULT 'new'
                      CHECK (state IN ('new', 'dialing', 'scheduled', 'callback', 'done')),
@@ -75,7 +86,7 @@ CREATE TRIGGER campaigns_delete_leads BEFORE DELETE ON campaigns
     FOR EACH ROW EXECUTE FUNCTION leads_follow_campaign();
 
 CREATE TABLE IF NOT EXISTS dnc (
-    phone_e164  text PRIMARY KEY CHECK (phone_e164 ~ '^\+[1-9][0-9]{3,14}$'),
+    phone_e164  text COLLATE "C" PRIMARY KEY CHECK (phone_e164 ~ '^\+[1-9][0-9]{3,14}$'),
     source      text NOT NULL DEFAULT 'manual',
     added_at    timestamptz NOT NULL DEFAULT now(),
     note        text NOT NULL DEFAULT ''

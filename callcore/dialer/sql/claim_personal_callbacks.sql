@@ -14,5 +14,7 @@ UPDATE leads l
 SET state = 'dialing', claimed_by = $4, claimed_at = $2
 FROM picked
 WHERE l.id = picked.id
-RETURNING l.id, l.campaign_id, l.phone_e164, l.name, l.tz, l.data::text AS data, picked.prev_state,
+RETURNING l.id, l.campaign_id, l.phone_e164, l.name,
+          coalesce((SELECT z.zones FROM zone_sets z WHERE z.id = l.zone_set), l.tz) AS tz,
+          l.data::text AS data, picked.prev_state,
           l.attempts, l.next_attempt_at, l.last_outcome, l.last_abandoned_at, l.callback_agent
