@@ -69,6 +69,12 @@ def _dnc(argv: list[str]) -> int:
     return dnc_main(argv)
 
 
+def _route(argv: list[str]) -> int:
+    from callcore.agi.cli import route_main
+
+    return route_main(argv)
+
+
 def _report(argv: list[str]) -> int:
     from callcore.directory.report import main as report_main
 
@@ -117,6 +123,7 @@ COMMANDS: dict[str, tuple[Handler, str]] = {
     "agent": (_agent, "manage agents (operators): create | list | show | update | delete | token"),
     "campaign": (_campaign, "outbound campaigns: create | list | show | start | pause | stop | upload | report"),
     "dnc": (_dnc, "do-not-call list: add | remove | import | check"),
+    "route": (_route, "inbound routing for the FastAGI hook: did | vip | hours | holiday | test"),
     "report": (_report, "reports: queues | queue-log"),
     "simulate": (_simulate, "simulate dialer: pacing simulation in virtual time"),
     "doctor": (_doctor, "check a live installation and say what is wrong"),

@@ -113,3 +113,46 @@ async def test_no_free_operator_within_grace_is_abandoned_to_safe_harbour(pg_dsn
         await conn.close()
     assert row is not None and row["abandoned"] is True, row
     assert "dialer.abandoned" in types
+
+
+async def test_preview_operator_sees_the_lead_then_presses_call(pg_dsn: str, tmp_path: Path) -> None:
+    import aiohttp
+    import asyncpg
+
+    await prepare(pg_dsn, tmp_path, ["+12025550121", "+12025550122"], Mode.PREVIEW)
+    async with SimAsterisk(seed=7, agents=["PJSIP/a1"]) as sim:
+        sim.set_endpoint("PJSIP/a1", EndpointBehaviour(answer_delay=0.05, p_answer=1.0))
+        sim.set_endpoint("PJSIP/*@trunk", EndpointBehaviour(answer_delay=0.2, p_answer=1.0, talk_time=0.5))
+        run = await start(service_settings(sim, tmp_path), pg_dsn)
+        svc = run.service
+        base = f"http://127.0.0.1:{svc.http_port}/api/v1/agents/a1"
+        auth = {"Authorization": "Bearer test-admin-token"}
+        try:
+            assert svc.acd is not None and svc.dialer is not None
+            await svc.acd.login("a1")
+            await until(lambda: "spring" in svc.dialer.runners, "campaign running")
+            async with aiohttp.ClientSession(headers=auth) as http:
+                async with http.post(f"{base}/preview/next", json={"campaign": "spring"}) as r:
+                    assert r.status == 200, await r.text()
+                    lead = (await r.json())["lead"]
+                assert lead["phone"] in ("+12025550121", "+12025550122") and lead["name"].startswith("Customer")
+                async with http.post(f"{base}/preview/call", json={"campaign": "spring", "lead_id": "x"}) as r:
+                    assert r.status in (400, 422) and (await r.json())["error"]["field"] == "lead_id"
+                async with http.post(f"{base}/preview/call",
+                                     json={"campaign": "spring", "lead_id": lead["lead_id"]}) as r:
+                    assert r.status == 200, await r.text()
+                    attempt = (await r.json())["attempt_id"]
+                acd = svc.acd
+                await until(lambda: acd.agent_state("a1")["state"] == "on_call", "customer connected to a1")
+                async with http.get(f"{base}/call") as r:
+                    call = (await r.json())["call"]
+                assert call["call_id"] == attempt and call["data"]["lead_id"] == lead["lead_id"]
+            await until(lambda: not svc.dialer.runners["spring"].attempts, "attempt recorded", timeout=15)
+        finally:
+            await run.shutdown()
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        row = await conn.fetchrow("SELECT outcome, agent_id FROM dial_attempts WHERE id = $1", attempt)
+    finally:
+        await conn.close()
+    assert row is not None and row["outcome"] == "human" and row["agent_id"] == "a1", row

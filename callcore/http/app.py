@@ -17,6 +17,7 @@ from callcore.http import context as ctx
 from callcore.http.auth import authenticate, authorize, parse_static_tokens
 from callcore.http.errors import error_body, error_response, http_error_response
 from callcore.http.metrics import REQUEST_SECONDS, REQUESTS
+from callcore.http.preview import DIALER
 from callcore.http.routes import API, ROUTES, Handler, Route, openapi
 from callcore.http.sse import EventHub
 from callcore.metrics import CONTENT_TYPE
@@ -110,7 +111,7 @@ def _dumps(value: Any) -> str:
 
 
 def create_app(*, acd: AcdPort | None, pool: Any, settings: Settings, health: Health,
-               metrics: Callable[[], bytes], hub: EventHub | None = None) -> web.Application:
+               metrics: Callable[[], bytes], hub: EventHub | None = None, dialer: Any = None) -> web.Application:
     """The HTTP application. ``acd`` or ``pool`` may be None: their endpoints then answer 503."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=1 << 20)
     app[ctx.ACD] = acd
@@ -120,6 +121,7 @@ def create_app(*, acd: AcdPort | None, pool: Any, settings: Settings, health: He
     app[ctx.HEALTH] = health
     app[ctx.METRICS] = metrics
     app[ctx.STATIC_TOKENS] = parse_static_tokens(settings.api_tokens)
+    app[DIALER] = dialer
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", globals()["metrics"])

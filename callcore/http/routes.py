@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from callcore.http import operator as op
+from callcore.http import preview as pv
 from callcore.http import supervisor as sv
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -55,6 +56,14 @@ AGENT = f"{API}/agents/{{agent_id}}"
 
 ROUTES: tuple[Route, ...] = (
     # operator
+    Route("POST", f"{AGENT}/preview/next", pv.next_lead, "agent",
+          "Preview dialing: reserve and show the next lead of a running campaign",
+          obj({"campaign": S}, ("campaign",)), response=FREE),
+    Route("POST", f"{AGENT}/preview/call", pv.call_lead, "agent",
+          "Preview dialing: call the lead (compliance guards apply); the customer is connected to this agent",
+          obj({"campaign": S, "lead_id": I}, ("campaign", "lead_id")), response=FREE),
+    Route("POST", f"{AGENT}/preview/skip", pv.skip_lead, "agent", "Preview dialing: pass on the lead",
+          obj({"campaign": S, "lead_id": I}, ("campaign", "lead_id")), response=FREE),
     Route("POST", f"{AGENT}/login", op.login, "agent", "Log the agent in",
           obj({"endpoint": S}), response=ref("AgentState")),
     Route("POST", f"{AGENT}/logout", op.logout, "agent", "Log the agent out", response=ref("AgentState")),

@@ -297,7 +297,7 @@ class Service:
         from callcore.http.app import create_app
 
         app = create_app(acd=self.acd, pool=self.pool, settings=self.settings, health=self.health,
-                         metrics=metrics.render)
+                         metrics=metrics.render, dialer=self.dialer)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
