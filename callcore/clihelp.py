@@ -1,0 +1,76 @@
+"""Plumbing shared by the ``callcore`` subcommands that work on the database.
+
+A subcommand builds an ``Action`` (a coroutine function taking one asyncpg connection) and hands it to
+``run_action``, which runs it through a ``Runner``: ``with_db`` by default (the configured or discovered
+database, see ``callcore.store.pg.resolve_database``), or any coroutine function with the same shape
+(tests pass one bound to their own DSN).
+
+Exit codes: 0 done, 1 failed (not found, conflict, database trouble), 2 bad input or bad configuration
+(the message names the field or the setting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import IO, Any
+
+from callcore.errors import CallcoreError, ConfigError, InputError, StoreError
+
+Db = Any
+Action = Callable[[Db], Awaitable[None]]
+Runner = Callable[[Action], Coroutine[Any, Any, None]]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+async def with_db(action: Action, *, migrate_first: bool = False, tables: str = "callcore") -> None:
+    """Run ``action`` on one connection to the configured (or discovered) database.
+
+    ``migrate_first`` applies pending migrations before the action (idempotent, under the migration lock).
+    ``tables`` names the missing tables in the hint given when the schema is absent.
+    """
+    import asyncpg
+
+    from callcore.config import load_settings
+    from callcore.logs import configure_logging
+    from callcore.store.migrate import migrate
+    from callcore.store.pg import resolve_database
+
+    settings = load_settings()
+    # command output goes to stdout: logs go to stderr, and only warnings unless debugging
+    configure_logging("debug" if settings.log_level == "debug" else "warning", settings.log_format,
+                      stream=sys.stderr)
+    resolved = await resolve_database(settings.database_url.reveal(), purpose="service")
+    try:
+        conn = await asyncpg.connect(resolved.dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        await resolved.stop()
+        raise StoreError(f"cannot use the database: {exc}") from exc
+    try:
+        if migrate_first:
+            await migrate(conn)
+        await action(conn)
+    except asyncpg.UndefinedTableError:
+        raise StoreError(f"the database has no {tables} tables: run 'callcore db migrate'") from None
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise StoreError(f"database error: {exc}") from exc
+    finally:
+        await conn.close()
+        await resolved.stop()
+
+
+def run_action(prog: str, action: Action, err: IO[str], runner: Runner | None = None) -> int:
+    """Run ``action`` through ``runner`` (default ``with_db``); print a failure on ``err``; exit code."""
+    try:
+        asyncio.run((runner or with_db)(action))
+    except (InputError, ConfigError) as exc:
+        print(f"{prog}: {exc}", file=err)
+        return EXIT_USAGE
+    except CallcoreError as exc:
+        print(f"{prog}: {exc}", file=err)
+        return EXIT_FAILURE
+    return EXIT_OK
