@@ -70,6 +70,14 @@ async def start(settings: Settings, dsn: str) -> Running:
     return Running(service, task, stop)
 
 
+def scraped(text: str, sample: str) -> float:
+    """The value of one sample in Prometheus text format (0 when absent; metrics are per process)."""
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[SimAsterisk]:
     async with SimAsterisk(seed=3, agents=["PJSIP/a1"]) as s:
@@ -95,12 +103,14 @@ async def test_inbound_call_is_routed_journaled_and_projected(sim: SimAsterisk, 
         status, ready = await http_get(svc.http_port, "/readyz")
         assert status == 200 and ready["ready"] is True
         await svc.acd.login("a1")
+        _, text = await http_get(svc.http_port, "/metrics")
+        before = scraped(text, 'callcore_queue_calls_answered_total{queue="sales"}')
         caller = await sim.inject_call(queue="sales", caller_number="+15551230001", caller_name="Bob")
         await until(lambda: sim.counters.get("calls_bridged", 0) == 1, "the caller bridged to the agent")
         _, snap = await http_get(svc.http_port, "/api/v1/snapshot")
         assert snap["agents"]["a1"]["state"] == "on_call"
         _, text = await http_get(svc.http_port, "/metrics")
-        assert 'callcore_queue_calls_answered_total{queue="sales"} 1.0' in text
+        assert scraped(text, 'callcore_queue_calls_answered_total{queue="sales"}') == before + 1
         await sim.hangup(caller)
         await until(lambda: svc.acd is not None and svc.acd.agent_state("a1")["state"] == "available",
                     "wrap-up over")
