@@ -155,6 +155,11 @@ def dialer(lay: Layout) -> None:
     lay.add(timeseries("Leads blocked at dial time (per minute)", [target(
         f"sum by (reason) (rate(callcore_dialer_blocked_total{{{C}}}[$__rate_interval])) * 60", "{{reason}}")],
         "cpm", stack=True), 8)
+    lay.add(timeseries("Calls in flight", [target(
+        f"sum by (campaign) (callcore_dialer_calls_in_flight{{{C}}})", "{{campaign}}")]), 12)
+    lay.add(timeseries("Dial level (calls in flight per active operator)", [target(
+        f"max by (campaign) (callcore_dialer_dial_level{{{C}}})", "{{campaign}}")],
+        description="Set by the pacer between the campaign's dial-level bounds."), 12)
     lay.add(timeseries("Live answers (per minute)", [target(
         f'sum by (campaign) (rate(callcore_dialer_attempts_total{{{C}, outcome=~"human|abandoned"}}'
         "[$__rate_interval])) * 60", "{{campaign}}")], "cpm"), 12)
