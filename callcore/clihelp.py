@@ -12,6 +12,7 @@ Exit codes: 0 done, 1 failed (not found, conflict, database trouble), 2 bad inpu
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import IO, Any
@@ -74,3 +75,14 @@ def run_action(prog: str, action: Action, err: IO[str], runner: Runner | None = 
         print(f"{prog}: {exc}", file=err)
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def print_table(out: IO[str], header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Columns padded to their widest cell, two spaces apart, header first."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    for line in [header, *rows]:
+        out.write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() + "\n")
+
+
+def print_json(out: IO[str], data: Any) -> None:
+    out.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

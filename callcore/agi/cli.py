@@ -2,16 +2,16 @@
 
 ``did`` (DID -> queue), ``vip`` (caller priority), ``hours`` (business hours per queue), ``holiday`` and
 ``test`` (a dry run of the real routing decision). Numbers are stored in the form the ``route`` script
-looks up: E.164 when the number is valid in ``ROUTE_REGION`` (the script's region), else its digits, else
-the text as given (e.g. the ``s`` extension). Exit codes: 0 done, 1 failed (not found, database trouble),
-2 bad input (the message names the field). The schema is migrated before each command.
+looks up: E.164 when the number is valid as a national number of ``ROUTE_REGION`` (the script's region)
+or as an international one, else its digits, else the text as given (e.g. the ``s`` extension), so
+``79160000001``, ``+7 916 000-00-01`` and ``+79160000001`` are one VIP. Exit codes: 0 done, 1 failed
+(not found, database trouble), 2 bad input (the message names the field). The schema is migrated first.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import re
 import sys
 from typing import IO, Any
@@ -21,7 +21,7 @@ from callcore.agi import names
 from callcore.agi.routing import MAX_PRIORITY, MIN_PRIORITY, decide_route, number_candidates
 from callcore.agi.scripts import to_e164
 from callcore.agi.store import PgAgiStore
-from callcore.clihelp import EXIT_USAGE, Action, Db, Runner, run_action, with_db
+from callcore.clihelp import EXIT_USAGE, Action, Db, Runner, print_json, print_table, run_action, with_db
 from callcore.clock import Clock, SystemClock
 from callcore.errors import InputError, NotFound
 from callcore.store.sqlfiles import load_sql
@@ -54,11 +54,13 @@ def stored_number(text: str, field: str) -> str:
     raw = text.strip()
     if not raw:
         raise InputError("must not be empty", field=field)
-    e164 = to_e164(raw, ROUTE_REGION)
+    digits = "".join(c for c in raw if c.isdigit())
+    # national in the script's region, else international without its "+" (both are looked up)
+    e164 = to_e164(raw, ROUTE_REGION) or (to_e164(f"+{digits}", ROUTE_REGION) if digits else None)
     if e164:
         return e164
-    if any(c.isdigit() for c in raw) and all(c.isdigit() or c in _FORMATTING for c in raw):
-        return "".join(c for c in raw if c.isdigit())
+    if digits and all(c.isdigit() or c in _FORMATTING for c in raw):
+        return digits
     return raw
 
 
@@ -262,16 +264,6 @@ async def _fetch(db: Db, name: str, *args: Any) -> list[Any]:
     return rows
 
 
-def _table(out: IO[str], header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    for line in [header, *rows]:
-        out.write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() + "\n")
-
-
-def _json(data: Any, out: IO[str]) -> None:
-    out.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
 async def _did(db: Db, ns: argparse.Namespace, out: IO[str]) -> None:
     if ns.cmd == "add":
         rows = await _fetch(db, "cli_did_upsert", ns.did, ns.queue, ns.priority, ns.language,
@@ -286,10 +278,10 @@ async def _did(db: Db, ns: argparse.Namespace, out: IO[str]) -> None:
     else:
         rows = await _fetch(db, "cli_did_list")
         if ns.json:
-            _json([{k: r[k] for k in ("did", "queue", "priority", "language", "after_hours_queue", "note")}
-                   for r in rows], out)
+            keys = ("did", "queue", "priority", "language", "after_hours_queue", "note")
+            print_json(out, [{k: r[k] for k in keys} for r in rows])
             return
-        _table(out, ("DID", "QUEUE", "PRIORITY", "LANGUAGE", "AFTER-HOURS", "NOTE"),
+        print_table(out, ("DID", "QUEUE", "PRIORITY", "LANGUAGE", "AFTER-HOURS", "NOTE"),
                [(r["did"], r["queue"], str(r["priority"]), r["language"] or "-",
                  r["after_hours_queue"] or "-", r["note"]) for r in rows])
 
@@ -306,9 +298,9 @@ async def _vip(db: Db, ns: argparse.Namespace, out: IO[str]) -> None:
     else:
         rows = await _fetch(db, "cli_vip_list")
         if ns.json:
-            _json([{k: r[k] for k in ("number", "priority", "name")} for r in rows], out)
+            print_json(out, [{k: r[k] for k in ("number", "priority", "name")} for r in rows])
             return
-        _table(out, ("NUMBER", "PRIORITY", "NAME"), [(r["number"], str(r["priority"]), r["name"]) for r in rows])
+        print_table(out, ("NUMBER", "PRIORITY", "NAME"), [(r["number"], str(r["priority"]), r["name"]) for r in rows])
 
 
 async def _hours(db: Db, ns: argparse.Namespace, out: IO[str]) -> None:
@@ -332,10 +324,10 @@ async def _hours(db: Db, ns: argparse.Namespace, out: IO[str]) -> None:
     else:
         rows = await _fetch(db, "cli_hours_list", ns.queue)
         if ns.json:
-            _json([{"queue": r["queue"], "day": DAYS[r["weekday"]], "open": f"{r['open_at']:%H:%M}",
-                    "close": f"{r['close_at']:%H:%M}", "tz": r["tz"]} for r in rows], out)
+            print_json(out, [{"queue": r["queue"], "day": DAYS[r["weekday"]], "open": f"{r['open_at']:%H:%M}",
+                             "close": f"{r['close_at']:%H:%M}", "tz": r["tz"]} for r in rows])
             return
-        _table(out, ("QUEUE", "DAY", "OPEN", "CLOSE", "TZ"),
+        print_table(out, ("QUEUE", "DAY", "OPEN", "CLOSE", "TZ"),
                [(r["queue"], DAYS[r["weekday"]], f"{r['open_at']:%H:%M}", f"{r['close_at']:%H:%M}", r["tz"])
                 for r in rows])
 
@@ -352,9 +344,10 @@ async def _holiday(db: Db, ns: argparse.Namespace, out: IO[str]) -> None:
     else:
         rows = await _fetch(db, "cli_holiday_list", ns.year)
         if ns.json:
-            _json([{"date": r["day"].isoformat(), "queue": r["queue"], "name": r["name"]} for r in rows], out)
+            print_json(out, [{"date": r["day"].isoformat(), "queue": r["queue"], "name": r["name"]}
+                             for r in rows])
             return
-        _table(out, ("DATE", "QUEUE", "NAME"),
+        print_table(out, ("DATE", "QUEUE", "NAME"),
                [(r["day"].isoformat(), r["queue"] or "*", r["name"]) for r in rows])
 
 
