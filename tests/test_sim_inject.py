@@ -17,7 +17,7 @@ from callcore.clock import ManualClock
 from callcore.sim import Engine, SimAsterisk
 from callcore.sim.core import VirtualScheduler
 
-AUTH = {"Authorization": aiohttp.BasicAuth("callcore", "callcore-secret").encode()}
+AUTH = {"Authorization": aiohttp.encode_basic_auth("callcore", "callcore-secret")}
 
 
 class Sink:

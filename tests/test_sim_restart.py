@@ -11,7 +11,7 @@ from callcore.ari.client import AriClient
 from callcore.errors import AriError
 from callcore.sim import SimAsterisk
 
-AUTH = {"Authorization": aiohttp.BasicAuth("callcore", "callcore-secret").encode()}
+AUTH = {"Authorization": aiohttp.encode_basic_auth("callcore", "callcore-secret")}
 
 
 async def test_originate_during_the_restart_window_creates_nothing() -> None:

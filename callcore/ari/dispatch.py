@@ -145,6 +145,7 @@ class Subscription:
 class Dispatcher:
     def __init__(self, clock: Clock | None = None, log_interval: float = 10.0) -> None:
         self._subs: list[Subscription] = []
+        self._offers: tuple[Callable[[AriEvent], bool], ...] = ()
         self._clock = clock or SystemClock()
         self._log_interval = log_interval
 
@@ -154,11 +155,13 @@ class Dispatcher:
         sub = Subscription(name, maxsize, filter, dispatcher=self, clock=self._clock,
                            log_interval=self._log_interval)
         self._subs.append(sub)
+        self._offers = tuple(s.offer for s in self._subs)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subs:
             self._subs.remove(sub)
+            self._offers = tuple(s.offer for s in self._subs)
         if not sub.closed:
             sub.close()
 
@@ -167,8 +170,8 @@ class Dispatcher:
         return list(self._subs)
 
     def publish(self, ev: AriEvent) -> None:
-        for sub in self._subs:
-            sub.offer(ev)
+        for offer in self._offers:
+            offer(ev)
 
     def close_all(self) -> None:
         for sub in list(self._subs):
