@@ -224,9 +224,9 @@ class Replay:
         auth_mode = o.get("auth")
         headers = {}
         if auth_mode is None:
-            headers["Authorization"] = aiohttp.encode_basic_auth(USER, PASSWORD)  # type: ignore[attr-defined]
+            headers["Authorization"] = aiohttp.encode_basic_auth(USER, PASSWORD)
         elif auth_mode.startswith("basic"):
-            headers["Authorization"] = aiohttp.encode_basic_auth(USER, "wrong")  # type: ignore[attr-defined]
+            headers["Authorization"] = aiohttp.encode_basic_auth(USER, "wrong")
         data: Any = None
         if "body_raw" in o:
             data = o["body_raw"]
