@@ -12,7 +12,7 @@ import pytest
 
 from callcore.sim import EndpointBehaviour, SimAsterisk
 
-AUTH = {"Authorization": aiohttp.encode_basic_auth("callcore", "callcore-secret")}  # type: ignore[attr-defined]
+AUTH = {"Authorization": aiohttp.encode_basic_auth("callcore", "callcore-secret")}
 
 
 @pytest.fixture
