@@ -95,6 +95,10 @@ class Settings:
     api_tokens: Secret = _doc(
         "Comma-separated static tokens 'token=role:name' (role agent|supervisor|admin). Agents also get "
         "per-agent tokens from the database.", default=Secret(""))
+    # Phone numbers
+    phone_region: str = _doc(
+        "Country (ISO 3166 code) of phone numbers written without +CC: FastAGI routing, callcore route, lead "
+        "upload and the do-not-call list.", default="RU")
     # Logging / identity
     log_level: str = _doc("debug, info, warning or error.", default="info")
     log_format: str = _doc("auto (console on a TTY, JSON otherwise), json or console.", default="auto")
@@ -119,6 +123,10 @@ class Settings:
         for name in ("agi_max_sessions", "db_pool_size", "journal_buffer", "journal_batch"):
             if getattr(self, name) < 1:
                 raise bad(name, f"must be >= 1, got {getattr(self, name)}")
+        import phonenumbers
+
+        if self.phone_region not in phonenumbers.SUPPORTED_REGIONS:
+            raise bad("phone_region", f"must be a country code such as RU, US or GB, got {self.phone_region!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise bad("log_level", f"must be debug, info, warning or error, got {self.log_level!r}")
         if self.log_format not in ("auto", "json", "console"):

@@ -2,7 +2,7 @@
 
 ``did`` (DID -> queue), ``vip`` (caller priority), ``hours`` (business hours per queue), ``holiday`` and
 ``test`` (a dry run of the real routing decision). Numbers are stored in the form the ``route`` script
-looks up: E.164 when the number is valid as a national number of ``ROUTE_REGION`` (the script's region)
+looks up: E.164 when the number is valid as a national number of ``route_region()`` (the script's region)
 or as an international one, else its digits, else the text as given (e.g. the ``s`` extension), so
 ``79160000001``, ``+7 916 000-00-01`` and ``+79160000001`` are one VIP. Exit codes: 0 done, 1 failed
 (not found, database trouble), 2 bad input (the message names the field). The schema is migrated first.
@@ -27,7 +27,11 @@ from callcore.errors import InputError, NotFound
 from callcore.store.sqlfiles import load_sql
 
 PKG = "callcore.agi"
-ROUTE_REGION = "US"  # the region AgiScripts (and so the FastAGI route script) uses for national numbers
+def route_region() -> str:
+    """The region the FastAGI route script uses for national numbers: ``CALLCORE_PHONE_REGION``."""
+    from callcore.config import load_settings
+
+    return load_settings().phone_region
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DAY_SETS = {"all": range(7), "daily": range(7), "weekdays": range(5), "weekend": (5, 6), "weekends": (5, 6)}
@@ -43,7 +47,7 @@ DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y")
 def match_forms(number: str) -> list[str]:
     """Every form the ``route`` script looks a dialled or caller number up under (same order)."""
     out = number_candidates(number)
-    e164 = to_e164(number, ROUTE_REGION)
+    e164 = to_e164(number, route_region())
     if e164 and e164 not in out:
         out.append(e164)
     return out
@@ -56,7 +60,8 @@ def stored_number(text: str, field: str) -> str:
         raise InputError("must not be empty", field=field)
     digits = "".join(c for c in raw if c.isdigit())
     # national in the script's region, else international without its "+" (both are looked up)
-    e164 = to_e164(raw, ROUTE_REGION) or (to_e164(f"+{digits}", ROUTE_REGION) if digits else None)
+    region = route_region()
+    e164 = to_e164(raw, region) or (to_e164(f"+{digits}", region) if digits else None)
     if e164:
         return e164
     if digits and all(c.isdigit() or c in _FORMATTING for c in raw):

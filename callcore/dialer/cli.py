@@ -90,6 +90,13 @@ class Progress:
 # --- campaign ----------------------------------------------------------------------------------------
 
 
+def _region() -> str:
+    """``CALLCORE_PHONE_REGION`` (the default region of every number without a country code)."""
+    from callcore.config import load_settings
+
+    return load_settings().phone_region
+
+
 def _retry(text: str) -> RetryDelays:
     values: dict[str, float] = {}
     for part in text.split(","):
@@ -159,7 +166,8 @@ def _campaign_parser() -> argparse.ArgumentParser:
     u.add_argument("name")
     u.add_argument("file", type=Path)
     u.add_argument("--map", help="column map, e.g. phone=Телефон,name=ФИО")
-    u.add_argument("--region", default="RU", help="default country of numbers without +CC (default RU)")
+    u.add_argument("--region", default=_region(),
+                   help="country of numbers without +CC (default: CALLCORE_PHONE_REGION)")
     u.add_argument("--dry-run", action="store_true", help="validate and report, load nothing")
     u.add_argument("--reject-file", type=Path, help="write rejected lines (line, reason, field) here")
     u.add_argument("--tz-column", help="column with IANA time zones (else from the number)")
@@ -239,7 +247,8 @@ def _dnc_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="is a number on the list? (exit 3 when it is)")
     c.add_argument("number")
     for s in (a, r, i, c):
-        s.add_argument("--region", default="RU", help="default country of numbers without +CC")
+        s.add_argument("--region", default=_region(),
+                       help="country of numbers without +CC (default: CALLCORE_PHONE_REGION)")
     return p
 
 

@@ -271,7 +271,8 @@ class Service:
         from callcore.agi.server import AgiServer
         from callcore.agi.store import PgAgiStore
 
-        self.agi = AgiServer(self.settings, AgiScripts(PgAgiStore(self.pool), self.clock).scripts())
+        scripts = AgiScripts(PgAgiStore(self.pool), self.clock, region=self.settings.phone_region)
+        self.agi = AgiServer(self.settings, scripts.scripts())
         await self.agi.start()
 
     async def _start_ami(self, tg: asyncio.TaskGroup) -> None:
