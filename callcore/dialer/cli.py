@@ -7,61 +7,32 @@ file, line and field). ``upload`` shows a progress bar on stderr when it is a te
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import IO, Any
 
+from callcore import clihelp
 from callcore.dialer import dnc
 from callcore.dialer.campaign import CampaignSettings, MachineHandling, Mode, RetryDelays
 from callcore.dialer.compliance import CallingWindow
 from callcore.dialer.csvread import parse_map
 from callcore.dialer.store import DialerStore, settings_to_json
 from callcore.dialer.upload import UploadOptions, upload_leads
-from callcore.errors import CallcoreError, InputError, StoreError
+from callcore.errors import InputError
 
-Action = Callable[[Any], Awaitable[None]]
-Runner = Callable[[Action], Coroutine[Any, Any, None]]
+Action = clihelp.Action
+Runner = clihelp.Runner
 
 
 async def with_db(action: Action) -> None:
     """Run ``action`` on one connection to the configured (or discovered) database."""
-    import asyncpg
-
-    from callcore.config import load_settings
-    from callcore.logs import configure_logging
-    from callcore.store.pg import resolve_database
-
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format, stream=sys.stderr)
-    resolved = await resolve_database(settings.database_url.reveal(), purpose="service")
-    try:
-        conn = await asyncpg.connect(resolved.dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
-        await resolved.stop()
-        raise StoreError(f"cannot use the database: {exc}") from exc
-    try:
-        await action(conn)
-    except asyncpg.UndefinedTableError:
-        raise StoreError("the database has no dialer tables: run 'callcore db migrate'") from None
-    finally:
-        await conn.close()
-        await resolved.stop()
+    await clihelp.with_db(action, tables="dialer")
 
 
 def _run(prog: str, action: Action, err: IO[str], runner: Runner | None) -> int:
-    try:
-        asyncio.run((runner or with_db)(action))
-    except InputError as exc:
-        print(f"{prog}: {exc}", file=err)
-        return 2
-    except CallcoreError as exc:
-        print(f"{prog}: {exc}", file=err)
-        return 1
-    return 0
+    return clihelp.run_action(prog, action, err, runner or with_db)
 
 
 class Progress:

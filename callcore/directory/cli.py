@@ -7,21 +7,18 @@ names the field).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
 from typing import IO, Any
 
-import asyncpg
-
+from callcore import clihelp
 from callcore.directory import store
 from callcore.directory.model import agent_json, build_agent, build_queue, parse_level_pair, queue_json
-from callcore.errors import CallcoreError, InputError, StoreError
+from callcore.errors import InputError
 
 Db = Any
-Action = Callable[[Db], Awaitable[None]]
-Runner = Callable[[Action], Coroutine[Any, Any, None]]
+Action = clihelp.Action
+Runner = clihelp.Runner
 
 # option dest -> QueueConfig field
 QUEUE_OPTIONS: dict[str, tuple[str, str]] = {
@@ -47,45 +44,13 @@ QUEUE_OPTIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def _connect_error(exc: BaseException) -> StoreError:
-    return StoreError(f"cannot use the database: {exc}")
-
-
 async def with_db(action: Action) -> None:
     """Run ``action`` on a connection to the configured (or discovered) database."""
-    from callcore.config import load_settings
-    from callcore.logs import configure_logging
-    from callcore.store.pg import resolve_database
-
-    settings = load_settings()
-    # command output goes to stdout (tokens, JSON): logs go to stderr, and only warnings unless debugging
-    configure_logging("debug" if settings.log_level == "debug" else "warning", settings.log_format,
-                      stream=sys.stderr)
-    resolved = await resolve_database(settings.database_url.reveal(), purpose="service")
-    try:
-        conn = await asyncpg.connect(resolved.dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
-        await resolved.stop()
-        raise _connect_error(exc) from exc
-    try:
-        await action(conn)
-    except asyncpg.UndefinedTableError:
-        raise StoreError("the database has no directory tables: run 'callcore db migrate'") from None
-    finally:
-        await conn.close()
-        await resolved.stop()
+    await clihelp.with_db(action, tables="directory")
 
 
 def _run(prog: str, action: Action, err: IO[str], runner: Runner | None) -> int:
-    try:
-        asyncio.run((runner or with_db)(action))
-    except InputError as exc:
-        print(f"{prog}: {exc}", file=err)
-        return 2
-    except CallcoreError as exc:
-        print(f"{prog}: {exc}", file=err)
-        return 1
-    return 0
+    return clihelp.run_action(prog, action, err, runner or with_db)
 
 
 def _print_json(data: Any, out: IO[str]) -> None:
