@@ -196,3 +196,33 @@ async def test_restart_while_database_is_down_routes_with_cached_configuration(
     finally:
         await proxy.close()
     assert list((tmp_path / "spill").glob("*")), "events taken while PostgreSQL was down were spilled"
+
+
+async def test_agent_whose_phone_is_unregistered_is_not_offered_calls(sim: SimAsterisk, pg_dsn: str,
+                                                                      tmp_path: Path) -> None:
+    from callcore.sim.ami import SimAmi
+
+    await seed(pg_dsn)
+    ami = SimAmi(endpoints=["a1"])
+    await ami.start()
+    ami.set_registered("a1", False)
+    settings = service_settings(sim, tmp_path).replace(
+        ami_enabled=True, ami_port=ami.port, ami_ping_interval=0.5)
+    run = await start(settings, pg_dsn)
+    svc = run.service
+    try:
+        acd = svc.acd
+        assert acd is not None
+        await acd.login("a1")
+        await until(lambda: svc.ami is not None and svc.ami.registered("a1") is False, "AMI sees the phone")
+        await until(lambda: acd.agent_state("a1")["registered"] is False, "ACD knows the phone is unregistered")
+        await sim.inject_call(queue="sales", caller_number="+15551230042")
+        await asyncio.sleep(0.5)
+        assert sim.counters.get("channels_originated", 0) == 0, "an unregistered phone must not be rung"
+        ami.set_registered("a1", True)
+        await until(lambda: sim.counters.get("calls_bridged", 0) == 1, "offered once the phone registered")
+        _, ready = await http_get(svc.http_port or 0, "/readyz")
+        assert ready["checks"]["ami"]["connected"] is True
+    finally:
+        await run.shutdown()
+        await ami.stop()

@@ -289,10 +289,16 @@ class Service:
         acd = self.acd
 
         def on_change(change: Any) -> None:
+            # AMI names PJSIP endpoints without the technology ("agent1001"); agents' endpoints carry it
             if acd is not None and change.registered is not None:
-                acd.runtime.handle(EndpointRegistration(change.endpoint, change.registered))
+                endpoint = change.endpoint if "/" in change.endpoint else f"PJSIP/{change.endpoint}"
+                acd.runtime.handle(EndpointRegistration(endpoint, change.registered))
 
         self.ami.on_registration_change(on_change)
+        from callcore.ami.registry import RegistrationChange
+
+        for endpoint, registered in self.ami.registrations.snapshot().items():  # what start() already read
+            on_change(RegistrationChange(endpoint, registered))
 
     async def _start_http(self) -> web.AppRunner:
         from callcore.http.app import create_app
