@@ -123,7 +123,7 @@ async def _seed(dsn: str, agent_ids: list[str]) -> dict[str, str]:
             service_level_threshold=20.0, skills=(SkillRequirement.parse("lang_en>=2, after 10 s >=1"),),
             dispositions=("solved", "escalated", "complaint")))
         await store.create_queue(pool, QueueConfig(name="outbound", strategy="longest-idle", wrapup_time=2.0))
-        inbound_only = max(1, (len(agent_ids) * 3) // 5)
+        inbound_only = _inbound_team_size(len(agent_ids))
         for n, aid in enumerate(agent_ids):
             if n >= inbound_only:
                 memberships = {"outbound": 0, "sales": 5}  # the campaign's team, backing up sales
@@ -140,9 +140,15 @@ async def _seed(dsn: str, agent_ids: list[str]) -> dict[str, str]:
     return tokens
 
 
+def _inbound_team_size(agents: int) -> int:
+    """60 % of the operators take inbound calls (ring mode); the rest staff the campaign (sessions)."""
+    return max(1, (agents * 3) // 5)
+
+
 async def run_demo(opts: DemoOptions, base: Settings, out: TextIO) -> int:
     from callcore.service.app import Service
     from callcore.sim import EndpointBehaviour, SimAsterisk
+    from callcore.sim.ami import SimAmi
 
     dsn, resolved = await _database(base, out)
     agent_ids = [f"{2001 + i}" for i in range(opts.agents)]
@@ -151,11 +157,17 @@ async def run_demo(opts: DemoOptions, base: Settings, out: TextIO) -> int:
     shutil.rmtree(spill, ignore_errors=True)
     sim = SimAsterisk(seed=opts.seed, time_scale=opts.time_scale, agents=[f"PJSIP/{a}" for a in agent_ids])
     await sim.start()
-    print(f"simulated Asterisk: ARI at {sim.ari_url} ({opts.agents} operator phones)", file=out)
+    ami = SimAmi(endpoints=list(agent_ids))
+    await ami.start()
+    for aid in agent_ids:
+        ami.set_registered(aid, True)
+    print(f"simulated Asterisk: ARI at {sim.ari_url}, AMI on port {ami.port} ({opts.agents} operator phones, "
+          "registered)", file=out)
     for aid in agent_ids:
         sim.set_endpoint(f"PJSIP/{aid}", EndpointBehaviour(answer_delay=(0.3, 1.2), p_answer=0.97))
     settings = base.replace(
-        ari_url=sim.ari_url, database_url=Secret(dsn), http_port=0, agi_port=0, ami_enabled=False,
+        ari_url=sim.ari_url, database_url=Secret(dsn), http_port=0, agi_port=0, ami_enabled=True,
+        ami_host="127.0.0.1", ami_port=ami.port,
         journal_spill_dir=str(spill), api_tokens=Secret(f"{ADMIN_TOKEN}=admin:demo"))
     service = Service(settings, dsn=dsn)
     stop = asyncio.Event()
@@ -169,9 +181,16 @@ async def run_demo(opts: DemoOptions, base: Settings, out: TextIO) -> int:
             base_url = f"http://127.0.0.1:{service.http_port}/api/v1"
             print(f"callcore service: HTTP API at {base_url}", file=out)
             async with aiohttp.ClientSession() as http:
-                for aid in agent_ids:
+                inbound_team = agent_ids[:_inbound_team_size(len(agent_ids))]
+                for aid in inbound_team:
                     await _api(http, "POST", f"{base_url}/agents/{aid}/login", tokens[aid], {})
-                print(f"{len(agent_ids)} operators logged in through the HTTP API", file=out)
+                print(f"{len(inbound_team)} operators logged in through the HTTP API (their phones ring)", file=out)
+                campaign_team = agent_ids[len(inbound_team):]
+                for aid in campaign_team:
+                    await sim.inject_agent_login(f"PJSIP/{aid}", aid)
+                if campaign_team:
+                    print(f"{len(campaign_team)} operators dialled *55: persistent sessions, calls bridged at once",
+                          file=out)
                 if opts.campaign:
                     await _start_campaign(opts, sim, dsn, out)
                 sim.start_arrivals(opts.rate, queues=["sales", "support"], patience=(15.0, 60.0),
@@ -185,6 +204,7 @@ async def run_demo(opts: DemoOptions, base: Settings, out: TextIO) -> int:
         code = 1
     finally:
         await sim.close()
+        await ami.stop()
     if code == 0:
         await _summary(dsn, state, sim, out)
     await resolved.stop()
