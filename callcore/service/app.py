@@ -49,6 +49,8 @@ class Service:
         self.ari: AriSession | None = None
         self.acd: AcdService | None = None
         self.dialer: Any = None
+        self.callbacks: Any = None  # callcore.service.callbacks.CallbackDialer
+        self.callback_requests: Any = None  # callcore.service.callbacks.CallbackRequests
         self.agi: Any = None
         self.ami: Any = None
         self.http_port: int | None = None
@@ -123,8 +125,13 @@ class Service:
         await self.sink.start()
         self.ari = AriSession.from_settings(s)
         queues, agents, states = await self._load_directory()
+        if self.pool is not None:
+            from callcore.service.callbacks import CallbackRequests
+
+            self.callback_requests = CallbackRequests(self.pool, self.sink, self.clock)
         self.acd = AcdService(self.ari.client, self.sink, self.clock, queues, agents, app=s.ari_app,
-                              loader=self._loader)
+                              loader=self._loader,
+                              on_callback=self.callback_requests.on_callback if self.callback_requests else None)
         self.acd.restore(states)
         runner: web.AppRunner | None = None
         try:
@@ -136,6 +143,7 @@ class Service:
                 tg.create_task(journal_ari_events(journal_sub, self.sink), name="ari-journal")
                 tg.create_task(self._listen_config(dsn), name="config-listener")
                 await self._start_dialer(tg, dsn)
+                self._start_callbacks(tg)
                 await self._start_agi()
                 await self._start_ami(tg)
                 runner = await self._start_http()
@@ -160,6 +168,8 @@ class Service:
             with contextlib.suppress(Exception):
                 await self.dialer.stop()
             self.dialer = None
+        if self.callbacks is not None:
+            await self.callbacks.stop()
         if self.agi is not None:
             with contextlib.suppress(Exception):
                 await self.agi.stop()
@@ -259,6 +269,20 @@ class Service:
         except Exception as exc:  # campaigns start on the next configuration change or restart
             log.warning("dialer_start_failed", error=str(exc))
         tg.create_task(publish_dialer_gauges(self.dialer, operators, self.clock), name="dialer-gauges")
+
+    def _start_callbacks(self, tg: asyncio.TaskGroup) -> None:
+        """Inbound callbacks dialled back, operators' callback dispositions stored (needs the database)."""
+        if self.pool is None or self.ari is None or self.acd is None or self.sink is None:
+            return
+        from callcore.service.callbacks import CallbackDialer, caller_id_from_env
+
+        self.callbacks = CallbackDialer(ari=self.ari.client, acd=self.acd, pool=self.pool, journal=self.sink,
+                                        clock=self.clock, instance=self.settings.instance_id,
+                                        caller_id=caller_id_from_env())
+        events = self.ari.subscribe("callbacks", maxsize=50_000, filter=self.callbacks.wants)
+        tg.create_task(self.callbacks.run(events), name="callback-dialer")
+        if self.callback_requests is not None:
+            tg.create_task(self.callback_requests.run(), name="callback-requests")
 
     def _campaign_script(self, campaign: str) -> str:
         runner = self.dialer.runners.get(campaign) if self.dialer is not None else None
