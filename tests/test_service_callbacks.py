@@ -218,6 +218,39 @@ async def test_two_instances_never_claim_the_same_callback(pg_dsn: str) -> None:
     assert all(r["agent_id"] is None for r in claimed)
 
 
+@pg
+async def test_service_stores_an_inbound_callback_disposition(pg_dsn: str, tmp_path: Path) -> None:
+    await seed(pg_dsn)
+    async with SimAsterisk(seed=13, agents=["PJSIP/a1"]) as sim:
+        sim.set_endpoint("PJSIP/a1", EndpointBehaviour(answer_delay=0.05, p_answer=1.0))
+        run = await start(service_settings(sim, tmp_path), pg_dsn)
+        svc = run.service
+        try:
+            assert svc.acd is not None and svc.callback_requests is not None
+            acd = svc.acd
+            await acd.login("a1")
+            call = await sim.inject_call(queue="support", caller_number="+12025550166", talk_time=0.3)
+            await until(lambda: acd.agent_state("a1")["state"] == "on_call", "a1 on the call")
+            await until(lambda: acd.agent_state("a1")["state"] != "on_call", "call over")
+            at = datetime.now(UTC).timestamp() + 7200.0
+            await acd.disposition("a1", "callback", callback_at=at)
+            conn = await asyncpg.connect(pg_dsn)
+            try:
+                row: Any = None
+                for _ in range(200):
+                    row = await conn.fetchrow("SELECT caller_number, queue, agent_id, due_at FROM callbacks")
+                    if row is not None:
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                await conn.close()
+        finally:
+            await run.shutdown()
+    assert row is not None, "no callbacks row"
+    assert (row["caller_number"], row["queue"], row["agent_id"]) == ("+12025550166", "support", "a1"), call
+    assert abs(row["due_at"].timestamp() - at) < 0.01
+
+
 async def _outbound_attempt(pool: Any, state: str) -> int:
     cid = await pool.fetchval("INSERT INTO campaigns (name, mode, queue) VALUES ('c', 'preview', 'support') "
                               "RETURNING id")
@@ -292,9 +325,10 @@ async def test_inbound_callback_disposition_adds_a_callbacks_row(pg_pool: Any) -
 
 def test_dialer_subscription_takes_only_its_channels() -> None:
     from callcore.ari import events as E
+    from callcore.ari.models import Channel
 
     def started(ch: str) -> Any:
-        return E.StasisStart(channel=E.Channel(id=ch, name=ch), args=["callback", "1"])  # type: ignore[attr-defined]
+        return E.StasisStart(channel=Channel(id=ch, name=ch), args=["callback", "1"])
 
     assert CallbackDialer.wants(started("callback-1-1"))
     assert not CallbackDialer.wants(started("dial-abc"))
