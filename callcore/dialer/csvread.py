@@ -1,5 +1,5 @@
-"""Reading lead files: encoding and delimiter detection, streamed rows with line numbers, column
-mapping and phone-number normalisation to E.164.
+"""Reading lead files: encoding and delimiter detection, streamed rows with line numbers and column
+mapping. Phone numbers are normalised by ``callcore.dialer.phones`` (re-exported here).
 
 Everything here is synchronous and pure apart from reading the file; the upload shell
 (``callcore.dialer.upload``) drives it batch by batch.
@@ -11,19 +11,18 @@ import codecs
 import csv
 import hashlib
 import io
-import re
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-import phonenumbers
-from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat, PhoneNumberType
-from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
-
+from callcore.dialer.phones import BadPhone, Phone, PhoneNormalizer, number_type
 from callcore.errors import InputError
+
+__all__ = ["FIELDS", "PHONE_HEADERS", "BadPhone", "Columns", "FileFormat", "Phone", "PhoneNormalizer",
+           "RowReader", "detect_format", "number_type", "parse_map", "parse_tz", "resolve_columns",
+           "sniff_delimiter"]
 
 _CHUNK = 1 << 20
 _DELIMITERS = (",", ";", "\t")
@@ -248,207 +247,3 @@ def parse_tz(value: str) -> tuple[str, ...] | str:
     if bad:
         return f"unknown time zone {bad[0]!r}"
     return names
-
-
-# --- phone numbers -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Phone:
-    e164: str
-    tz: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BadPhone:
-    reason: str
-
-
-_STRIP = str.maketrans("", "", " -().\u00a0\t/")
-_UNKNOWN_TZ = "Etc/Unknown"
-
-
-def _zones(cc: int, nsn: str, ntype: int) -> tuple[str, ...]:
-    geo = phonenumbers.is_number_type_geographical(ntype, cc)
-    return _zones_for_prefix(f"{cc}{nsn}"[:TIMEZONE_LONGEST_PREFIX] if geo else str(cc))
-
-
-@lru_cache(maxsize=65536)
-def _zones_for_prefix(digits: str) -> tuple[str, ...]:
-    for n in range(len(digits), 0, -1):
-        zones = TIMEZONE_DATA.get(digits[:n])
-        if zones is not None:
-            return tuple(z for z in zones if z != _UNKNOWN_TZ)
-    return ()
-
-
-_TYPES = (("premium_rate", PhoneNumberType.PREMIUM_RATE), ("toll_free", PhoneNumberType.TOLL_FREE),
-          ("shared_cost", PhoneNumberType.SHARED_COST), ("voip", PhoneNumberType.VOIP),
-          ("personal_number", PhoneNumberType.PERSONAL_NUMBER), ("pager", PhoneNumberType.PAGER),
-          ("uan", PhoneNumberType.UAN), ("voicemail", PhoneNumberType.VOICEMAIL),
-          ("fixed_line", PhoneNumberType.FIXED_LINE), ("mobile", PhoneNumberType.MOBILE))
-
-
-def _desc_applies(desc: Any, length: int) -> bool:
-    if desc is None or not desc.national_number_pattern:
-        return False
-    return not desc.possible_length or length in desc.possible_length
-
-
-class _RegionTyper:
-    """``phonenumbers.number_type`` for one region's metadata, with the type patterns that apply to a
-    number length folded into one regex (alternatives in phonenumbers' order, so the first that matches
-    the whole number is the type phonenumbers would report)."""
-
-    def __init__(self, metadata: Any) -> None:
-        self.md = metadata
-        self.general = re.compile(metadata.general_desc.national_number_pattern or "(?!)")
-        self.leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
-        self._by_len: dict[int, re.Pattern[str] | None] = {}
-
-    def _combined(self, length: int) -> re.Pattern[str] | None:
-        if length not in self._by_len:
-            alts = [f"(?P<{name}>{getattr(self.md, name).national_number_pattern})"
-                    for name, _t in _TYPES if _desc_applies(getattr(self.md, name), length)]
-            self._by_len[length] = re.compile("|".join(alts)) if alts else None
-        return self._by_len[length]
-
-    def type_of(self, nsn: str) -> int:
-        md = self.md
-        if not _desc_applies(md.general_desc, len(nsn)) or not self.general.fullmatch(nsn):
-            return PhoneNumberType.UNKNOWN
-        combined = self._combined(len(nsn))
-        m = combined.fullmatch(nsn) if combined is not None else None
-        if m is None:
-            return PhoneNumberType.UNKNOWN
-        name = next(k for k, v in m.groupdict().items() if v is not None)
-        same = md.same_mobile_and_fixed_line_pattern
-        if name == "fixed_line":
-            mobile = md.mobile
-            if same or (_desc_applies(mobile, len(nsn)) and re.fullmatch(mobile.national_number_pattern, nsn)):
-                return PhoneNumberType.FIXED_LINE_OR_MOBILE
-            return PhoneNumberType.FIXED_LINE
-        if name == "mobile":
-            return PhoneNumberType.UNKNOWN if same else PhoneNumberType.MOBILE
-        return dict(_TYPES)[name]
-
-
-@lru_cache(maxsize=512)
-def _national_prefixes(cc: int) -> tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]:
-    """(national prefix, general pattern) of every region sharing country code ``cc``."""
-    out = []
-    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ()):
-        md = PhoneMetadata.metadata_for_region(region, None)
-        if md is not None and md.national_prefix_for_parsing:
-            general = md.general_desc.national_number_pattern if md.general_desc is not None else None
-            out.append((re.compile(md.national_prefix_for_parsing), re.compile(general or "(?!)")))
-    return tuple(out)
-
-
-def _may_have_national_prefix(cc: int, nsn: str) -> bool:
-    """Would phonenumbers strip a national prefix from ``+<cc><nsn>``? It keeps the digits when they
-    form a viable number and the rest after the prefix does not; anything else is left to it."""
-    for prefix, general in _national_prefixes(cc):
-        m = prefix.match(nsn)
-        if m and not (general.fullmatch(nsn) and not general.fullmatch(nsn[m.end():])):
-            return True
-    return False
-
-
-@lru_cache(maxsize=512)
-def _typer(region: str) -> _RegionTyper | None:
-    md = PhoneMetadata.metadata_for_region(region, None)
-    return None if md is None else _RegionTyper(md)
-
-
-def number_type(cc: int, nsn: str) -> int:
-    """Same answer as ``phonenumbers.number_type`` for ``+<cc><nsn>`` (nsn without a leading zero)."""
-    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc)
-    if not regions or "001" in regions:
-        return phonenumbers.number_type(PhoneNumber(country_code=cc, national_number=int(nsn)))
-    if len(regions) == 1:
-        typer = _typer(regions[0])
-        return typer.type_of(nsn) if typer is not None else PhoneNumberType.UNKNOWN
-    for region in regions:
-        typer = _typer(region)
-        if typer is None:
-            continue
-        if typer.leading is not None:
-            if typer.leading.match(nsn):
-                return typer.type_of(nsn)
-        else:
-            ntype = typer.type_of(nsn)
-            if ntype != PhoneNumberType.UNKNOWN:
-                return ntype
-    return PhoneNumberType.UNKNOWN
-
-
-class PhoneNormalizer:
-    """Raw phone text -> ``Phone`` (E.164 + candidate time zones) or ``BadPhone`` (reason).
-
-    Fast path for the common shapes (``+CC...`` and, for region RU, ``8XXXXXXXXXX``/``7XXXXXXXXXX``/
-    10 digits) that builds the number directly and only runs the validity check; everything else goes
-    through ``phonenumbers.parse``. Results are cached by the raw text.
-    """
-
-    def __init__(self, region: str, cache_size: int = 200_000) -> None:
-        region = region.upper()
-        if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise InputError(f"unknown region {region!r} (use an ISO country code such as RU)",
-                             field="--region")
-        self.region = region
-        self._cache: dict[str, Phone | BadPhone] = {}
-        self._cache_size = cache_size
-
-    def normalize(self, raw: str) -> Phone | BadPhone:
-        hit = self._cache.get(raw)
-        if hit is None:
-            hit = self._compute(raw)
-            if len(self._cache) < self._cache_size:
-                self._cache[raw] = hit
-        return hit
-
-    def _compute(self, raw: str) -> Phone | BadPhone:
-        text = raw.strip()
-        if not text:
-            return BadPhone("empty phone number")
-        compact = text.translate(_STRIP)
-        intl = compact.startswith("+")
-        digits = compact[1:] if intl else compact
-        if digits.isascii() and digits.isdigit() and 4 <= len(digits) <= 17:
-            if intl:
-                if digits[0] != "0":
-                    for n in (1, 2, 3):
-                        if int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-                            cc, nsn = int(digits[:n]), digits[n:]
-                            if _may_have_national_prefix(cc, nsn):
-                                break   # phonenumbers may strip it: let it decide
-                            return self._checked(cc, nsn, text)
-                    else:
-                        return BadPhone(f"unknown country code in {text!r}")
-            elif self.region == "RU":
-                if len(digits) == 11 and digits[0] in "78":
-                    return self._checked(7, digits[1:], text)
-                if len(digits) == 10:
-                    return self._checked(7, digits, text)
-        return self._slow(text)
-
-    def _checked(self, cc: int, nsn: str, text: str) -> Phone | BadPhone:
-        if not nsn or nsn[0] == "0":
-            return self._slow(text)
-        ntype = number_type(cc, nsn)
-        if ntype == PhoneNumberType.UNKNOWN:
-            return BadPhone(f"not a valid number: {text!r}")
-        return Phone(f"+{cc}{nsn}", _zones(cc, nsn, ntype))
-
-    def _slow(self, text: str) -> Phone | BadPhone:
-        try:
-            num = phonenumbers.parse(text, self.region)
-        except phonenumbers.NumberParseException as exc:
-            return BadPhone(f"not a phone number: {text!r} ({exc._msg})")
-        ntype = phonenumbers.number_type(num)
-        if ntype == PhoneNumberType.UNKNOWN:
-            return BadPhone(f"not a valid number: {text!r}")
-        e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
-        cc = num.country_code or 0
-        return Phone(e164, _zones(cc, e164[1 + len(str(cc)):], ntype))

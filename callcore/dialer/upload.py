@@ -73,6 +73,7 @@ class UploadOptions:
     dry_run: bool = False
     reject_file: Path | None = None
     batch_size: int = 5000
+    chunk_rows: int = 20_000     # rows per COPY + SQL step; PostgreSQL checks one while the next is cleaned
     workers: int | None = None   # None: automatic (processes only for big files), 0: in this process
 
 
@@ -262,6 +263,8 @@ async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOpti
     PhoneNormalizer(opts.region)  # validates the region before any work
     if opts.batch_size < 1:
         raise InputError("batch size must be at least 1", field="batch_size")
+    if opts.chunk_rows < 1:
+        raise InputError("chunk size must be at least 1 row", field="chunk_rows")
     fmt = detect_format(path)
     report = UploadReport(campaign, str(path), fmt, dry_run=opts.dry_run,
                           reject_file=str(opts.reject_file) if opts.reject_file else "")
@@ -300,25 +303,75 @@ async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, o
                                     fmt.encoding, fmt.delimiter)
     report.upload_id = int(upload_id)
     await conn.execute(load_sql(PKG, "upload_temp_table"))
+    await conn.execute(load_sql(PKG, "upload_params"), campaign_id, report.upload_id, reader.path.name)
+    # Plans here are cheap; compiling them (JIT, misled by temp tables without statistics) is not.
+    await conn.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
     pool, workers = _make_pool(opts.workers, fmt.size)
     if pool is not None:
         gc.freeze()   # forked workers must not walk (and so copy) the parent's heap in their collections
+    chunks = _Chunks(conn)
     try:
-        # One COPY fed as rows are cleaned: PostgreSQL ingests while the next batch is parsed.
-        await conn.copy_to_table("upload_rows", columns=_COPY_COLUMNS, format="text",
-                                 source=_cleaned(reader, cols, opts, pool, workers, report, sink, progress))
+        pending: list[bytes] = []
+        rows = 0
+        async for data, n in _cleaned(reader, cols, opts, pool, workers, report, sink, progress):
+            pending.append(data)
+            rows += n
+            if rows >= opts.chunk_rows:
+                await chunks.ship(pending)
+                pending, rows = [], 0
+        await chunks.ship(pending)
+        await chunks.wait()
     finally:
+        await chunks.abandon()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
             gc.unfreeze()
-    await _finish(conn, campaign_id, report, sink)
+    await _finish(conn, report, sink)
+
+
+class _Chunks:
+    """Chunks of COPY data into ``upload_rows``, each followed by ``upload_chunk.sql``. The script runs in
+    PostgreSQL while the caller cleans the next chunk: two cores at work instead of one after the other."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._script = load_sql(PKG, "upload_chunk")
+        self._step: asyncio.Task[str] | None = None
+        self._count = 0
+
+    async def ship(self, data: list[bytes]) -> None:
+        await self.wait()
+        if not data:
+            return
+        await self._conn.copy_to_table("upload_rows", columns=_COPY_COLUMNS, format="text",
+                                       source=_each(data))
+        self._count += 1
+        self._step = asyncio.create_task(self._conn.execute(self._script), name=f"upload-chunk-{self._count}")
+        await asyncio.sleep(0)   # the script is sent before the caller goes back to cleaning rows
+
+    async def wait(self) -> None:
+        step, self._step = self._step, None
+        if step is not None:
+            await step
+
+    async def abandon(self) -> None:
+        """After a failure: the connection is free again once the script in flight has ended."""
+        step, self._step = self._step, None
+        if step is not None:
+            step.cancel()
+            await asyncio.gather(step, return_exceptions=True)
+
+
+async def _each(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for data in chunks:
+        yield data
 
 
 async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: ProcessPoolExecutor | None,
                    workers: int, report: UploadReport, sink: RejectSink,
-                   progress: ProgressFn | None) -> AsyncIterator[bytes]:
-    """COPY data of every accepted row in file order, a batch at a time; rejects go to ``sink`` as their
-    batch completes."""
+                   progress: ProgressFn | None) -> AsyncIterator[tuple[bytes, int]]:
+    """COPY data of the accepted rows in file order with their count, a batch at a time; rejects go to
+    ``sink`` as their batch completes."""
     loop = asyncio.get_running_loop()
     pending: deque[asyncio.Future[tuple[list[Record], list[Reject]]]] = deque()
     depth = workers + 1 if pool is not None else 0
@@ -330,35 +383,28 @@ async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: 
             done.set_result(clean_batch(batch, cols, opts.region))
             pending.append(done)
         while len(pending) > depth:
-            if chunk := _take(await pending.popleft(), report, sink):
-                yield chunk
+            yield _take(await pending.popleft(), report, sink)
             if progress:
                 progress(reader.bytes_read(), reader.fmt.size, report.rows)
     while pending:
-        if chunk := _take(await pending.popleft(), report, sink):
-            yield chunk
+        yield _take(await pending.popleft(), report, sink)
     if progress:
         progress(reader.fmt.size, reader.fmt.size, report.rows)
 
 
-def _take(cleaned: tuple[list[Record], list[Reject]], report: UploadReport, sink: RejectSink) -> bytes:
+def _take(cleaned: tuple[list[Record], list[Reject]], report: UploadReport,
+          sink: RejectSink) -> tuple[bytes, int]:
     records, rejects = cleaned
     for r in rejects:
         sink.add(r)
     report.rows += len(records) + len(rejects)
-    return copy_chunk(records)
+    return copy_chunk(records), len(records)
 
 
-async def _finish(conn: Any, campaign_id: int, report: UploadReport, sink: RejectSink) -> None:
-    await conn.execute("SET LOCAL work_mem = '64MB'")
-    await conn.execute(load_sql(PKG, "upload_drop_dup_in_file"))
-    await conn.execute(load_sql(PKG, "upload_drop_dnc"))
-    await conn.execute(load_sql(PKG, "upload_drop_dup_in_campaign"), campaign_id)
-    await conn.execute(load_sql(PKG, "upload_zone_sets"))
+async def _finish(conn: Any, report: UploadReport, sink: RejectSink) -> None:
     async for r in conn.cursor(load_sql(PKG, "upload_rejects"), prefetch=5000):   # streamed, in line order
         sink.add(Reject(r["line"], r["reason"], "phone", r["phone_e164"], r["detail"]))
-    report.inserted = int(await conn.fetchval(load_sql(PKG, "upload_insert_leads"), campaign_id,
-                                              Path(report.file).name, report.upload_id))
+    report.inserted = int(await conn.fetchval(load_sql(PKG, "upload_inserted")))
     c = sink.counts
     await conn.execute(load_sql(PKG, "upload_finish"), report.upload_id, report.rows, report.inserted,
                        sum(c.values()), c[INVALID] + c[BAD_ROW] + c[BAD_TZ], c[DUP_FILE], c[DUP_CAMPAIGN],

@@ -1,5 +1,6 @@
--- zones: the lead's time zones joined with '|' (mapped to zone_sets once per distinct set).
--- data arrives as JSON text and is parsed by COPY, while the next rows are still being read.
+-- Working tables of one upload, gone at commit or rollback.
+-- upload_rows holds one chunk of cleaned rows at a time (upload_chunk.sql empties it): zones is the lead's
+-- time-zone set joined with '|', data arrives as JSON text and is parsed by COPY.
 CREATE TEMP TABLE upload_rows (
     line        integer NOT NULL,
     phone_e164  text COLLATE "C" NOT NULL,
@@ -7,9 +8,25 @@ CREATE TEMP TABLE upload_rows (
     zones       text NOT NULL,
     data        jsonb NOT NULL
 ) ON COMMIT DROP;
+-- First line of every number the upload has seen so far: later lines with it are duplicates.
+CREATE TEMP TABLE upload_seen (
+    phone_e164  text COLLATE "C" PRIMARY KEY,
+    first_line  integer NOT NULL
+) ON COMMIT DROP;
+-- zone_sets id of every time-zone set the upload has seen so far.
+CREATE TEMP TABLE upload_zones (
+    key  text PRIMARY KEY,
+    id   integer
+) ON COMMIT DROP;
 CREATE TEMP TABLE upload_rejects (
     line        integer NOT NULL,
     reason      text NOT NULL,
     phone_e164  text NOT NULL,
     detail      text NOT NULL
+) ON COMMIT DROP;
+CREATE TEMP TABLE upload_params (
+    campaign_id  bigint NOT NULL,
+    upload_id    bigint NOT NULL,
+    file_name    text NOT NULL,
+    inserted     integer NOT NULL DEFAULT 0
 ) ON COMMIT DROP

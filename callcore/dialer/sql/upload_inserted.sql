@@ -1,0 +1,1 @@
+SELECT inserted FROM upload_params
