@@ -260,7 +260,7 @@ class CallbackDialer:
         if isinstance(ev, E.StasisStart):
             call = self.calls.get(ev.channel.id)
             if call is not None and not call.answered:
-                self._answered(call)
+                await self._answered(call)
         elif isinstance(ev, E.ChannelDestroyed):
             call = self.calls.get(ev.channel.id)
             if call is not None:
@@ -270,12 +270,17 @@ class CallbackDialer:
             for call in [c for c in self.calls.values() if c.channel not in alive]:
                 self._ended(call, "gone")
 
-    def _answered(self, call: CallbackCall) -> None:
+    async def _answered(self, call: CallbackCall) -> None:
         call.answered = True
-        self.acd.runtime.handle(CallArrived(
-            call.channel, call.queue, CALLBACK_PRIORITY, call.number, "",
-            {"callback_id": call.id, "phone": call.number, "callback_attempt": call.attempt},
-            agent_id=call.agent_id))
+        try:
+            self.acd.runtime.handle(CallArrived(
+                call.channel, call.queue, CALLBACK_PRIORITY, call.number, "",
+                {"callback_id": call.id, "phone": call.number, "callback_attempt": call.attempt},
+                agent_id=call.agent_id))
+        except Exception as exc:  # e.g. the queue was removed: do not leave the customer in silence
+            log.warning("callback_not_queued", callback_id=call.id, error=repr(exc))
+            await self.ari.hangup(call.channel, missing_ok=True)
+            return
         call.watcher = asyncio.create_task(self._watch(call), name=f"callback-watch-{call.channel}")
 
     async def _watch(self, call: CallbackCall) -> None:
