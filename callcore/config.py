@@ -95,6 +95,8 @@ class Settings:
     api_tokens: Secret = _doc(
         "Comma-separated static tokens 'token=role:name' (role agent|supervisor|admin). Agents also get "
         "per-agent tokens from the database.", default=Secret(""))
+    callback_caller_id: str = _doc(
+        "Caller id shown to customers called back after a callback request (empty: the trunk's).", default="")
     # Phone numbers
     phone_region: str = _doc(
         "Country (ISO 3166 code) of phone numbers written without +CC: FastAGI routing, callcore route, lead "

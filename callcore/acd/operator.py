@@ -214,7 +214,8 @@ def dtmf(st: AcdState, channel: str, digit: str, now: float, out: Out) -> None:
     cf.stats(st, call.queue).callbacks += 1
     out.append(CallbackRequested(call.id, call.queue, call.caller_number, call.caller_name, pos,
                                  call.priority, call.entered_at, dict(call.data)))
-    out.append(Journal("call.callback", {"position": pos, "wait": now - call.queue_entered_at},
+    out.append(Journal("call.callback", {"position": pos, "wait": now - call.queue_entered_at,
+                                         "caller_number": call.caller_number, "caller_name": call.caller_name},
                        call_id=call.id, channel_id=call.channel, queue=call.queue))
     cf.remove_call(st, call, now, out)
     out.append(StopMoh(call.channel))

@@ -274,11 +274,11 @@ class Service:
         """Inbound callbacks dialled back, operators' callback dispositions stored (needs the database)."""
         if self.pool is None or self.ari is None or self.acd is None or self.sink is None:
             return
-        from callcore.service.callbacks import CallbackDialer, caller_id_from_env
+        from callcore.service.callbacks import CallbackDialer
 
         self.callbacks = CallbackDialer(ari=self.ari.client, acd=self.acd, pool=self.pool, journal=self.sink,
                                         clock=self.clock, instance=self.settings.instance_id,
-                                        caller_id=caller_id_from_env())
+                                        caller_id=self.settings.callback_caller_id)
         events = self.ari.subscribe("callbacks", maxsize=50_000, filter=self.callbacks.wants)
         tg.create_task(self.callbacks.run(events), name="callback-dialer")
         if self.callback_requests is not None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,11 +101,6 @@ def keypress_call_id(note: str) -> str | None:
 def is_disposition(cmd: CallbackRequested) -> bool:
     """An operator's callback disposition (a time and an operator), not a caller's keypress."""
     return cmd.callback_at is not None and bool(cmd.agent_id)
-
-
-def caller_id_from_env() -> str:
-    """Caller id shown to customers we call back (``CALLCORE_CALLBACK_CALLER_ID``; empty: the trunk's)."""
-    return os.environ.get("CALLCORE_CALLBACK_CALLER_ID", "").strip()
 
 
 def _ts(epoch: float) -> datetime:
