@@ -36,6 +36,7 @@ from callcore.dialer.csvread import (
     parse_tz,
     resolve_columns,
 )
+from callcore.dialer.upload_feed import ChunkFeed, load_chunks
 from callcore.errors import InputError, NotFound
 from callcore.store.sqlfiles import load_sql
 
@@ -309,62 +310,14 @@ async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, o
     pool, workers = _make_pool(opts.workers, fmt.size)
     if pool is not None:
         gc.freeze()   # forked workers must not walk (and so copy) the parent's heap in their collections
-    chunks = _Chunks(conn)
     try:
-        pending: list[bytes] = []
-        rows = 0
-        async for data, n in _cleaned(reader, cols, opts, pool, workers, report, sink, progress):
-            pending.append(data)
-            rows += n
-            if rows >= opts.chunk_rows:
-                await chunks.ship(pending)
-                pending, rows = [], 0
-        await chunks.ship(pending)
-        await chunks.wait()
+        feed = ChunkFeed(_cleaned(reader, cols, opts, pool, workers, report, sink, progress), opts.chunk_rows)
+        await load_chunks(conn, feed, _COPY_COLUMNS)
     finally:
-        await chunks.abandon()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
             gc.unfreeze()
     await _finish(conn, report, sink)
-
-
-class _Chunks:
-    """Chunks of COPY data into ``upload_rows``, each followed by ``upload_chunk.sql``. The script runs in
-    PostgreSQL while the caller cleans the next chunk: two cores at work instead of one after the other."""
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-        self._script = load_sql(PKG, "upload_chunk")
-        self._step: asyncio.Task[str] | None = None
-        self._count = 0
-
-    async def ship(self, data: list[bytes]) -> None:
-        await self.wait()
-        if not data:
-            return
-        await self._conn.copy_to_table("upload_rows", columns=_COPY_COLUMNS, format="text",
-                                       source=_each(data))
-        self._count += 1
-        self._step = asyncio.create_task(self._conn.execute(self._script), name=f"upload-chunk-{self._count}")
-        await asyncio.sleep(0)   # the script is sent before the caller goes back to cleaning rows
-
-    async def wait(self) -> None:
-        step, self._step = self._step, None
-        if step is not None:
-            await step
-
-    async def abandon(self) -> None:
-        """After a failure: the connection is free again once the script in flight has ended."""
-        step, self._step = self._step, None
-        if step is not None:
-            step.cancel()
-            await asyncio.gather(step, return_exceptions=True)
-
-
-async def _each(chunks: list[bytes]) -> AsyncIterator[bytes]:
-    for data in chunks:
-        yield data
 
 
 async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: ProcessPoolExecutor | None,
@@ -374,6 +327,7 @@ async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: 
     ``sink`` as their batch completes."""
     loop = asyncio.get_running_loop()
     pending: deque[asyncio.Future[tuple[list[Record], list[Reject]]]] = deque()
+    seen: dict[str, int] = {}   # first line of every number (about 100 bytes per distinct number)
     depth = workers + 1 if pool is not None else 0
     for batch in _batches(reader, opts.batch_size):
         if pool is not None:
@@ -383,22 +337,32 @@ async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: 
             done.set_result(clean_batch(batch, cols, opts.region))
             pending.append(done)
         while len(pending) > depth:
-            yield _take(await pending.popleft(), report, sink)
+            yield _take(await pending.popleft(), report, sink, seen)
             if progress:
                 progress(reader.bytes_read(), reader.fmt.size, report.rows)
     while pending:
-        yield _take(await pending.popleft(), report, sink)
+        yield _take(await pending.popleft(), report, sink, seen)
     if progress:
         progress(reader.fmt.size, reader.fmt.size, report.rows)
 
 
-def _take(cleaned: tuple[list[Record], list[Reject]], report: UploadReport,
-          sink: RejectSink) -> tuple[bytes, int]:
+def _take(cleaned: tuple[list[Record], list[Reject]], report: UploadReport, sink: RejectSink,
+          seen: dict[str, int]) -> tuple[bytes, int]:
+    """Rejects to ``sink``; the records whose number no earlier line had (``seen``: number -> first line)
+    as COPY data."""
     records, rejects = cleaned
     for r in rejects:
         sink.add(r)
     report.rows += len(records) + len(rejects)
-    return copy_chunk(records), len(records)
+    fresh: list[Record] = []
+    for rec in records:
+        line, e164 = rec[0], rec[1]
+        first = seen.setdefault(e164, line)
+        if first == line:
+            fresh.append(rec)
+        else:
+            sink.add(Reject(line, DUP_FILE, "phone", e164, f"{e164} is a duplicate of line {first}"))
+    return copy_chunk(fresh), len(fresh)
 
 
 async def _finish(conn: Any, report: UploadReport, sink: RejectSink) -> None:

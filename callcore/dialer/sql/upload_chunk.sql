@@ -1,32 +1,8 @@
 -- One chunk of cleaned rows (upload_rows, in file order) into the campaign of upload_params.
 -- Sent as one script, so PostgreSQL works through it while the client cleans the next chunk.
--- A rejected line moves to upload_rejects with the first reason that applies, in this order: a duplicate
--- of an earlier line of the file, on the do-not-call list, already a lead of the campaign.
-
--- Numbers of earlier chunks.
-WITH d AS (
-    DELETE FROM upload_rows u
-    USING upload_seen s
-    WHERE s.phone_e164 = u.phone_e164
-    RETURNING u.line, u.phone_e164, s.first_line
-)
-INSERT INTO upload_rejects (line, reason, phone_e164, detail)
-SELECT line, 'duplicate-in-file', phone_e164, format('%s is a duplicate of line %s', phone_e164, first_line)
-FROM d;
-
--- Numbers repeated within the chunk: hash-aggregate the repeated ones first (usually few).
-WITH d AS (
-    DELETE FROM upload_rows u
-    USING (SELECT phone_e164, min(line) AS first_line
-           FROM upload_rows GROUP BY phone_e164 HAVING count(*) > 1) f
-    WHERE u.phone_e164 = f.phone_e164 AND u.line <> f.first_line
-    RETURNING u.line, u.phone_e164, f.first_line
-)
-INSERT INTO upload_rejects (line, reason, phone_e164, detail)
-SELECT line, 'duplicate-in-file', phone_e164, format('%s is a duplicate of line %s', phone_e164, first_line)
-FROM d;
-
-INSERT INTO upload_seen (phone_e164, first_line) SELECT phone_e164, line FROM upload_rows;
+-- The rows are unique within the file (duplicates are rejected while cleaning). A rejected line moves to
+-- upload_rejects with the first reason that applies: on the do-not-call list, already a lead of the
+-- campaign.
 
 WITH d AS (
     DELETE FROM upload_rows u
@@ -49,10 +25,10 @@ ON CONFLICT (zones) DO NOTHING;
 UPDATE upload_zones k SET id = z.id
 FROM zone_sets z WHERE k.id IS NULL AND z.zones = string_to_array(k.key, '|');
 
--- The rows left are unique within the file and not on the DNC list. Lead ids follow the line order
--- (claiming order). A number the campaign already has is skipped by ON CONFLICT: the lines this
--- upload's earlier chunks made leads of are gone already, so each skipped line is a duplicate of a lead
--- from before (or of a concurrent upload, whose row this statement's snapshot does not show).
+-- The rows left are not on the DNC list. Lead ids follow the line order (claiming order). A number the
+-- campaign already has is skipped by ON CONFLICT: no earlier line of the file has it, so each skipped
+-- line is a duplicate of a lead from before (or of a concurrent upload, whose row this statement's
+-- snapshot does not show).
 WITH ins AS (
     INSERT INTO leads (campaign_id, phone_e164, name, zone_set, data, source_file, source_line, upload_id)
     SELECT (SELECT campaign_id FROM upload_params), u.phone_e164, u.name, k.id, u.data,

@@ -8,11 +8,6 @@ CREATE TEMP TABLE upload_rows (
     zones       text NOT NULL,
     data        jsonb NOT NULL
 ) ON COMMIT DROP;
--- First line of every number the upload has seen so far: later lines with it are duplicates.
-CREATE TEMP TABLE upload_seen (
-    phone_e164  text COLLATE "C" PRIMARY KEY,
-    first_line  integer NOT NULL
-) ON COMMIT DROP;
 -- zone_sets id of every time-zone set the upload has seen so far.
 CREATE TEMP TABLE upload_zones (
     key  text PRIMARY KEY,
