@@ -134,3 +134,61 @@ async def test_header_only_file_loads_nothing_cleanly(conn: Any, tmp_path: Path)
     report = await upload_leads(conn, "spring", write(tmp_path, "phone,name\n"))
     assert (report.rows, report.inserted, report.rejected_total) == (0, 0, 0)
     assert await conn.fetchval("SELECT rows_total FROM uploads") == 0
+
+
+CHUNKED = """phone,name
++79165550002,new
++79160000001,on the DNC list
++79165550001,already a lead
+8 916 000-00-01,DNC number again
++79165550001,lead again
++79165550002,new again
+bad,invalid
++79165550003,another new
++7 916 555 00 03,another new again
+"""
+
+
+@pytest.mark.parametrize(("chunk_rows", "batch_size"), [(1, 1), (2, 1), (3, 2), (20_000, 5000)])
+async def test_chunks_do_not_change_reasons_details_or_order(conn: Any, tmp_path: Path, chunk_rows: int,
+                                                              batch_size: int) -> None:
+    await upload_leads(conn, "spring", write(tmp_path, "phone\n+79165550001\n", name="old.csv"))
+    rejects = tmp_path / "rejects.csv"
+    report = await upload_leads(conn, "spring", write(tmp_path, CHUNKED),
+                                UploadOptions(chunk_rows=chunk_rows, batch_size=batch_size, reject_file=rejects))
+    with rejects.open(encoding="utf-8-sig", newline="") as fh:
+        got = sorted((int(r["line"]), r["reason"], r["detail"]) for r in csv.DictReader(fh))
+    assert [(line, reason) for line, reason, _ in got] == [
+        (3, DNC), (4, DUP_CAMPAIGN), (5, DUP_FILE), (6, DUP_FILE), (7, DUP_FILE), (8, INVALID), (10, DUP_FILE)]
+    details = {line: detail for line, _, detail in got}
+    assert details[4] == "+79165550001 is already a lead of the campaign (line 2 of old.csv)"
+    assert details[5] == "+79160000001 is a duplicate of line 3"
+    assert details[6] == "+79165550001 is a duplicate of line 4"
+    assert details[7] == "+79165550002 is a duplicate of line 2"
+    assert details[10] == "+79165550003 is a duplicate of line 9"
+    rows = await conn.fetch("SELECT phone_e164, source_line FROM leads WHERE upload_id = $1 ORDER BY id",
+                            report.upload_id)
+    assert [(r["phone_e164"], r["source_line"]) for r in rows] == [("+79165550002", 2), ("+79165550003", 9)]
+    assert (report.rows, report.inserted, report.rejected_total) == (9, 2, 7)
+    stored = await conn.fetchrow("SELECT inserted, dup_in_file, dup_in_campaign, dnc FROM uploads WHERE id = $1",
+                                 report.upload_id)
+    assert tuple(stored) == (2, 4, 1, 1)
+
+
+async def test_chunk_script_failing_midway_leaves_nothing_and_the_connection_usable(
+        conn: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    import asyncpg
+
+    import callcore.dialer.upload_feed as feed_mod
+
+    real = feed_mod.load_sql
+    monkeypatch.setattr(feed_mod, "load_sql", lambda pkg, name: "SELECT 1 / (3 - (SELECT count(*) FROM upload_rows))"
+                        if name == "upload_chunk" else real(pkg, name))
+    lines = ["phone"] + [f"+7917{i:07d}" for i in range(50)]
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        await upload_leads(conn, "spring", write(tmp_path, "\n".join(lines) + "\n"),
+                           UploadOptions(chunk_rows=1, batch_size=1))
+    assert await conn.fetchval("SELECT count(*) FROM uploads") == 0
+    monkeypatch.setattr(feed_mod, "load_sql", real)
+    report = await upload_leads(conn, "spring", write(tmp_path, LEADS))
+    assert report.inserted == 3
