@@ -179,16 +179,15 @@ async def test_chunk_script_failing_midway_leaves_nothing_and_the_connection_usa
         conn: Any, tmp_path: Path, monkeypatch: Any) -> None:
     import asyncpg
 
-    import callcore.dialer.upload_feed as feed_mod
+    from callcore.store.sqlfiles import load_sql as real
 
-    real = feed_mod.load_sql
-    monkeypatch.setattr(feed_mod, "load_sql", lambda pkg, name: "SELECT 1 / (3 - (SELECT count(*) FROM upload_rows))"
+    monkeypatch.setattr("callcore.dialer.upload_feed.load_sql", lambda pkg, name: "SELECT 1 / (3 - (SELECT count(*) FROM upload_rows))"
                         if name == "upload_chunk" else real(pkg, name))
     lines = ["phone"] + [f"+7917{i:07d}" for i in range(50)]
     with pytest.raises(asyncpg.DivisionByZeroError):
         await upload_leads(conn, "spring", write(tmp_path, "\n".join(lines) + "\n"),
                            UploadOptions(chunk_rows=1, batch_size=1))
     assert await conn.fetchval("SELECT count(*) FROM uploads") == 0
-    monkeypatch.setattr(feed_mod, "load_sql", real)
+    monkeypatch.setattr("callcore.dialer.upload_feed.load_sql", real)
     report = await upload_leads(conn, "spring", write(tmp_path, LEADS))
     assert report.inserted == 3
