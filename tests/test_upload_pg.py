@@ -181,8 +181,9 @@ async def test_chunk_script_failing_midway_leaves_nothing_and_the_connection_usa
 
     from callcore.store.sqlfiles import load_sql as real
 
-    monkeypatch.setattr("callcore.dialer.upload_feed.load_sql", lambda pkg, name: "SELECT 1 / (3 - (SELECT count(*) FROM upload_rows))"
-                        if name == "upload_chunk" else real(pkg, name))
+    failing = "SELECT 1 / (3 - (SELECT count(*) FROM upload_rows))"   # fails on the third chunk
+    monkeypatch.setattr("callcore.dialer.upload_feed.load_sql",
+                        lambda pkg, name: failing if name == "upload_chunk" else real(pkg, name))
     lines = ["phone"] + [f"+7917{i:07d}" for i in range(50)]
     with pytest.raises(asyncpg.DivisionByZeroError):
         await upload_leads(conn, "spring", write(tmp_path, "\n".join(lines) + "\n"),
