@@ -192,3 +192,11 @@ async def test_chunk_script_failing_midway_leaves_nothing_and_the_connection_usa
     monkeypatch.setattr("callcore.dialer.upload_feed.load_sql", real)
     report = await upload_leads(conn, "spring", write(tmp_path, LEADS))
     assert report.inserted == 3
+
+
+async def test_tabs_newlines_and_backslashes_survive_the_copy(conn: Any, tmp_path: Path) -> None:
+    text = 'phone,name,note\n+79161234567,"tab\there \\ back","two\nlines \\N and \\."\n'
+    report = await upload_leads(conn, "spring", write(tmp_path, text))
+    assert report.inserted == 1
+    row = await conn.fetchrow("SELECT name, data->>'note' AS note FROM leads")
+    assert (row["name"], row["note"]) == ("tab\there \\ back", "two\nlines \\N and \\.")

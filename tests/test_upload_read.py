@@ -215,10 +215,23 @@ def test_clean_batch_rejects_with_line_field_and_reason() -> None:
     assert [(r.line, r.reason, r.field) for r in rejects] == [
         (3, INVALID, "phone"), (4, BAD_TZ, "tz"), (5, BAD_ROW, "row"), (7, BAD_ROW, "row")]
     assert [r[0] for r in records] == [2, 6]
-    _line, e164, name, tz, data = records[0]
-    assert (e164, name, json.loads(data)) == ("+79161234567", "Иван", {"city": "Москва"})
-    assert "Europe/Moscow" in tz
-    assert records[1][3] == ("Europe/Samara",)
+    assert [r[1] for r in records] == ["+79161234567", "+79161234570"]
+    line, e164, name, zones, data = records[0][2].removesuffix("\n").split("\t")
+    assert (line, e164, name, json.loads(data)) == ("2", "+79161234567", "Иван", {"city": "Москва"})
+    assert "Europe/Moscow" in zones.split("|")
+    assert records[1][2].split("\t")[3] == "Europe/Samara"
+
+
+def test_clean_batch_escapes_copy_text() -> None:
+    cols = resolve_columns(["phone", "name", "note"], {}, None, "f.csv")
+    rows = [(2, ["89161234567", "a\tb\\c", "line1\nline2\r end"])]
+    records, _rejects = clean_batch(rows, cols, "RU")
+    text = records[0][2]
+    assert text.count("\t") == 4 and text.count("\n") == 1 and "\r" not in text
+    _line, _e164, name, _zones, data = text.removesuffix("\n").split("\t")
+    assert name == "a\\tb\\\\c"
+    # COPY text unescaping (backslash sequences) gives back the JSON, which gives back the value
+    assert json.loads(data.replace("\\\\", "\\")) == {"note": "line1\nline2\r end"}
 
 
 @settings(max_examples=1500, deadline=None)

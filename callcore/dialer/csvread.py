@@ -166,6 +166,26 @@ class RowReader:
             if fields and (fields[0].strip() or "".join(fields).strip()):
                 yield start, fields
 
+    def batches(self, size: int) -> Iterator[list[tuple[int, list[str]]]]:
+        """The rows (as from iterating) in lists of ``size``."""
+        reader = self._reader
+        batch: list[tuple[int, list[str]]] = []
+        last = self._last_line
+        try:
+            for fields in reader:
+                start, last = last + 1, reader.line_num
+                if fields and (fields[0].strip() or "".join(fields).strip()):
+                    batch.append((start, fields))
+                    if len(batch) >= size:
+                        self._last_line = last
+                        yield batch
+                        batch = []
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InputError(f"unreadable CSV: {exc}", where=f"{self.path}:{last + 1}") from None
+        self._last_line = last
+        if batch:
+            yield batch
+
     def close(self) -> None:
         self._text.close()
 

@@ -17,7 +17,7 @@ import gc
 import multiprocessing
 import os
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +53,7 @@ REASONS = (INVALID, BAD_ROW, BAD_TZ, DUP_FILE, DUP_CAMPAIGN, DNC)
 _COPY_COLUMNS = ("line", "phone_e164", "name", "zones", "data")
 _POOL_MIN_BYTES = 4 << 20
 
-Record = tuple[int, str, str, tuple[str, ...], str]
+Record = tuple[int, str, str]   # line, E.164, the row as a line of COPY text
 ProgressFn = Callable[[int, int, int], None]
 
 
@@ -155,7 +155,8 @@ def copy_field(text: str) -> str:
 
 def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
                 region: str) -> tuple[list[Record], list[Reject]]:
-    """Validate and normalise rows: records ready for COPY plus the rejected lines."""
+    """Validate and normalise rows: ``(line, E.164, COPY text line)`` of the good ones (columns as in
+    ``upload_temp_table.sql``) plus the rejected lines."""
     norm = _normalizer(region)
     normalize = norm.normalize
     records: list[Record] = []
@@ -181,16 +182,12 @@ def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
                 rejects.append(Reject(line, BAD_TZ, "tz", fields[tcol], given))
                 continue
             zones = given
-        name = fields[ncol].strip() if ncol is not None else ""
-        data = _encode(dict(zip(keys, [fields[i].strip() for i in idx], strict=True))).decode() if extra else "{}"
-        records.append((line, phone.e164, name, zones, data))
+        name = copy_field(fields[ncol].strip()) if ncol is not None else ""
+        data = copy_field(_encode(dict(zip(keys, [fields[i].strip() for i in idx], strict=True))).decode()) \
+            if extra else "{}"
+        e164 = phone.e164
+        records.append((line, e164, f"{line}\t{e164}\t{name}\t{zone_key(zones)}\t{data}\n"))
     return records, rejects
-
-
-def copy_chunk(records: list[Record]) -> bytes:
-    """Records in COPY text format (columns as in ``upload_temp_table.sql``)."""
-    return "".join([f"{line}\t{e164}\t{copy_field(name)}\t{zone_key(zones)}\t{copy_field(data)}\n"
-                    for line, e164, name, zones, data in records]).encode()
 
 
 # --- rejects -----------------------------------------------------------------------------------------
@@ -225,17 +222,6 @@ class RejectSink:
 
 class _DryRun(Exception):
     pass
-
-
-def _batches(reader: RowReader, size: int) -> Iterator[list[tuple[int, list[str]]]]:
-    batch: list[tuple[int, list[str]]] = []
-    for item in reader:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _make_pool(workers: int | None, size: int) -> tuple[ProcessPoolExecutor | None, int]:
@@ -329,7 +315,7 @@ async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: 
     pending: deque[asyncio.Future[tuple[list[Record], list[Reject]]]] = deque()
     seen: dict[str, int] = {}   # first line of every number (about 100 bytes per distinct number)
     depth = workers + 1 if pool is not None else 0
-    for batch in _batches(reader, opts.batch_size):
+    for batch in reader.batches(opts.batch_size):
         if pool is not None:
             pending.append(loop.run_in_executor(pool, clean_batch, batch, cols, opts.region))
         else:
@@ -354,15 +340,16 @@ def _take(cleaned: tuple[list[Record], list[Reject]], report: UploadReport, sink
     for r in rejects:
         sink.add(r)
     report.rows += len(records) + len(rejects)
-    fresh: list[Record] = []
-    for rec in records:
-        line, e164 = rec[0], rec[1]
-        first = seen.setdefault(e164, line)
+    fresh: list[str] = []
+    keep = fresh.append
+    first_line = seen.setdefault
+    for line, e164, text in records:
+        first = first_line(e164, line)
         if first == line:
-            fresh.append(rec)
+            keep(text)
         else:
             sink.add(Reject(line, DUP_FILE, "phone", e164, f"{e164} is a duplicate of line {first}"))
-    return copy_chunk(fresh), len(fresh)
+    return "".join(fresh).encode(), len(fresh)
 
 
 async def _finish(conn: Any, report: UploadReport, sink: RejectSink) -> None:
