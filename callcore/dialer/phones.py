@@ -33,8 +33,13 @@ _STRIP = str.maketrans("", "", " -().\u00a0\t/")
 _UNKNOWN_TZ = "Etc/Unknown"
 
 
+_GEOGRAPHICAL: dict[tuple[int, int], bool] = {}
+
+
 def _zones(cc: int, nsn: str, ntype: int) -> tuple[str, ...]:
-    geo = phonenumbers.is_number_type_geographical(ntype, cc)
+    geo = _GEOGRAPHICAL.get((ntype, cc))
+    if geo is None:
+        geo = _GEOGRAPHICAL[(ntype, cc)] = bool(phonenumbers.is_number_type_geographical(ntype, cc))
     return _zones_for_prefix(f"{cc}{nsn}"[:TIMEZONE_LONGEST_PREFIX] if geo else str(cc))
 
 
@@ -132,13 +137,20 @@ def _typer(region: str) -> _RegionTyper | None:
     return None if md is None else _RegionTyper(md)
 
 
+_COUNTRY_CODES = frozenset(str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+_ONE_REGION: dict[int, _RegionTyper | None] = {}   # typer of a country code with a single region
+
+
 def number_type(cc: int, nsn: str) -> int:
     """Same answer as ``phonenumbers.number_type`` for ``+<cc><nsn>`` (nsn without a leading zero)."""
+    if cc in _ONE_REGION:
+        only = _ONE_REGION[cc]
+        return only.type_of(nsn) if only is not None else PhoneNumberType.UNKNOWN
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc)
     if not regions or "001" in regions:
         return phonenumbers.number_type(PhoneNumber(country_code=cc, national_number=int(nsn)))
     if len(regions) == 1:
-        typer = _typer(regions[0])
+        typer = _ONE_REGION[cc] = _typer(regions[0])
         return typer.type_of(nsn) if typer is not None else PhoneNumberType.UNKNOWN
     for region in regions:
         typer = _typer(region)
@@ -183,14 +195,17 @@ class PhoneNormalizer:
         text = raw.strip()
         if not text:
             return BadPhone("empty phone number")
-        compact = text.translate(_STRIP)
+        if text.isdigit() or (text[0] == "+" and text[1:].isdigit()):
+            compact = text   # nothing to strip
+        else:
+            compact = text.translate(_STRIP)
         intl = compact.startswith("+")
         digits = compact[1:] if intl else compact
         if digits.isascii() and digits.isdigit() and 4 <= len(digits) <= 17:
             if intl:
                 if digits[0] != "0":
                     for n in (1, 2, 3):
-                        if int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                        if digits[:n] in _COUNTRY_CODES:
                             cc, nsn = int(digits[:n]), digits[n:]
                             if _may_have_national_prefix(cc, nsn):
                                 break   # phonenumbers may strip it: let it decide
