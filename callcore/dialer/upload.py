@@ -2,11 +2,15 @@
 
 The file is read twice, both times streamed: once for its sha256, encoding and delimiter
 (``csvread.detect_format``), then row by row. Rows are cleaned in batches (phone -> E.164, time zones,
-extra columns -> JSON), optionally in worker processes, and each batch is COPYed into a temporary table.
-Duplicates within the file, numbers on the DNC list and numbers the campaign already has are found in SQL,
-then one ``INSERT ... ON CONFLICT DO NOTHING`` moves the rest into ``leads``. All of it runs in one
-transaction: a failed upload leaves nothing behind and ``dry_run`` rolls back after reporting.
-Every rejected line is reported with its line number, field and reason (and written to a reject CSV).
+extra columns -> JSON) straight into COPY text, optionally in worker processes; a number seen on an
+earlier line is rejected as a duplicate here (one dict entry per distinct number, about 100 bytes).
+``upload_feed`` sends the rows in chunks: each is COPYed into a temporary table and then one SQL script
+(``sql/upload_chunk.sql``) rejects the numbers on the DNC list, stores new time-zone sets once
+(``zone_sets``) and ``INSERT ... ON CONFLICT DO NOTHING``s the rest into ``leads``; the lines it skips are
+numbers the campaign already had. PostgreSQL works on one chunk while the next is cleaned. All of it
+runs in one transaction: a failed upload leaves nothing behind and ``dry_run`` rolls back after
+reporting. Every rejected line is reported with its line number, field and reason (and written to a
+reject CSV).
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ class UploadOptions:
     dry_run: bool = False
     reject_file: Path | None = None
     batch_size: int = 5000
-    chunk_rows: int = 20_000     # rows per COPY + SQL step; PostgreSQL checks one while the next is cleaned
+    chunk_rows: int = 10_000     # rows per COPY + SQL step; PostgreSQL checks one while the next is cleaned
     workers: int | None = None   # None: automatic (processes only for big files), 0: in this process
 
 
