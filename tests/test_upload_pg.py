@@ -200,3 +200,27 @@ async def test_tabs_newlines_and_backslashes_survive_the_copy(conn: Any, tmp_pat
     assert report.inserted == 1
     row = await conn.fetchrow("SELECT name, data->>'note' AS note FROM leads")
     assert (row["name"], row["note"]) == ("tab\there \\ back", "two\nlines \\N and \\.")
+
+
+async def test_concurrent_uploads_adding_zone_sets_in_opposite_order_both_succeed(
+        conn: Any, pg_dsn: str, tmp_path: Path) -> None:
+    import asyncio
+
+    from callcore.store.pg import connect
+
+    await conn.execute("INSERT INTO campaigns (name, mode) VALUES ('autumn', 'predictive')")
+    zones = ["Asia/Tokyo", "Europe/Lisbon", "America/Lima", "Africa/Cairo"]
+    a = "phone,tz\n" + "".join(f"+7917{i:07d},{zones[i % 4]}\n" for i in range(8))
+    b = "phone,tz\n" + "".join(f"+7918{i:07d},{zones[3 - i % 4]}\n" for i in range(8))
+    other = await connect(pg_dsn)
+    try:
+        opts = UploadOptions(tz_column="tz", chunk_rows=1, batch_size=1)
+        first, second = await asyncio.gather(
+            upload_leads(conn, "spring", write(tmp_path, a, name="a.csv"), opts),
+            upload_leads(other, "autumn", write(tmp_path, b, name="b.csv"), opts))
+    finally:
+        await other.close()
+    assert (first.inserted, second.inserted) == (8, 8)
+    assert await conn.fetchval("SELECT count(*) FROM zone_sets WHERE cardinality(zones) = 1") == 4
+    got = await conn.fetch(f"SELECT phone_e164, {ZONES} AS tz FROM leads l ORDER BY phone_e164")
+    assert [r["tz"] for r in got[:4]] == [[z] for z in zones]

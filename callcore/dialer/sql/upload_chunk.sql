@@ -14,11 +14,15 @@ INSERT INTO upload_rejects (line, reason, phone_e164, detail)
 SELECT line, 'dnc', phone_e164, format('%s is on the do-not-call list (%s)', phone_e164, source)
 FROM d;
 
--- Time-zone sets new to this upload: registered in zone_sets (ON CONFLICT waits for a concurrent
--- upload adding the same set, then uses its row).
+-- Time-zone sets new to this upload: the id of a known set, else a new zone_sets row. Sets new to
+-- zone_sets are added by one upload at a time (transaction advisory lock, key 'zonesets' in ASCII): two
+-- uploads each adding a set the other one needs next would otherwise wait for each other.
 INSERT INTO upload_zones (key)
 SELECT DISTINCT u.zones FROM upload_rows u
 WHERE NOT EXISTS (SELECT 1 FROM upload_zones k WHERE k.key = u.zones);
+UPDATE upload_zones k SET id = z.id
+FROM zone_sets z WHERE k.id IS NULL AND z.zones = string_to_array(k.key, '|');
+SELECT pg_advisory_xact_lock(8822391577048872051) WHERE EXISTS (SELECT 1 FROM upload_zones WHERE id IS NULL);
 INSERT INTO zone_sets (zones)
 SELECT string_to_array(key, '|') FROM upload_zones WHERE id IS NULL
 ON CONFLICT (zones) DO NOTHING;
