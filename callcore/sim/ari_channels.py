@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from callcore.sim.ari_resources import media_handlers
 from callcore.sim.core import RestError
 from callcore.sim.engine import Engine
 from callcore.sim.httputil import Handler, no_content, params, reply
@@ -140,28 +141,7 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
 
         return handler
 
-    async def play(request: web.Request) -> web.Response:
-        p = await params(request)
-        c = eng.stasis_chan(request.match_info["channelId"])
-        pb = eng.play(
-            f"channel:{c.id}",
-            p.listing("media"),
-            request.match_info.get("playbackId") or p.get("playbackId"),
-            p.get("lang"),
-        )
-        return reply(pb.json(), status=201)
-
-    async def record(request: web.Request) -> web.Response:
-        p = await params(request)
-        c = eng.stasis_chan(request.match_info["channelId"])
-        rec = eng.record(
-            f"channel:{c.id}",
-            p.get("name"),
-            p.get("format"),
-            p.number("maxDurationSeconds", 0.0),
-            p.text("ifExists", "fail"),
-        )
-        return reply(rec.json(), status=201)
+    play, record = media_handlers(eng, lambda r: f"channel:{eng.stasis_chan(r.match_info['channelId']).id}")
 
     async def get_variable(request: web.Request) -> web.Response:
         p = await params(request)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from callcore.sim.core import RestError
 from callcore.sim.engine import Engine
-from callcore.sim.httputil import SERVER_HEADERS, no_content, params, reply
+from callcore.sim.httputil import SERVER_HEADERS, Handler, no_content, params, reply
 from callcore.sim.media import SOUNDS
 from callcore.sim.wire import ASTERISK_VERSION, ari_time
 
@@ -26,6 +27,25 @@ def wav_bytes(seconds: float) -> bytes:
         + struct.pack("<I", len(data))
     )
     return header + data
+
+
+def media_handlers(eng: Engine, target: Callable[[web.Request], str]) -> tuple[Handler, Handler]:
+    """``play`` and ``record`` handlers for a channel or a bridge; ``target`` gives the target URI (and
+    raises the resource's own error when it does not exist or is not in Stasis)."""
+
+    async def play(request: web.Request) -> web.Response:
+        p = await params(request)
+        pb = eng.play(target(request), p.listing("media"),
+                      request.match_info.get("playbackId") or p.get("playbackId"), p.get("lang"))
+        return reply(pb.json(), status=201)
+
+    async def record(request: web.Request) -> web.Response:
+        p = await params(request)
+        rec = eng.record(target(request), p.get("name"), p.get("format"),
+                         p.number("maxDurationSeconds", 0.0), p.text("ifExists", "fail"))
+        return reply(rec.json(), status=201)
+
+    return play, record
 
 
 def add_bridge_routes(app: web.Application, eng: Engine) -> None:
@@ -64,28 +84,7 @@ def add_bridge_routes(app: web.Application, eng: Engine) -> None:
         eng.bridge(request.match_info["bridgeId"]).moh = request.method == "POST"
         return no_content()
 
-    async def play(request: web.Request) -> web.Response:
-        p = await params(request)
-        b = eng.bridge(request.match_info["bridgeId"])
-        pb = eng.play(
-            f"bridge:{b.id}",
-            p.listing("media"),
-            request.match_info.get("playbackId") or p.get("playbackId"),
-            p.get("lang"),
-        )
-        return reply(pb.json(), status=201)
-
-    async def record(request: web.Request) -> web.Response:
-        p = await params(request)
-        b = eng.bridge(request.match_info["bridgeId"])
-        rec = eng.record(
-            f"bridge:{b.id}",
-            p.get("name"),
-            p.get("format"),
-            p.number("maxDurationSeconds", 0.0),
-            p.text("ifExists", "fail"),
-        )
-        return reply(rec.json(), status=201)
+    play, record = media_handlers(eng, lambda r: f"bridge:{eng.bridge(r.match_info['bridgeId']).id}")
 
     one = "/ari/bridges/{bridgeId}"
     r.add_get("/ari/bridges", list_bridges)
