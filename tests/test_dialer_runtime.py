@@ -308,3 +308,37 @@ async def test_service_runs_the_running_campaigns_and_follows_reloads(pg_pool: A
             svc.runner("spring")
         rig.ari.fail_originated(first.peer.id, cause=19)     # the runner drains and returns
     assert (await rig.lead("+79161234567"))["last_outcome"] == "no-answer"
+
+
+async def test_agentless_message_records_the_first_keypress(pg_pool: Any) -> None:
+    settings = dataclasses.replace(SETTINGS, mode=Mode.AGENTLESS, queue="", agentless_message="sound:reminder",
+                                   agentless_record_keypress=True)
+    rig = Rig(pg_pool, settings, free=0)
+    runner = await rig.start(["+79161234567"])
+    assert await runner.tick() == 1
+    aid = originated(rig)[0]["channel_id"]
+    rig.ari.answer_originated(aid)
+    await rig.pump()
+    [play] = rig.ari.calls_to("play")
+    assert play["channel_id"] == aid and list(play["media"]) == ["sound:reminder"]
+    assert not rig.ari.calls_to("continue_in_dialplan")  # stays in Stasis to hear the key
+    rig.ari.press_dtmf(aid, "1")
+    await rig.pump()
+    [key] = [e for e in rig.journal.events if e.type == "dialer.keypress"]
+    assert key.payload["digit"] == "1" and key.call_id == aid
+    assert [c["channel_id"] for c in rig.ari.calls_to("hangup")] == [aid]
+    await rig.pump()
+    assert runner.attempts == {}
+
+
+async def test_agentless_without_keypress_recording_continues_to_the_message(pg_pool: Any) -> None:
+    settings = dataclasses.replace(SETTINGS, mode=Mode.AGENTLESS, queue="", agentless_message="sound:reminder")
+    rig = Rig(pg_pool, settings, free=0)
+    runner = await rig.start(["+79161234567"])
+    await runner.tick()
+    aid = originated(rig)[0]["channel_id"]
+    rig.ari.answer_originated(aid)
+    await rig.pump()
+    assert not rig.ari.calls_to("play")
+    [cont] = rig.ari.calls_to("continue_in_dialplan")
+    assert cont["channel_id"] == aid and rig.ari.calls_to("set_variable")[0]["value"] == "reminder"

@@ -48,6 +48,8 @@ class Attempt:
     connected_at: float | None = None
     abandoned: bool = False
     decided: bool = False
+    keypress: str | None = None  # agentless campaigns recording a keypress: the digit pressed
+    awaiting_key: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 

@@ -114,6 +114,7 @@ class CampaignSettings:
     safe_harbour_message: str = "sound:callcore-safe-harbour"
     agentless_message: str = ""
     agentless_record_keypress: bool = False
+    agentless_lines: int = 10  # agentless campaigns: simultaneous calls (the trunk capacity given to it)
     abandon_lockout: float = compliance.ABANDON_LOCKOUT_SECONDS
     connect_grace: float = 2.0
     wrapup: float = 5.0
@@ -135,6 +136,8 @@ class CampaignSettings:
             raise InputError("minimum dial level must be within [0, 1]", field="dial_level_min")
         if self.dial_level_max < max(1.0, self.dial_level_min):
             raise InputError("maximum dial level must be at least 1", field="dial_level_max")
+        if self.agentless_lines < 1:
+            raise InputError("agentless campaigns need at least one line", field="agentless_lines")
         if self.connect_grace < 0 or self.wrapup < 0 or self.abandon_lockout < 0:
             raise InputError("durations must not be negative", field="connect_grace")
 

@@ -93,12 +93,14 @@ def build_settings(ns: argparse.Namespace) -> CampaignSettings:
         kw["machine_handling"] = MachineHandling(ns.machine)
     for name in ("max_attempts", "max_attempts_per_number_per_day", "ring_timeout", "abandon_target",
                  "dial_level_min", "dial_level_max", "safe_harbour_message", "agentless_message", "script",
-                 "connect_grace", "wrapup"):
+                 "connect_grace", "wrapup", "agentless_lines"):
         value = getattr(ns, name)
         if value is not None:
             kw[name] = value
     if ns.amd:
         kw["amd"] = True
+    if ns.keypress:
+        kw["agentless_record_keypress"] = True
     return CampaignSettings(**kw)
 
 
@@ -122,7 +124,10 @@ def _campaign_parser() -> argparse.ArgumentParser:
     c.add_argument("--amd", action="store_true", help="answering machine detection")
     c.add_argument("--machine", choices=[m.value for m in MachineHandling])
     c.add_argument("--safe-harbour", dest="safe_harbour_message", help="media played on abandonment")
-    c.add_argument("--agentless-message", dest="agentless_message")
+    c.add_argument("--agentless-message", dest="agentless_message", help="agentless: media played")
+    c.add_argument("--lines", type=int, dest="agentless_lines",
+                   help="agentless: simultaneous calls (default 10)")
+    c.add_argument("--keypress", action="store_true", help="agentless: journal the first key pressed")
     c.add_argument("--script", help="call script shown to the operator")
     c.add_argument("--connect-grace", type=float, dest="connect_grace")
     c.add_argument("--wrapup", type=float)

@@ -45,6 +45,7 @@ from callcore.errors import AriError, AriNotFound, Conflict, NotFound
 from callcore.store.api import JournalSink
 
 log = structlog.get_logger(__name__)
+KEYPRESS_WAIT = 5.0  # agentless campaigns recording a keypress: seconds to wait after the message
 
 
 class CampaignRunner:
@@ -126,9 +127,10 @@ class CampaignRunner:
         ringing = tuple(now - a.started_at for a in self.attempts.values() if a.answered_at is None)
         waiting = sum(1 for a in self.attempts.values() if a.answered_at is not None and not a.decided)
         answered, abandoned = self._abandon_24h
+        lines = self.settings.agentless_lines if self.settings.mode is core.Mode.AGENTLESS else None
         return pacer.PacerState(free=free, busy=busy, ringing=ringing, answered_waiting=waiting,
                                 talk=self.stats.talk_estimate(), answer=self.stats.answer_estimate(),
-                                answered_24h=answered, abandoned_24h=abandoned)
+                                answered_24h=answered, abandoned_24h=abandoned, line_capacity=lines)
 
     async def _housekeeping(self, now: float) -> None:
         await self._sweep(now)
@@ -217,6 +219,15 @@ class CampaignRunner:
             attempt = self.attempts.get(ev.channel.id)
             if attempt is not None:
                 await self._ended(attempt, ev.cause)
+        elif isinstance(ev, E.ChannelDtmfReceived):
+            attempt = self.attempts.get(ev.channel.id)
+            if attempt is not None and attempt.awaiting_key:
+                await self._keypress(attempt, ev.digit)
+        elif isinstance(ev, E.PlaybackFinished) and ev.playback.id.endswith("-msg"):
+            attempt = self.attempts.get(ev.playback.id.removesuffix("-msg"))
+            if attempt is not None and attempt.awaiting_key:
+                attempt.tasks.append(asyncio.create_task(self._no_keypress(attempt),
+                                                         name=f"dialer-keypress-{attempt.id}"))
         elif isinstance(ev, E.Connected) and ev.reconnect:
             alive = ev.snapshot.channel_ids()
             for attempt in [a for a in self.attempts.values() if a.id not in alive]:
@@ -242,8 +253,33 @@ class CampaignRunner:
         elif action is core.AnswerAction.LEAVE_MESSAGE:
             s = self.settings
             await self._to_dialplan(attempt, s.agentless_message or s.safe_harbour_message)
+        elif action is core.AnswerAction.PLAY_AGENTLESS and self.settings.agentless_record_keypress:
+            await self._play_for_keypress(attempt)
         elif action is core.AnswerAction.PLAY_AGENTLESS:
             await self._to_dialplan(attempt, self.settings.agentless_message)
+
+    async def _play_for_keypress(self, attempt: Attempt) -> None:
+        """Agentless with a keypress: the message plays in Stasis, the first digit is journaled, then the call
+        ends; no digit within ``KEYPRESS_WAIT`` seconds after the message ends the call too."""
+        attempt.awaiting_key = True
+        try:
+            await self.ari.play(attempt.id, [self.settings.agentless_message], playback_id=f"{attempt.id}-msg")
+        except AriError as exc:
+            log.info("dialer_agentless_play_failed", attempt=attempt.id, error=str(exc))
+            await self.ari.hangup(attempt.id, missing_ok=True)
+
+    async def _keypress(self, attempt: Attempt, digit: str) -> None:
+        attempt.awaiting_key = False
+        attempt.keypress = digit
+        self.journal.append("dialer.keypress", {"digit": digit, "lead_id": attempt.lead.id},
+                            call_id=attempt.id, channel_id=attempt.id, campaign_id=self.campaign.name)
+        await self.ari.hangup(attempt.id, missing_ok=True)
+
+    async def _no_keypress(self, attempt: Attempt) -> None:
+        await asyncio.sleep(KEYPRESS_WAIT)
+        if attempt.awaiting_key:
+            attempt.awaiting_key = False
+            await self.ari.hangup(attempt.id, missing_ok=True)
 
     async def _connect(self, attempt: Attempt) -> None:
         data = {"lead_id": attempt.lead.id, "name": attempt.lead.name, "phone": attempt.lead.phone,
