@@ -169,7 +169,9 @@ class Lanes(Generic[T]):
             if self.in_flight > self.peak_in_flight:
                 self.peak_in_flight = self.in_flight
             try:
-                await self._execute(item)
+                # log lines from this command carry the channel (or bridge) it is about
+                with structlog.contextvars.bound_contextvars(channel_id=key):
+                    await self._execute(item)
             except Exception:
                 log.exception("acd.lane_item_failed", lane=key)
             finally:

@@ -260,11 +260,15 @@ class AcdRuntime:
         return Resync(tuple(chans), bridges)
 
     def feed(self, ev: Any) -> None:
-        for core_ev in self.translate(ev):
-            try:
-                self.handle(core_ev)
-            except Exception:  # an ARI event must never stop the consumer
-                log.exception("acd.event_failed", event=type(core_ev).__name__)
+        channel = getattr(getattr(ev, "channel", None), "id", None)
+        st = self.engine.state
+        call = channel if channel in st.calls else st.legs.get(channel or "")
+        with structlog.contextvars.bound_contextvars(channel_id=channel, call_id=call):
+            for core_ev in self.translate(ev):
+                try:
+                    self.handle(core_ev)
+                except Exception:  # an ARI event must never stop the consumer
+                    log.exception("acd.event_failed", event=type(core_ev).__name__)
         match ev:
             case E.StasisEnd(channel=ch):
                 self.keys.forget_channel(ch.id)
