@@ -226,3 +226,30 @@ async def test_agent_whose_phone_is_unregistered_is_not_offered_calls(sim: SimAs
     finally:
         await run.shutdown()
         await ami.stop()
+
+
+async def test_queue_and_agent_created_over_the_api_route_calls_without_a_restart(
+        sim: SimAsterisk, pg_dsn: str, tmp_path: Path) -> None:
+    await seed(pg_dsn)
+    sim.set_endpoint("PJSIP/b2", EndpointBehaviour(answer_delay=0.05, p_answer=1.0))
+    run = await start(service_settings(sim, tmp_path), pg_dsn)
+    svc = run.service
+    acd = svc.acd
+    assert acd is not None and svc.http_port is not None
+    base = f"http://127.0.0.1:{svc.http_port}/api/v1"
+    try:
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer test-admin-token"}) as http:
+            async with http.post(f"{base}/queues", json={"name": "billing", "wrapup_time": 0.1}) as r:
+                assert r.status in (200, 201), await r.text()
+            async with http.post(f"{base}/agents", json={"id": "b2", "name": "Bea", "endpoint": "PJSIP/b2",
+                                                         "memberships": {"billing": 0}}) as r:
+                assert r.status in (200, 201), await r.text()
+            async with http.post(f"{base}/queues", json={"name": "bad", "strategy": "loudest"}) as r:
+                assert r.status in (400, 422) and (await r.json())["error"]["field"] == "strategy"
+        await until(lambda: "billing" in acd.snapshot()["queues"] and "b2" in acd.snapshot()["agents"],
+                    "the running ACD reloaded (LISTEN/NOTIFY)")
+        await acd.login("b2")
+        await sim.inject_call(queue="billing", caller_number="+15551230077")
+        await until(lambda: acd.agent_state("b2")["state"] == "on_call", "billing call connected to b2")
+    finally:
+        await run.shutdown()
