@@ -251,7 +251,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--agents", type=int, default=200)
     p.add_argument("--step-seconds", type=float, default=10.0)
     p.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
-                   default=[10, 25, 50, 75, 100, 150, 200, 250, 300, 400])
+                   default=[10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 650, 800])
     p.add_argument("--talk", type=float, nargs=2, default=(0.2, 0.6), help="caller talk time range, s")
     p.add_argument("--answer-delay", type=float, default=0.02, help="agent phones answer after, s")
     p.add_argument("--attempts", type=int, default=2,
