@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ import structlog
 from aiohttp import web
 
 from callcore.directory import records, store
-from callcore.errors import CallcoreError, InputError, NotFound
+from callcore.errors import InputError, NotFound
 from callcore.http import context as ctx
 from callcore.http.context import agent_id, body, reply
 from callcore.http.sse import SUPERVISORS, stream
@@ -51,6 +52,9 @@ def epoch_field(data: dict[str, Any], key: str) -> float | None:
     raise InputError("must be epoch seconds or an ISO 8601 time", field=key)
 
 
+PERSIST_TIMEOUT = 1.0
+
+
 async def _persist_state(request: web.Request, aid: str, state: dict[str, Any]) -> None:
     """Keep the agent's state (and pause reason) in PostgreSQL so that it survives a restart."""
     db = request.app[ctx.POOL]
@@ -59,9 +63,12 @@ async def _persist_state(request: web.Request, aid: str, state: dict[str, Any]) 
     since = state.get("since")
     when = datetime.fromtimestamp(float(since), UTC) if isinstance(since, int | float) else datetime.now(UTC)
     try:
-        await store.save_agent_state(db, aid, str(state["state"]), state.get("pause_reason") or None, when)
-    except (CallcoreError, OSError) as exc:
-        log.warning("agent_state_not_saved", agent_id=aid, error=str(exc))
+        # the ACD has already changed the state; a slow or absent database must not hold up the operator
+        # (the service's journal projection writes the same row again once PostgreSQL is back)
+        async with asyncio.timeout(PERSIST_TIMEOUT):
+            await store.save_agent_state(db, aid, str(state["state"]), state.get("pause_reason") or None, when)
+    except Exception as exc:
+        log.warning("agent_state_not_saved", agent_id=aid, error=repr(exc))
 
 
 async def login(request: web.Request) -> web.Response:
