@@ -237,9 +237,9 @@ class Service:
             log.info("configuration_changed", what=what)
             if self.acd is not None and self.pool is not None and not what.startswith("campaign:"):
                 try:
-                    await self.acd.reload()
                     queues, agents = await self._loader()
-                    self._cache.save(queues, agents, [])
+                    self.acd.apply_config(queues, agents)
+                    self._cache.save(queues, agents)
                 except Exception as exc:
                     log.warning("configuration_reload_failed", error=str(exc))
             if self.dialer is not None:

@@ -27,7 +27,12 @@ class ConfigCache:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def save(self, queues: list[QueueConfig], agents: list[AgentConfig], states: list[PersistedAgent]) -> None:
+    def save(self, queues: list[QueueConfig], agents: list[AgentConfig],
+             states: list[PersistedAgent] | None = None) -> None:
+        """Write the cache; ``states=None`` keeps the agent states cached before (a configuration change)."""
+        if states is None:
+            cached = self.load() if self.exists() else None
+            states = cached[2] if cached is not None else []
         data = {"queues": msgspec.to_builtins(queues), "agents": msgspec.to_builtins(agents),
                 "states": [dataclasses.asdict(s) for s in states]}
         try:
