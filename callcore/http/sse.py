@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -28,6 +28,8 @@ class EventHub:
         self._subs: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._maxsize = maxsize
         self.streams: set[asyncio.Queue[dict[str, Any] | None]] = set()  # inboxes of open event streams
+        # called for every event published here, to hand it to the other instances (see service.hubrelay)
+        self.relay: Callable[[str, Mapping[str, Any]], None] | None = None
 
     def close_streams(self) -> None:
         """End every open event stream (at shutdown: they would otherwise hold the server open)."""
@@ -35,7 +37,14 @@ class EventHub:
             inbox.put_nowait(None)
 
     def publish(self, topic: str, event: Mapping[str, Any]) -> int:
-        """Deliver to the current subscribers of ``topic``; returns how many got it."""
+        """Deliver to the current subscribers of ``topic`` here and, through the relay, on every other
+        instance; returns how many got it here."""
+        if self.relay is not None:
+            self.relay(topic, event)
+        return self.deliver(topic, event)
+
+    def deliver(self, topic: str, event: Mapping[str, Any]) -> int:
+        """Deliver to this instance's subscribers only (events relayed from another instance)."""
         subs = self._subs.get(topic, set())
         for q in subs:
             if q.full():

@@ -30,6 +30,7 @@ from callcore.ari.session import AriSession
 from callcore.clock import Clock, SystemClock
 from callcore.config import Settings
 from callcore.errors import AmiAuthError, MigrationError, StoreError
+from callcore.http.sse import EventHub
 from callcore.service.ari_journal import journal_ari_events
 from callcore.service.configcache import ConfigCache
 from callcore.service.projector import ProjectingJournal
@@ -55,6 +56,7 @@ class Service:
         self.ami: Any = None
         self.http_port: int | None = None
         self.started = asyncio.Event()
+        self.hub = EventHub()  # operator/supervisor notifications, relayed to the other instances
         self._cache = ConfigCache(Path(settings.journal_spill_dir).parent / "config-cache.json")
 
     # --- health ---------------------------------------------------------------------------------------
@@ -146,6 +148,10 @@ class Service:
                 self._start_callbacks(tg)
                 await self._start_agi()
                 await self._start_ami(tg)
+                if self.pool is not None:
+                    from callcore.service.hubrelay import HubRelay
+
+                    tg.create_task(HubRelay(self.hub, self.pool, dsn).run(), name="hub-relay")
                 runner = await self._start_http()
                 self.started.set()
                 log.info("service_started", instance=s.instance_id, http_port=self.http_port)
@@ -328,7 +334,7 @@ class Service:
         from callcore.http.app import create_app
 
         app = create_app(acd=self.acd, pool=self.pool, settings=self.settings, health=self.health,
-                         metrics=metrics.render, dialer=self.dialer)
+                         metrics=metrics.render, dialer=self.dialer, hub=self.hub)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
