@@ -77,6 +77,11 @@ class CampaignRunner:
         self._idle.set()
 
     @property
+    def abandon_24h(self) -> tuple[int, int]:
+        """(live answers, abandoned) over the last 24 h, as last read from PostgreSQL."""
+        return self._abandon_24h
+
+    @property
     def settings(self) -> core.CampaignSettings:
         return self.campaign.settings
 

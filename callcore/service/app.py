@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ class Service:
         self.settings = settings
         self.clock = clock or SystemClock()
         self._dsn = dsn
+        self._resolved_stop: Callable[[], Awaitable[None]] | None = None  # stops a private cluster we started
         self.pool: Any = None
         self.journal: PgJournal | None = None
         self.sink: ProjectingJournal | None = None
@@ -82,12 +82,11 @@ class Service:
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
         dsn = await self._database()
-        resolved_stop: Callable[[], Awaitable[None]] | None = getattr(self, "_resolved_stop", None)
         try:
             await self._run_with(dsn, stop, s)
         finally:
-            if resolved_stop is not None:
-                await resolved_stop()
+            if self._resolved_stop is not None:
+                await self._resolved_stop()
 
     async def _database(self) -> str:
         from callcore.store.migrate import migrate
@@ -348,6 +347,3 @@ class Service:
 class _Stop(Exception):
     pass
 
-
-def dump_json(data: Any) -> str:
-    return json.dumps(data, default=str)

@@ -121,7 +121,7 @@ async def publish_dialer_gauges(dialer: Any, operators: Any, clock: Clock, inter
             active = free + len(busy)
             IN_FLIGHT.labels(campaign=name).set(in_flight)
             DIAL_LEVEL.labels(campaign=name).set(in_flight / active if active else 0.0)
-            answered, abandoned = getattr(runner, "_abandon_24h", (0, 0))
+            answered, abandoned = runner.abandon_24h
             ABANDON_RATIO.labels(campaign=name, window="24h").set(abandoned / answered if answered else 0.0)
         for name in seen - current:
             IN_FLIGHT.labels(campaign=name).set(0)
