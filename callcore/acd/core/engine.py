@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from callcore.acd import agent as ag
-from callcore.acd import calls as cf
-from callcore.acd import operator as op
-from callcore.acd.commands import Answer, CancelTimer, Command, Hangup, Journal, StartMoh
-from callcore.acd.events import (
+from callcore.acd.core import agent as ag
+from callcore.acd.core import calls as cf
+from callcore.acd.core import requests as op
+from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, StartMoh
+from callcore.acd.core.events import (
     AgentDisposition,
     AgentLegAnswered,
     AgentLegFailed,
@@ -38,9 +38,9 @@ from callcore.acd.events import (
     SupervisorRequest,
     TimerFired,
 )
-from callcore.acd.model import Agent, AgentConfig, AgentState, Call, QueueConfig
-from callcore.acd.resync import resync
-from callcore.acd.state import AcdState
+from callcore.acd.core.model import Agent, AgentConfig, AgentState, Call, QueueConfig
+from callcore.acd.core.resync import resync
+from callcore.acd.core.state import AcdState
 
 Out = list[Command]
 

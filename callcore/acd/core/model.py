@@ -184,7 +184,7 @@ class AgentState(StrEnum):
 
 @dataclass(slots=True)
 class Agent:
-    """Runtime state of one agent. Mutated only by ``callcore.acd.agent`` transitions."""
+    """Runtime state of one agent. Mutated only by ``callcore.acd.core.agent`` transitions."""
 
     config: AgentConfig
     state: AgentState = AgentState.LOGGED_OUT
