@@ -36,6 +36,10 @@ class AcdPort(Protocol):
         """Blind transfer of the customer to another queue or an external/department number."""
         ...
 
+    async def call_control(self, agent_id: str, action: str) -> dict[str, Any]:
+        """hold (music to the caller) | resume | hangup of the agent's connected call."""
+        ...
+
     def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
         """State changes and call offers for one agent (for SSE/websocket)."""
         ...

@@ -198,6 +198,7 @@ def call_info(st: AcdState, call: Call, now: float) -> dict[str, Any]:
         # an outbound campaign's own script (passed with the call's data) wins over the queue's
         "script": policy.render_script(str(call.data.get("campaign_script") or (q.script if q else "")), values),
         "dispositions": list(q.dispositions) if q else [],
+        "answered_at": call.answered_at or None, "held": call.held,
     }
 
 

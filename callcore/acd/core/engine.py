@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from callcore.acd.core import agent as ag
+from callcore.acd.core import callcontrol
 from callcore.acd.core import calls as cf
 from callcore.acd.core import requests as op
 from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, StartMoh
 from callcore.acd.core.events import (
+    AgentCallControl,
     AgentDisposition,
     AgentLegAnswered,
     AgentLegFailed,
@@ -92,6 +94,8 @@ class Engine:
                 op.disposition(st, event, now, out)
             case AgentTransfer():
                 op.transfer(st, event, now, out)
+            case AgentCallControl(agent_id=aid, action=action):
+                callcontrol.CONTROLS[action](st, aid, now, out)
             case AgentSessionConnected(agent_id=aid, channel_id=ch):
                 login = st.agents.get(aid) or _agent_by_endpoint(st, aid)
                 if login is None:  # a phone dialled the login code with an unknown id: never leave it in silence

@@ -116,6 +116,9 @@ def transfer(st: AcdState, ev: AgentTransfer, now: float, out: Out) -> None:
     if call.recording:
         out.append(StopRecording(call.recording))
         call.recording = None
+    if call.held:
+        out.append(StopMoh(call.channel))
+        call.held = False
     if session and call.bridge_id:
         out.append(RemoveFromBridge(call.bridge_id, (call.channel,)))
     elif call.agent_leg:

@@ -10,6 +10,7 @@ from callcore.acd.core import agent as ag
 from callcore.acd.core.commands import CallbackRequested, Command
 from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
+    AgentCallControl,
     AgentDisposition,
     AgentLogin,
     AgentLogout,
@@ -30,6 +31,7 @@ from callcore.errors import InputError, NotFound
 from callcore.store.api import JournalSink
 
 ConfigLoader = Callable[[], Awaitable[tuple[Sequence[QueueConfig], Sequence[AgentConfig]]]]
+CALL_CONTROLS = ("hold", "resume", "hangup")
 EVENT_BUFFER = 256  # per operator stream; the oldest notification is dropped when a reader falls behind
 
 
@@ -114,6 +116,12 @@ class AcdService:
                        number: str | None = None) -> dict[str, Any]:
         self._do(AgentTransfer(agent_id, queue, number))
         return self.agent_state(agent_id)
+
+    async def call_control(self, agent_id: str, action: str) -> dict[str, Any]:
+        if action not in CALL_CONTROLS:
+            raise InputError(f"must be one of {', '.join(CALL_CONTROLS)}", field="action")
+        self._do(AgentCallControl(agent_id, action))
+        return {**self.agent_state(agent_id), "call": self.current_call(agent_id)}
 
     def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
         if agent_id not in self.engine.state.agents:
