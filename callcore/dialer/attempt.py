@@ -14,12 +14,15 @@ from callcore.dialer import campaign as core
 from callcore.dialer import pacer
 from callcore.dialer.compliance import RefusalCode
 from callcore.dialer.store import ClaimedLead
-from callcore.metrics import REGISTRY
+from callcore.metrics import REGISTRY, KnownLabels
 
 ATTEMPTS = Counter("callcore_dialer_attempts_total", "Dial attempts ended, by campaign and outcome",
                    ["campaign", "outcome"], registry=REGISTRY)
 BLOCKED = Counter("callcore_dialer_blocked_total", "Leads refused by a guard at dial time",
                   ["campaign", "reason"], registry=REGISTRY)
+# campaigns run here: every outcome and refusal reason exported at 0 from the start
+CAMPAIGNS = KnownLabels(zero=(ATTEMPTS, BLOCKED), expand={0: [(o.value,) for o in core.Outcome],
+                                                          1: [(c.value,) for c in RefusalCode]})
 
 AMD_CONTEXT = "dialer-amd"
 SAFE_HARBOUR_CONTEXT = "callcore-safe-harbour"

@@ -33,6 +33,7 @@ from callcore.dialer.attempt import (
     AMD_CONTEXT,
     ATTEMPTS,
     BLOCKED,
+    CAMPAIGNS,
     SAFE_HARBOUR_CONTEXT,
     AgentConnector,
     Attempt,
@@ -57,6 +58,7 @@ class CampaignRunner:
         self.ari = ari
         self.store = store
         self.campaign = campaign
+        CAMPAIGNS.add([campaign.name])
         self.journal = journal
         self.connector = connector
         self.operators = operators
