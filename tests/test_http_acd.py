@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcore.acd.service import AcdService
+from callcore.acd.runtime.service import AcdService
 from callcore.ari.fake import FakeAri
 from callcore.clock import ManualClock
 from callcore.config import Secret, Settings

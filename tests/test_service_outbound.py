@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_service_runtime import service_settings, start, until
 
-from callcore.acd.model import AgentConfig, QueueConfig
+from callcore.acd.core.model import AgentConfig, QueueConfig
 from callcore.dialer.campaign import CampaignSettings, Mode
 from callcore.dialer.compliance import CallingWindow
 from callcore.sim import EndpointBehaviour, SimAsterisk

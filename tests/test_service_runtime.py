@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from pgproxy import Proxy
 
-from callcore.acd.model import AgentConfig, QueueConfig
+from callcore.acd.core.model import AgentConfig, QueueConfig
 from callcore.config import Secret, Settings, load_settings
 from callcore.service.app import Service
 from callcore.sim import EndpointBehaviour, SimAsterisk

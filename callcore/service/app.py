@@ -22,9 +22,9 @@ import structlog
 from aiohttp import web
 
 from callcore import metrics
-from callcore.acd.events import EndpointRegistration, PersistedAgent
-from callcore.acd.model import AgentConfig, QueueConfig
-from callcore.acd.service import AcdService
+from callcore.acd.core.events import EndpointRegistration, PersistedAgent
+from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime.service import AcdService
 from callcore.ari.session import AriSession
 from callcore.clock import Clock, SystemClock
 from callcore.config import Settings
