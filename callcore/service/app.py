@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -57,7 +56,7 @@ class Service:
         self.http_port: int | None = None
         self.started = asyncio.Event()
         self.hub = EventHub()  # operator/supervisor notifications, relayed to the other instances
-        self._cache = ConfigCache(Path(settings.journal_spill_dir).parent / "config-cache.json")
+        self._cache = ConfigCache(settings.config_cache_path)
 
     # --- health ---------------------------------------------------------------------------------------
 
