@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callcore.acd.model import AgentConfig, Overflow, QueueConfig, SkillRequirement
-from callcore.acd.policy import announcement, estimated_wait, render_script, should_record
+from callcore.acd.core.model import AgentConfig, Overflow, QueueConfig, SkillRequirement
+from callcore.acd.core.policy import announcement, estimated_wait, render_script, should_record
 from callcore.errors import InputError
 
 

@@ -1,6 +1,6 @@
 """What the HTTP layer (operator and supervisor API) needs from the running ACD.
 
-``callcore.acd.service.AcdService`` implements it on top of the pure core and ARI. Methods raise
+``callcore.acd.runtime.service.AcdService`` implements it on top of the pure core and ARI. Methods raise
 ``NotFound`` (unknown agent/queue/call), ``Conflict`` (state does not allow it, e.g. disposition
 while not in wrap-up) or ``InputError`` (bad argument); the HTTP layer maps those to status codes.
 """
@@ -34,6 +34,10 @@ class AcdPort(Protocol):
     async def transfer(self, agent_id: str, *, queue: str | None = None,
                        number: str | None = None) -> dict[str, Any]:
         """Blind transfer of the customer to another queue or an external/department number."""
+        ...
+
+    async def call_control(self, agent_id: str, action: str) -> dict[str, Any]:
+        """hold (music to the caller) | resume | hangup of the agent's connected call."""
         ...
 
     def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:

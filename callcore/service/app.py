@@ -15,16 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from callcore import metrics
-from callcore.acd.events import EndpointRegistration, PersistedAgent
-from callcore.acd.model import AgentConfig, QueueConfig
-from callcore.acd.service import AcdService
+from callcore.acd.core.events import EndpointRegistration, PersistedAgent
+from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime.service import AcdService
 from callcore.ari.session import AriSession
 from callcore.clock import Clock, SystemClock
 from callcore.config import Settings
@@ -57,7 +56,7 @@ class Service:
         self.http_port: int | None = None
         self.started = asyncio.Event()
         self.hub = EventHub()  # operator/supervisor notifications, relayed to the other instances
-        self._cache = ConfigCache(Path(settings.journal_spill_dir).parent / "config-cache.json")
+        self._cache = ConfigCache(settings.config_cache_path)
 
     # --- health ---------------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from callcore.acd.model import Agent, AgentConfig, AgentState, Call, QueueConfig
+from callcore.acd.core.model import Agent, AgentConfig, AgentState, Call, QueueConfig
 
 RECENT = 50  # calls kept for the averages
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from callcore.acd import agent as ag
-from callcore.acd import policy, routing
-from callcore.acd.commands import (
+from callcore.acd.core import agent as ag
+from callcore.acd.core import policy, routing
+from callcore.acd.core.commands import (
     AddToBridge,
     CancelTimer,
     Command,
@@ -27,8 +27,8 @@ from callcore.acd.commands import (
     StopPlayback,
     StopRecording,
 )
-from callcore.acd.model import Agent, AgentState, Call, QueueConfig
-from callcore.acd.state import AcdState, QueueStats
+from callcore.acd.core.model import Agent, AgentState, Call, QueueConfig
+from callcore.acd.core.state import AcdState, QueueStats
 
 Out = list[Command]
 MOH_GUARD = 30.0  # an announcement that never reports its end gives MOH back after this long
@@ -198,6 +198,7 @@ def call_info(st: AcdState, call: Call, now: float) -> dict[str, Any]:
         # an outbound campaign's own script (passed with the call's data) wins over the queue's
         "script": policy.render_script(str(call.data.get("campaign_script") or (q.script if q else "")), values),
         "dispositions": list(q.dispositions) if q else [],
+        "answered_at": call.answered_at or None, "held": call.held,
     }
 
 

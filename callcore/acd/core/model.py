@@ -184,7 +184,7 @@ class AgentState(StrEnum):
 
 @dataclass(slots=True)
 class Agent:
-    """Runtime state of one agent. Mutated only by ``callcore.acd.agent`` transitions."""
+    """Runtime state of one agent. Mutated only by ``callcore.acd.core.agent`` transitions."""
 
     config: AgentConfig
     state: AgentState = AgentState.LOGGED_OUT
@@ -244,6 +244,7 @@ class Call:
     announcing: str | None = None  # playback id of a running announcement
     next_relax: float | None = None
     required_agent: str | None = None  # only this agent may take the call
+    held: bool = False  # the operator put the caller on hold (music, out of the bridge)
 
     def waited(self, now: float) -> float:
         return max(0.0, now - self.queue_entered_at)

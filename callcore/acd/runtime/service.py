@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from callcore.acd import agent as ag
-from callcore.acd.commands import CallbackRequested, Command
-from callcore.acd.engine import Engine
-from callcore.acd.events import (
+from callcore.acd.core import agent as ag
+from callcore.acd.core.commands import CallbackRequested, Command
+from callcore.acd.core.engine import Engine
+from callcore.acd.core.events import (
+    AgentCallControl,
     AgentDisposition,
     AgentLogin,
     AgentLogout,
@@ -22,14 +23,15 @@ from callcore.acd.events import (
     Resync,
     SupervisorRequest,
 )
-from callcore.acd.model import AgentConfig, QueueConfig
-from callcore.acd.runtime import AcdRuntime
+from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime.executor import AcdRuntime
 from callcore.ari.api import AriApi
 from callcore.clock import Clock
 from callcore.errors import InputError, NotFound
 from callcore.store.api import JournalSink
 
 ConfigLoader = Callable[[], Awaitable[tuple[Sequence[QueueConfig], Sequence[AgentConfig]]]]
+CALL_CONTROLS = ("hold", "resume", "hangup")
 EVENT_BUFFER = 256  # per operator stream; the oldest notification is dropped when a reader falls behind
 
 
@@ -41,7 +43,7 @@ class AcdService:
                  concurrency: int = 32,
                  on_request: Callable[[Command], None] | None = None) -> None:
         """``concurrency`` caps the ARI requests in flight (one ordered lane per call, see
-        ``callcore.acd.lanes``); ``on_request`` sees each command just before its ARI request is sent."""
+        ``callcore.acd.runtime.lanes``); ``on_request`` sees each command just before its ARI request is sent."""
         self.engine = Engine(queues, agents, seed=seed)
         self.clock = clock
         self.runtime = AcdRuntime(self.engine, ari, journal, clock, app=app, notify=self._push,
@@ -114,6 +116,12 @@ class AcdService:
                        number: str | None = None) -> dict[str, Any]:
         self._do(AgentTransfer(agent_id, queue, number))
         return self.agent_state(agent_id)
+
+    async def call_control(self, agent_id: str, action: str) -> dict[str, Any]:
+        if action not in CALL_CONTROLS:
+            raise InputError(f"must be one of {', '.join(CALL_CONTROLS)}", field="action")
+        self._do(AgentCallControl(agent_id, action))
+        return {**self.agent_state(agent_id), "call": self.current_call(agent_id)}
 
     def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
         if agent_id not in self.engine.state.agents:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callcore.acd.model import AgentConfig, QueueConfig
+from callcore.acd.core.model import AgentConfig, QueueConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,14 @@ class AgentTransfer:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentCallControl:
+    """The operator's call controls: ``action`` hold | resume | hangup."""
+
+    agent_id: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentSessionConnected:
     agent_id: str
     channel_id: str
@@ -168,6 +176,6 @@ class Resync:
 Event = (
     CallArrived | CallerHungUp | AgentLegAnswered | AgentLegFailed | AgentLegHungUp | DtmfReceived
     | PlaybackFinished | TimerFired | AgentLogin | AgentLogout | AgentPause | AgentReady | AgentDisposition
-    | AgentTransfer | AgentSessionConnected | AgentSessionDisconnected | SupervisorRequest
+    | AgentTransfer | AgentCallControl | AgentSessionConnected | AgentSessionDisconnected | SupervisorRequest
     | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync
 )

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from callcore.acd import agent as ag
-from callcore.acd import calls as cf
-from callcore.acd import operator as op
-from callcore.acd.commands import Answer, CancelTimer, Command, Hangup, Journal, StartMoh
-from callcore.acd.events import (
+from callcore.acd.core import agent as ag
+from callcore.acd.core import callcontrol
+from callcore.acd.core import calls as cf
+from callcore.acd.core import requests as op
+from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, StartMoh
+from callcore.acd.core.events import (
+    AgentCallControl,
     AgentDisposition,
     AgentLegAnswered,
     AgentLegFailed,
@@ -38,9 +40,9 @@ from callcore.acd.events import (
     SupervisorRequest,
     TimerFired,
 )
-from callcore.acd.model import Agent, AgentConfig, AgentState, Call, QueueConfig
-from callcore.acd.resync import resync
-from callcore.acd.state import AcdState
+from callcore.acd.core.model import Agent, AgentConfig, AgentState, Call, QueueConfig
+from callcore.acd.core.resync import resync
+from callcore.acd.core.state import AcdState
 
 Out = list[Command]
 
@@ -92,6 +94,8 @@ class Engine:
                 op.disposition(st, event, now, out)
             case AgentTransfer():
                 op.transfer(st, event, now, out)
+            case AgentCallControl(agent_id=aid, action=action):
+                callcontrol.CONTROLS[action](st, aid, now, out)
             case AgentSessionConnected(agent_id=aid, channel_id=ch):
                 login = st.agents.get(aid) or _agent_by_endpoint(st, aid)
                 if login is None:  # a phone dialled the login code with an unknown id: never leave it in silence

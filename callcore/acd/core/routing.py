@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from callcore.acd.model import Agent, AgentState, Call, QueueConfig
-from callcore.acd.state import AcdState
+from callcore.acd.core.model import Agent, AgentState, Call, QueueConfig
+from callcore.acd.core.state import AcdState
 
 
 def qualified(agent: Agent, call: Call, queue: QueueConfig, now: float) -> bool:

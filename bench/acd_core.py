@@ -1,13 +1,13 @@
-"""Throughput of the pure ACD core: ``python -m callcore.acd.bench`` prints events per second."""
+"""Throughput of the pure ACD core: ``python bench/acd_core.py`` prints events per second."""
 
 from __future__ import annotations
 
 import time
 
-from callcore.acd.commands import OriginateAgent
-from callcore.acd.events import AgentLegAnswered, AgentLogin, CallArrived, CallerHungUp
-from callcore.acd.model import AgentConfig, QueueConfig
-from callcore.acd.testing import Harness
+from callcore.acd.core.commands import OriginateAgent
+from callcore.acd.core.events import AgentLegAnswered, AgentLogin, CallArrived, CallerHungUp
+from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.testkit.acd_harness import Harness
 
 
 def busy_center(agents: int = 200, calls: int = 5000, concurrent: int = 150) -> tuple[int, float]:
