@@ -29,7 +29,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CALLCORE_HTTP_PORT=8080 \
     CALLCORE_AGI_HOST=0.0.0.0 \
     CALLCORE_AGI_PORT=4573 \
-    CALLCORE_JOURNAL_SPILL_DIR=/var/lib/callcore/spill \
+    CALLCORE_STATE_DIR=/var/lib/callcore \
     CALLCORE_LOG_FORMAT=json
 RUN groupadd --system --gid 10001 callcore \
     && useradd --system --uid 10001 --gid callcore --home-dir /var/lib/callcore --shell /usr/sbin/nologin callcore \
@@ -39,7 +39,8 @@ COPY --from=build /dist/*.whl /tmp/wheels/
 RUN pip install /tmp/wheels/*.whl && rm -rf /tmp/wheels
 USER 10001:10001
 WORKDIR /var/lib/callcore
-VOLUME ["/var/lib/callcore/spill"]
+# all local state (configuration cache, journal spill files, local logs): one volume
+VOLUME ["/var/lib/callcore"]
 # HTTP API, /healthz, /readyz and /metrics; FastAGI
 EXPOSE 8080 4573
 STOPSIGNAL SIGTERM

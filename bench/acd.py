@@ -34,12 +34,12 @@ from typing import Any
 import aiohttp
 import structlog
 
-from callcore.acd.commands import AddToBridge, Command, OriginateAgent
-from callcore.acd.model import AgentConfig, AgentState, QueueConfig
-from callcore.acd.simrig import AcdRig
+from callcore.acd.core.commands import AddToBridge, Command, OriginateAgent
+from callcore.acd.core.model import AgentConfig, AgentState, QueueConfig
 from callcore.ari import events as E
 from callcore.logs import configure_logging
 from callcore.store.api import MemoryJournal
+from callcore.testkit.acd_rig import AcdRig
 
 log = structlog.get_logger("bench.acd")
 REPO = Path(__file__).resolve().parents[1]

@@ -88,7 +88,7 @@ class Settings:
     journal_buffer: int = _doc("Events kept in memory before spilling to disk.", default=50_000)
     journal_batch: int = _doc("Max events written per batch.", default=5_000)
     journal_flush_interval: float = _doc("Flush interval, seconds.", default=0.2)
-    journal_spill_dir: str = _doc("Directory of the journal spill files.", default=".callcore/spill")
+    journal_spill_dir: str = _doc("Directory of the journal spill files (empty: <state_dir>/spill).", default="")
     # HTTP API
     http_host: str = _doc("HTTP API listen address.", default="127.0.0.1")
     http_port: int = _doc("HTTP API port (/healthz, /readyz, /metrics, operator API).", default=8080)
@@ -109,6 +109,25 @@ class Settings:
     log_level: str = _doc("debug, info, warning or error.", default="info")
     log_format: str = _doc("auto (console on a TTY, JSON otherwise), json or console.", default="auto")
     instance_id: str = _doc("Name of this callcore instance (defaults to the host name).", default="")
+    state_dir: str = _doc(
+        "Directory of this instance's local state: configuration cache, journal spill files, local logs; "
+        "keep it on one persistent volume (empty: the parent of journal_spill_dir when that is set, "
+        "else .callcore).", default="")
+
+    def __post_init__(self) -> None:
+        # one directory holds every local file; the spill directory is inside it unless set on its own
+        if not self.journal_spill_dir:
+            object.__setattr__(self, "journal_spill_dir", str(Path(self.state_dir or ".callcore") / "spill"))
+
+    @property
+    def state_path(self) -> Path:
+        """The directory of this instance's local state (``state_dir``, else the spill directory's parent)."""
+        return Path(self.state_dir) if self.state_dir else Path(self.journal_spill_dir).parent
+
+    @property
+    def config_cache_path(self) -> Path:
+        """The last queue/agent configuration read from PostgreSQL (used when it is down at start-up)."""
+        return self.state_path / "config-cache.json"
 
     def validate(self) -> Settings:
         def bad(name: str, problem: str) -> ConfigError:
@@ -190,6 +209,22 @@ def _flatten_toml(data: Mapping[str, Any], path: str) -> dict[str, Any]:
     return out
 
 
+def _read_setting_file(key: str, path: str, env: Mapping[str, str]) -> str:
+    """``CALLCORE_X_FILE``: the value of CALLCORE_X is the file's content (Docker and Kubernetes secrets).
+
+    One trailing line break is dropped. The content is never part of an error message.
+    """
+    plain = key[:-len("_FILE")]
+    if plain in env:
+        raise ConfigError(key, f"is set together with {plain}: set only one of them")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ConfigError(key, f"cannot read the file {path!r}: {reason}") from None
+    return text.removesuffix("\n").removesuffix("\r")
+
+
 def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | None = None) -> Settings:
     """Build Settings from a TOML file (``CALLCORE_CONFIG`` or ``toml_path``) and the environment."""
     env = os.environ if env is None else env
@@ -212,7 +247,9 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
             continue
         name = key[len(ENV_PREFIX):].lower()
-        if name not in known:
+        if name not in known and name.endswith("_file") and name[:-5] in known:
+            name, value = name[:-5], _read_setting_file(key, value, env)
+        elif name not in known:
             if name.startswith("test_"):
                 continue
             raise ConfigError(key, "unknown setting (see the configuration reference in README.md)")

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from callcore.acd.commands import AddToBridge, Hangup, RemoveFromBridge, StartMoh, StopMoh
-from callcore.acd.events import (
+from callcore.acd.core.commands import AddToBridge, Hangup, RemoveFromBridge, StartMoh, StopMoh
+from callcore.acd.core.events import (
     AgentCallControl,
     AgentLegAnswered,
     AgentLogin,
@@ -16,9 +16,9 @@ from callcore.acd.events import (
     CallArrived,
     CallerHungUp,
 )
-from callcore.acd.model import AgentConfig, AgentState, QueueConfig
-from callcore.acd.testing import Harness
+from callcore.acd.core.model import AgentConfig, AgentState, QueueConfig
 from callcore.errors import Conflict
+from callcore.testkit.acd_harness import Harness
 
 
 def of(cmds: list[Any], kind: type) -> list[Any]:

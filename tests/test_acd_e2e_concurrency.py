@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from callcore.acd.model import AgentConfig, QueueConfig
-from callcore.acd.simrig import AcdRig
+from callcore.acd.core.model import AgentConfig, QueueConfig
 from callcore.sim import EndpointBehaviour, SimAsterisk
+from callcore.testkit.acd_rig import AcdRig
 
 IDS = tuple(f"a{i}" for i in range(1, 9))
 

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from callcore.acd.model import AgentConfig, QueueConfig
-from callcore.acd.simrig import AcdRig
+from callcore.acd.core.model import AgentConfig, QueueConfig
 from callcore.sim import EndpointBehaviour, SimAsterisk
+from callcore.testkit.acd_rig import AcdRig
 
 AGENTS = ("a1", "a2", "a3")
 MOH_POSTS = "rest:POST /ari/channels/{channelId}/moh"

@@ -7,7 +7,7 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcore.acd.commands import (
+from callcore.acd.core.commands import (
     AddToBridge,
     Answer,
     CallbackRequested,
@@ -19,7 +19,7 @@ from callcore.acd.commands import (
     SetTimer,
     StartMoh,
 )
-from callcore.acd.events import (
+from callcore.acd.core.events import (
     AgentLegAnswered,
     AgentLegFailed,
     AgentLegHungUp,
@@ -29,13 +29,13 @@ from callcore.acd.events import (
     CallerHungUp,
     SupervisorRequest,
 )
-from callcore.acd.lanes import LaneKeys, Lanes
-from callcore.acd.model import AgentConfig, QueueConfig
-from callcore.acd.runtime import AcdRuntime
-from callcore.acd.testing import Harness
+from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime.executor import AcdRuntime
+from callcore.acd.runtime.lanes import LaneKeys, Lanes
 from callcore.ari.fake import FakeAri
 from callcore.clock import ManualClock
 from callcore.store.api import MemoryJournal
+from callcore.testkit.acd_harness import Harness
 
 Item = tuple[str, int, int]  # lane, sequence number within the lane, scheduler yields while "in flight"
 

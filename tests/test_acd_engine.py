@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from callcore.acd.commands import (
+from callcore.acd.core.commands import (
     AddToBridge,
     CallbackRequested,
     ContinueInDialplan,
@@ -16,7 +16,7 @@ from callcore.acd.commands import (
     StartMoh,
     StartRecording,
 )
-from callcore.acd.events import (
+from callcore.acd.core.events import (
     AgentDisposition,
     AgentLegAnswered,
     AgentLegFailed,
@@ -32,9 +32,9 @@ from callcore.acd.events import (
     EndpointRegistration,
     PlaybackFinished,
 )
-from callcore.acd.model import AgentConfig, AgentState, Overflow, QueueConfig, SkillRequirement
-from callcore.acd.testing import Harness
+from callcore.acd.core.model import AgentConfig, AgentState, Overflow, QueueConfig, SkillRequirement
 from callcore.errors import Conflict, InputError
+from callcore.testkit.acd_harness import Harness
 
 
 def agents(*ids: str, queues: tuple[str, ...] = ("sales",), **kw: Any) -> list[AgentConfig]:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from callcore.acd.commands import Hangup, OriginateAgent, StartMoh
-from callcore.acd.events import (
+from callcore.acd.core.commands import Hangup, OriginateAgent, StartMoh
+from callcore.acd.core.events import (
     AgentLegAnswered,
     AgentLogin,
     AgentPause,
@@ -13,8 +13,8 @@ from callcore.acd.events import (
     PersistedAgent,
     Resync,
 )
-from callcore.acd.model import AgentConfig, AgentState, QueueConfig
-from callcore.acd.testing import Harness
+from callcore.acd.core.model import AgentConfig, AgentState, QueueConfig
+from callcore.testkit.acd_harness import Harness
 
 T0 = 1_800_000_000.0
 

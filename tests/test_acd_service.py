@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from callcore.acd.model import AgentConfig, QueueConfig
-from callcore.acd.service import AcdService
+from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime.service import AcdService
 from callcore.ari.fake import FakeAri
 from callcore.clock import ManualClock
 from callcore.errors import AriServerError, Conflict, NotFound

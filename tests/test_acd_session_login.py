@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from callcore.acd.commands import AddToBridge, Hangup, Journal
-from callcore.acd.engine import Engine
-from callcore.acd.events import AgentSessionConnected
-from callcore.acd.model import AgentConfig, AgentState, QueueConfig
+from callcore.acd.core.commands import AddToBridge, Hangup, Journal
+from callcore.acd.core.engine import Engine
+from callcore.acd.core.events import AgentSessionConnected
+from callcore.acd.core.model import AgentConfig, AgentState, QueueConfig
 
 AGENTS = [AgentConfig(id="7", name="Ann", endpoint="PJSIP/agent1001", memberships={"sales": 0}),
           AgentConfig(id="8", name="Bob", endpoint="PJSIP/agent1002", memberships={"sales": 0})]

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from callcore.acd.commands import AddToBridge, Journal, OriginateAgent
-from callcore.acd.events import (
+from callcore.acd.core.commands import AddToBridge, Journal, OriginateAgent
+from callcore.acd.core.events import (
     AgentDisposition,
     AgentLegAnswered,
     AgentLegFailed,
@@ -27,10 +27,10 @@ from callcore.acd.events import (
     LiveChannel,
     Resync,
 )
-from callcore.acd.model import AgentConfig, AgentState, QueueConfig, SkillRequirement
-from callcore.acd.routing import offerable, qualified
-from callcore.acd.testing import Harness
+from callcore.acd.core.model import AgentConfig, AgentState, QueueConfig, SkillRequirement
+from callcore.acd.core.routing import offerable, qualified
 from callcore.errors import CallcoreError
+from callcore.testkit.acd_harness import Harness
 
 AGENTS = ("a1", "a2", "a3", "a4")
 TERMINAL = {"call.abandoned", "call.overflowed", "call.ended", "call.refused", "call.callback"}

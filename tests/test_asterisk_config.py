@@ -136,7 +136,7 @@ def test_dialplan_contexts_and_names() -> None:
 
 
 def test_acd_dialplan_contexts_match_queue_defaults() -> None:
-    from callcore.acd.model import QueueConfig
+    from callcore.acd.core.model import QueueConfig
 
     q = QueueConfig(name="x")
     plan = dialplan()

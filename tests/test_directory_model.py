@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcore.acd.model import EMPTY_POLICIES, STRATEGIES
+from callcore.acd.core.model import EMPTY_POLICIES, STRATEGIES
 from callcore.directory.model import (
     agent_json,
     build_agent,

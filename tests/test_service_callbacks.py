@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_service_runtime import service_settings, start, until
 
-from callcore.acd.commands import CallbackRequested
-from callcore.acd.model import AgentConfig, QueueConfig
+from callcore.acd.core.commands import CallbackRequested
+from callcore.acd.core.model import AgentConfig, QueueConfig
 from callcore.clock import ManualClock
 from callcore.service.callbacks import (
     CallbackDialer,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callcore.acd.events import PersistedAgent
-from callcore.acd.model import AgentConfig, Overflow, QueueConfig, SkillRequirement
+from callcore.acd.core.events import PersistedAgent
+from callcore.acd.core.model import AgentConfig, Overflow, QueueConfig, SkillRequirement
 from callcore.service.configcache import ConfigCache
 
 QUEUES = [QueueConfig(name="sales", wrapup_time=5.0, overflow=Overflow.parse("queue:backup"),

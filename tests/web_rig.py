@@ -10,7 +10,7 @@ from typing import Any
 
 from test_service_runtime import Running, service_settings, start
 
-from callcore.acd.model import AgentConfig, QueueConfig
+from callcore.acd.core.model import AgentConfig, QueueConfig
 from callcore.sim import EndpointBehaviour, SimAsterisk
 
 AGENT_PASSWORD = "operator-pass-1"

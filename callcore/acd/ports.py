@@ -1,6 +1,6 @@
 """What the HTTP layer (operator and supervisor API) needs from the running ACD.
 
-``callcore.acd.service.AcdService`` implements it on top of the pure core and ARI. Methods raise
+``callcore.acd.runtime.service.AcdService`` implements it on top of the pure core and ARI. Methods raise
 ``NotFound`` (unknown agent/queue/call), ``Conflict`` (state does not allow it, e.g. disposition
 while not in wrap-up) or ``InputError`` (bad argument); the HTTP layer maps those to status codes.
 """

@@ -200,12 +200,12 @@ def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
 class RejectSink:
     """Counts rejects by reason, keeps the first few as samples and streams all to an optional CSV."""
 
-    def __init__(self, path: Path | None, samples: int = 20) -> None:
+    def __init__(self, path: Path | None, samples: int = 20, delimiter: str = ",") -> None:
         self.counts: Counter[str] = Counter()
         self.samples: list[Reject] = []
         self._max = samples
         self._fh = path.open("w", encoding="utf-8-sig", newline="") if path else None
-        self._writer = csv.writer(self._fh) if self._fh else None
+        self._writer = csv.writer(self._fh, delimiter=delimiter) if self._fh else None
         if self._writer:
             self._writer.writerow(["line", "reason", "field", "value", "detail"])
 
@@ -265,7 +265,7 @@ async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOpti
         when = prev["created_at"].strftime("%Y-%m-%d %H:%M")
         report.previous_upload = (f"this file was already uploaded to the campaign at {when} "
                                   f"(upload #{prev['id']}); leads already present are skipped")
-    sink = RejectSink(opts.reject_file)
+    sink = RejectSink(opts.reject_file, delimiter=fmt.delimiter)   # opens where the input file opens
     try:
         with RowReader(path, fmt) as reader:
             cols = resolve_columns(reader.header, dict(opts.column_map), opts.tz_column, str(path))

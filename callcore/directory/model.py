@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from callcore.acd.model import AgentConfig, Overflow, QueueConfig, SkillRequirement
+from callcore.acd.core.model import AgentConfig, Overflow, QueueConfig, SkillRequirement
 from callcore.errors import InputError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -18,8 +18,8 @@ from typing import Any
 
 import asyncpg
 
-from callcore.acd.events import PersistedAgent
-from callcore.acd.model import AgentConfig, QueueConfig
+from callcore.acd.core.events import PersistedAgent
+from callcore.acd.core.model import AgentConfig, QueueConfig
 from callcore.directory.model import (
     build_agent,
     build_queue,

@@ -15,7 +15,7 @@ from callcore.config import Settings
 from callcore.errors import CallcoreError
 from callcore.http import context as ctx
 from callcore.http.auth import SESSIONS, authenticate, authorize, parse_static_tokens
-from callcore.http.errors import error_body, error_response, http_error_response
+from callcore.http.errors import error_response, http_error_response, internal_error
 from callcore.http.metrics import REQUEST_SECONDS, REQUESTS
 from callcore.http.preview import DIALER
 from callcore.http.routes import API, ROUTES, Handler, Route, openapi
@@ -68,12 +68,13 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         return http_error_response(exc)
     except Exception:
         log.exception("http_handler_failed", method=request.method, path=request.path)
-        return web.json_response(error_body("internal", "internal error"), status=500)
+        return internal_error()
 
 
 def _guarded(route: Route) -> Handler:
     @functools.wraps(route.handler)
     async def handler(request: web.Request) -> web.StreamResponse:
+        ctx.check_request_text(request)
         if route.role is not None:
             who = await authenticate(request, allow_query=route.sse)
             authorize(who, route.role)

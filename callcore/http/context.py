@@ -12,7 +12,7 @@ from aiohttp import web
 from callcore.acd.ports import AcdPort
 from callcore.config import Settings
 from callcore.directory.records import jsonable
-from callcore.errors import Unavailable
+from callcore.errors import InputError, Unavailable
 from callcore.http.errors import BadRequest, Forbidden
 from callcore.http.sse import EventHub
 
@@ -77,6 +77,63 @@ def agent_id(request: web.Request) -> str:
     return wanted
 
 
+INT64_MAX = (1 << 63) - 1
+MAX_DEPTH = 32
+
+
+def check_text(value: str, where: str) -> str:
+    """PostgreSQL text cannot hold U+0000: refused here rather than failing when it is stored."""
+    if "\x00" in value:
+        raise BadRequest("must not contain U+0000 (NUL)", field=where)
+    return value
+
+
+INT_PATH_PARAMS = frozenset({"ticket_id", "request_id"})   # bigint ids in PostgreSQL
+
+
+def int64(raw: str, key: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"must be an integer, got {raw!r}", field=key) from None
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise BadRequest(f"must be a 64-bit integer, got {raw!r}", field=key)
+    return value
+
+
+def check_request_text(request: web.Request) -> None:
+    """Path and query values: no U+0000 anywhere; integer ids within int64 (before any handler runs)."""
+    for key, value in request.match_info.items():
+        check_text(value, key)
+        if key in INT_PATH_PARAMS:
+            int64(value, key)
+    for key, value in request.query.items():
+        check_text(key, key)
+        check_text(value, key)
+
+
+def _check_json(value: Any, where: str, depth: int) -> None:
+    """Strings without U+0000 and integers PostgreSQL's bigint can hold, at every depth (``where``: the
+    field's path, e.g. ``skills.lang``)."""
+    if depth > MAX_DEPTH:
+        raise BadRequest(f"nested more than {MAX_DEPTH} levels deep", field=where or None)
+    if isinstance(value, str):
+        check_text(value, where or "body")
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not -INT64_MAX - 1 <= value <= INT64_MAX:
+            raise InputError("is beyond the 64-bit integer range", field=where or "body")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else key
+            check_text(key, path)
+            _check_json(item, path, depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]", depth + 1)
+
+
 async def body(request: web.Request, allowed: tuple[str, ...] = ()) -> dict[str, Any]:
     """The JSON object of the request (``{}`` when empty); unknown keys are refused when ``allowed``."""
     if not request.can_read_body:
@@ -88,8 +145,11 @@ async def body(request: web.Request, allowed: tuple[str, ...] = ()) -> dict[str,
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("request body is not valid JSON") from None
+    except RecursionError:
+        raise BadRequest(f"request body is nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object")
+    _check_json(data, "", 0)
     if allowed:
         for key in data:
             if key not in allowed:

@@ -13,6 +13,7 @@ from aiohttp import web
 from callcore.http import operator as op
 from callcore.http import preview as pv
 from callcore.http import supervisor as sv
+from callcore.http.errors import PROBLEM_JSON, problem_schema
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 API = "/api/v1"
@@ -152,8 +153,7 @@ PUBLIC_PATHS = {"/healthz": "Process is alive",
                 "/metrics": "Prometheus metrics", f"{API}/openapi.json": "This document"}
 
 SCHEMAS: dict[str, Any] = {
-    "Error": obj({"error": obj({"code": S, "message": S, "field": {"type": ["string", "null"]}},
-                               ("code", "message"))}, ("error",)),
+    "Problem": problem_schema(),
     "AgentState": FREE,
     "Queue": obj({"name": S, "strategy": S, "weight": I, "moh_class": S, "announce_position_every": N,
                   "announce_holdtime": B, "max_wait": N, "overflow": {"type": ["string", "null"]},
@@ -192,7 +192,7 @@ def _operation(route: Route) -> dict[str, Any]:
     else:
         ok = {"description": "OK", "content": {"application/json": {"schema": route.response or FREE}}}
     op["responses"] = {str(route.status): ok} | {
-        code: {"description": text, "content": {"application/json": {"schema": ref("Error")}}}
+        code: {"description": text, "content": {PROBLEM_JSON: {"schema": ref("Problem")}}}
         for code, text in ERRORS.items()}
     return op
 

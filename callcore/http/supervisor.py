@@ -23,11 +23,7 @@ SUPERVISE_MODES = ("listen", "whisper", "barge")
 
 
 def _int_param(request: web.Request, key: str) -> int:
-    raw = request.match_info.get(key) or request.query.get(key, "")
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"must be an integer, got {raw!r}", field=key) from None
+    return ctx.int64(request.match_info.get(key) or request.query.get(key, ""), key)
 
 
 def _bool_query(request: web.Request, key: str, default: bool) -> bool:

@@ -15,22 +15,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from callcore import metrics
-from callcore.acd.events import EndpointRegistration, PersistedAgent
-from callcore.acd.model import AgentConfig, QueueConfig
-from callcore.acd.service import AcdService
+from callcore.acd.core.events import EndpointRegistration, PersistedAgent
+from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime.service import AcdService
 from callcore.ari.session import AriSession
 from callcore.clock import Clock, SystemClock
 from callcore.config import Settings
 from callcore.errors import AmiAuthError, MigrationError, StoreError
 from callcore.http.sse import EventHub
-from callcore.service.ari_journal import journal_ari_events
+from callcore.service.ari_journal import journal_ari_events, journal_tap
 from callcore.service.configcache import ConfigCache
 from callcore.service.projector import ProjectingJournal
 from callcore.store.journal import PgJournal
@@ -57,7 +56,7 @@ class Service:
         self.http_port: int | None = None
         self.started = asyncio.Event()
         self.hub = EventHub()  # operator/supervisor notifications, relayed to the other instances
-        self._cache = ConfigCache(Path(settings.journal_spill_dir).parent / "config-cache.json")
+        self._cache = ConfigCache(settings.config_cache_path)
 
     # --- health ---------------------------------------------------------------------------------------
 
@@ -137,8 +136,9 @@ class Service:
         runner: web.AppRunner | None = None
         try:
             async with asyncio.TaskGroup() as tg:
+                # first subscription: every event is journaled before any consumer sees it
+                journal_sub = self.ari.subscribe("journal", maxsize=10_000, filter=journal_tap(self.sink))
                 acd_sub = self.ari.subscribe("acd", maxsize=50_000)
-                journal_sub = self.ari.subscribe("journal", maxsize=50_000)
                 await self.ari.start()
                 tg.create_task(self.acd.run(acd_sub), name="acd")
                 tg.create_task(journal_ari_events(journal_sub, self.sink), name="ari-journal")

@@ -28,10 +28,10 @@ from typing import Any
 
 import structlog
 
-from callcore.acd.commands import CallbackRequested
-from callcore.acd.events import CallArrived, CallerHungUp
-from callcore.acd.model import AgentState
-from callcore.acd.state import AcdState
+from callcore.acd.core.commands import CallbackRequested
+from callcore.acd.core.events import CallArrived, CallerHungUp
+from callcore.acd.core.model import AgentState
+from callcore.acd.core.state import AcdState
 from callcore.ari import events as E
 from callcore.ari.api import AriApi
 from callcore.clock import Clock

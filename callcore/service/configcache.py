@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 import structlog
 
-from callcore.acd.events import PersistedAgent
-from callcore.acd.model import AgentConfig, QueueConfig
+from callcore.acd.core.events import PersistedAgent
+from callcore.acd.core.model import AgentConfig, QueueConfig
 
 log = structlog.get_logger(__name__)
 

@@ -104,7 +104,7 @@ async def _database(settings: Settings, out: TextIO) -> tuple[str, Any]:
 
 
 async def _seed(dsn: str, agent_ids: list[str]) -> dict[str, str]:
-    from callcore.acd.model import AgentConfig, QueueConfig, SkillRequirement
+    from callcore.acd.core.model import AgentConfig, QueueConfig, SkillRequirement
     from callcore.directory import store
     from callcore.store.migrate import migrate
     from callcore.store.pg import create_pool

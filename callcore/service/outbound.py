@@ -16,9 +16,9 @@ from typing import Any
 
 from prometheus_client import Gauge
 
-from callcore.acd.events import CallArrived, CallerHungUp
-from callcore.acd.model import AgentState
-from callcore.acd.service import AcdService
+from callcore.acd.core.events import CallArrived, CallerHungUp
+from callcore.acd.core.model import AgentState
+from callcore.acd.runtime.service import AcdService
 from callcore.clock import Clock
 from callcore.dialer import pacer
 from callcore.metrics import REGISTRY

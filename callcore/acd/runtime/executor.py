@@ -1,7 +1,7 @@
 """The imperative shell around the pure core: ARI events in, ARI requests, timers and journal out.
 
 ``AcdRuntime.feed(ev)`` turns one ARI event into core events and runs them; ``run(sub)`` does that for
-a subscription. ARI commands go to ``callcore.acd.lanes``: one ordered lane per call, lanes executed
+a subscription. ARI commands go to ``callcore.acd.runtime.lanes``: one ordered lane per call, lanes executed
 concurrently by a fixed pool of ``concurrency`` workers (the cap on ARI requests in flight). ARI failures
 for channels that are already gone are ordinary and only logged. Timers use ``loop.call_later`` against
 the injected clock; journal entries, timers and operator notifications take effect synchronously.
@@ -16,8 +16,7 @@ from typing import Any
 
 import structlog
 
-from callcore.acd import metrics
-from callcore.acd.commands import (
+from callcore.acd.core.commands import (
     AddToBridge,
     Answer,
     CallbackRequested,
@@ -41,8 +40,8 @@ from callcore.acd.commands import (
     StopPlayback,
     StopRecording,
 )
-from callcore.acd.engine import Engine
-from callcore.acd.events import (
+from callcore.acd.core.engine import Engine
+from callcore.acd.core.events import (
     AgentLegAnswered,
     AgentLegFailed,
     AgentLegHungUp,
@@ -58,7 +57,8 @@ from callcore.acd.events import (
     Resync,
     TimerFired,
 )
-from callcore.acd.lanes import LaneKeys, Lanes
+from callcore.acd.runtime import metrics
+from callcore.acd.runtime.lanes import LaneKeys, Lanes
 from callcore.ari import events as E
 from callcore.ari.api import AriApi
 from callcore.clock import Clock

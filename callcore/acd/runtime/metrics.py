@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from callcore.acd.commands import Journal
+from callcore.acd.core.commands import Journal
 from callcore.metrics import REGISTRY
 
 _WAIT_BUCKETS = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200)

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from callcore.acd import agent as ag
-from callcore.acd.commands import CallbackRequested, Command
-from callcore.acd.engine import Engine
-from callcore.acd.events import (
+from callcore.acd.core import agent as ag
+from callcore.acd.core.commands import CallbackRequested, Command
+from callcore.acd.core.engine import Engine
+from callcore.acd.core.events import (
     AgentCallControl,
     AgentDisposition,
     AgentLogin,
@@ -23,8 +23,8 @@ from callcore.acd.events import (
     Resync,
     SupervisorRequest,
 )
-from callcore.acd.model import AgentConfig, QueueConfig
-from callcore.acd.runtime import AcdRuntime
+from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime.executor import AcdRuntime
 from callcore.ari.api import AriApi
 from callcore.clock import Clock
 from callcore.errors import InputError, NotFound
@@ -43,7 +43,7 @@ class AcdService:
                  concurrency: int = 32,
                  on_request: Callable[[Command], None] | None = None) -> None:
         """``concurrency`` caps the ARI requests in flight (one ordered lane per call, see
-        ``callcore.acd.lanes``); ``on_request`` sees each command just before its ARI request is sent."""
+        ``callcore.acd.runtime.lanes``); ``on_request`` sees each command just before its ARI request is sent."""
         self.engine = Engine(queues, agents, seed=seed)
         self.clock = clock
         self.runtime = AcdRuntime(self.engine, ari, journal, clock, app=app, notify=self._push,

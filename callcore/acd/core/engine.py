@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from callcore.acd import agent as ag
-from callcore.acd import callcontrol
-from callcore.acd import calls as cf
-from callcore.acd import operator as op
-from callcore.acd.commands import Answer, CancelTimer, Command, Hangup, Journal, StartMoh
-from callcore.acd.events import (
+from callcore.acd.core import agent as ag
+from callcore.acd.core import callcontrol
+from callcore.acd.core import calls as cf
+from callcore.acd.core import requests as op
+from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, StartMoh
+from callcore.acd.core.events import (
     AgentCallControl,
     AgentDisposition,
     AgentLegAnswered,
@@ -40,9 +40,9 @@ from callcore.acd.events import (
     SupervisorRequest,
     TimerFired,
 )
-from callcore.acd.model import Agent, AgentConfig, AgentState, Call, QueueConfig
-from callcore.acd.resync import resync
-from callcore.acd.state import AcdState
+from callcore.acd.core.model import Agent, AgentConfig, AgentState, Call, QueueConfig
+from callcore.acd.core.resync import resync
+from callcore.acd.core.state import AcdState
 
 Out = list[Command]
 
@@ -119,8 +119,12 @@ class Engine:
                                                                   "registered": registered}, agent_id=a.id))
             case Resync():
                 resync(st, event, now, out)
-        cf.dispatch(st, now, out)
+        self.route(now, out)
         return out
+
+    def route(self, now: float, out: Out) -> None:
+        """Offer waiting callers to agents after an event (``callcore.acd.core.calls.dispatch``)."""
+        cf.dispatch(self.state, now, out)
 
     # --- callers --------------------------------------------------------------------------------------
 
@@ -140,7 +144,7 @@ class Engine:
         reason = ""
         if cf.is_empty(st, q.name, q.join_empty):
             reason = "joinempty"
-        elif q.max_len and len(st.waiting(q.name)) >= q.max_len:
+        elif q.max_len and st.waiting_count(q.name) >= q.max_len:
             reason = "full"
         if reason:
             cf.stats(st, q.name).refused += 1

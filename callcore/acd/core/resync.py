@@ -8,9 +8,9 @@ released, and every waiting caller gets music on hold again.
 
 from __future__ import annotations
 
-from callcore.acd import agent as ag
-from callcore.acd import calls as cf
-from callcore.acd.commands import (
+from callcore.acd.core import agent as ag
+from callcore.acd.core import calls as cf
+from callcore.acd.core.commands import (
     AddToBridge,
     Command,
     CreateBridge,
@@ -21,10 +21,10 @@ from callcore.acd.commands import (
     StartMoh,
     StopRecording,
 )
-from callcore.acd.events import LiveChannel, Resync
-from callcore.acd.model import Agent, AgentState, Call
-from callcore.acd.operator import session_disconnected
-from callcore.acd.state import AcdState
+from callcore.acd.core.events import LiveChannel, Resync
+from callcore.acd.core.model import Agent, AgentState, Call
+from callcore.acd.core.requests import session_disconnected
+from callcore.acd.core.state import AcdState
 
 Out = list[Command]
 S = AgentState

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from callcore.acd.commands import CancelTimer, Command, Journal, Notify, SetTimer
-from callcore.acd.model import Agent, AgentState
+from callcore.acd.core.commands import CancelTimer, Command, Journal, Notify, SetTimer
+from callcore.acd.core.model import Agent, AgentState
 from callcore.errors import Conflict
 
 S = AgentState

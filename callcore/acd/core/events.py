@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callcore.acd.model import AgentConfig, QueueConfig
+from callcore.acd.core.model import AgentConfig, QueueConfig
 
 
 @dataclass(frozen=True, slots=True)

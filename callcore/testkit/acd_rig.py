@@ -14,9 +14,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from callcore.acd.commands import CallbackRequested, Command
-from callcore.acd.model import AgentConfig, QueueConfig
-from callcore.acd.service import AcdService
+from callcore.acd.core.commands import CallbackRequested, Command
+from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime.service import AcdService
 from callcore.ari.client import AriClient
 from callcore.ari.dispatch import EventFilter
 from callcore.ari.session import AriSession

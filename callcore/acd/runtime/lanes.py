@@ -25,8 +25,8 @@ from typing import Generic, TypeVar
 
 import structlog
 
-from callcore.acd.calls import agent_bridge, call_bridge
-from callcore.acd.commands import (
+from callcore.acd.core.calls import agent_bridge, call_bridge
+from callcore.acd.core.commands import (
     AddToBridge,
     Answer,
     Command,
@@ -45,7 +45,7 @@ from callcore.acd.commands import (
     StopPlayback,
     StopRecording,
 )
-from callcore.acd.state import AcdState
+from callcore.acd.core.state import AcdState
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from callcore.acd.commands import (
+from callcore.acd.core.commands import (
     CancelTimer,
     Command,
     Hangup,
     OriginateAgent,
     SetTimer,
 )
-from callcore.acd.engine import Engine
-from callcore.acd.events import Event, TimerFired
-from callcore.acd.model import AgentConfig, QueueConfig
+from callcore.acd.core.engine import Engine
+from callcore.acd.core.events import Event, TimerFired
+from callcore.acd.core.model import AgentConfig, QueueConfig
 
 
 @dataclass

@@ -5,11 +5,11 @@ Pure core functions, called by ``Engine.handle``; they raise ``Conflict`` when t
 
 from __future__ import annotations
 
-from callcore.acd import calls as cf
-from callcore.acd.commands import AddToBridge, Command, Journal, Notify, RemoveFromBridge, StartMoh, StopMoh
-from callcore.acd.model import AgentState, Call
-from callcore.acd.operator import agent
-from callcore.acd.state import AcdState
+from callcore.acd.core import calls as cf
+from callcore.acd.core.commands import AddToBridge, Command, Journal, Notify, RemoveFromBridge, StartMoh, StopMoh
+from callcore.acd.core.model import AgentState, Call
+from callcore.acd.core.requests import agent
+from callcore.acd.core.state import AcdState
 from callcore.errors import Conflict
 
 Out = list[Command]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from callcore.acd import agent as ag
-from callcore.acd import calls as cf
-from callcore.acd.commands import (
+from callcore.acd.core import agent as ag
+from callcore.acd.core import calls as cf
+from callcore.acd.core.commands import (
     AddToBridge,
     Answer,
     CallbackRequested,
@@ -24,9 +24,9 @@ from callcore.acd.commands import (
     StopMoh,
     StopRecording,
 )
-from callcore.acd.events import AgentDisposition, AgentTransfer, SupervisorRequest
-from callcore.acd.model import Agent, AgentConfig, AgentState, QueueConfig
-from callcore.acd.state import AcdState, SupervisorLeg
+from callcore.acd.core.events import AgentDisposition, AgentTransfer, SupervisorRequest
+from callcore.acd.core.model import Agent, AgentConfig, AgentState, QueueConfig
+from callcore.acd.core.state import AcdState, SupervisorLeg
 from callcore.errors import Conflict, InputError, NotFound
 
 Out = list[Command]
