@@ -199,6 +199,9 @@ class CampaignRunner:
                 await self.ari.originate(endpoint, channel_id=attempt_id, context=AMD_CONTEXT, extension="s",
                                          priority=1, caller_id=s.caller_id, timeout=int(s.ring_timeout),
                                          variables=variables)
+                # originated into dialplan, the channel is ours only while in Stasis: subscribe to see its
+                # busy / no-answer end and its ChannelDestroyed after the AMD Stasis() visit
+                await self.ari.subscribe(f"channel:{attempt_id}")
             else:
                 await self.ari.originate(endpoint, channel_id=attempt_id, app=self.ari.app,
                                          app_args=["outbound", self.campaign.name, attempt_id],
