@@ -57,6 +57,18 @@ def _agent(argv: list[str]) -> int:
     return agent_main(argv)
 
 
+def _account(argv: list[str]) -> int:
+    from callcore.web.cli import account_main
+
+    return account_main(argv)
+
+
+def _department(argv: list[str]) -> int:
+    from callcore.web.cli import department_main
+
+    return department_main(argv)
+
+
 def _campaign(argv: list[str]) -> int:
     from callcore.dialer.cli import campaign_main
 
@@ -124,6 +136,8 @@ COMMANDS: dict[str, tuple[Handler, str]] = {
     "db": (_db, "database: migrate | status"),
     "queue": (_queue, "manage queues: create | list | show | update | delete"),
     "agent": (_agent, "manage agents (operators): create | list | show | update | delete | token"),
+    "account": (_account, "desktop/wallboard sign-in accounts: password | list | delete"),
+    "department": (_department, "department directory shown to operators: set | list | delete"),
     "campaign": (_campaign, "outbound campaigns: create | list | show | start | pause | stop | upload | report"),
     "dnc": (_dnc, "do-not-call list: add | remove | import | check"),
     "route": (_route, "inbound routing for the FastAGI hook: did | vip | hours | holiday | test"),

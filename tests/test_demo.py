@@ -23,6 +23,8 @@ async def test_demo_runs_and_summarises_from_the_database(pg_server: str, tmp_pa
     assert code == 0, text
     assert "3 operators logged in through the HTTP API" in text and "3 operators dialled *55" in text
     assert "outbound campaign 'reminders' (predictive)" in text
+    assert re.search(r"operator desktop: +http://127\.0\.0\.1:\d+/desktop +\(sign in as 2001 / demo-operator\)", text)
+    assert re.search(r"supervisor wallboard: http://127\.0\.0\.1:\d+/wallboard \(sign in as supervisor / ", text)
     m = re.search(r"journal: (\d+) events in PostgreSQL", text)
     assert m and int(m.group(1)) > 20, text
     answered = sum(int(n) for n in re.findall(r"queue (?:sales|support): offered \d+, answered (\d+)", text))

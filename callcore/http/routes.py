@@ -214,8 +214,8 @@ def openapi() -> dict[str, Any]:
 
 
 # The desktop's and wallboard's routes (their own module, imported last: it builds on the helpers above).
-from callcore.http.webroutes import WEB_ROUTES  # noqa: E402
+from callcore.http.webroutes import web_routes  # noqa: E402
 from callcore.web.pages import PAGES  # noqa: E402
 
-ROUTES = ROUTES + WEB_ROUTES
+ROUTES = ROUTES + web_routes(Route)
 PUBLIC_PATHS.update(PAGES)

@@ -158,6 +158,9 @@ async def _seed(dsn: str, agent_ids: list[str]) -> dict[str, str]:
                 id=aid, name=f"Operator {aid}", endpoint=f"PJSIP/{aid}",
                 skills={"lang_en": 1 + n % 3}, memberships=memberships))
             tokens[aid] = await store.issue_agent_token(pool, aid)
+        from callcore.web import demo as web_demo
+
+        await web_demo.seed(pool, agent_ids[0])
     finally:
         await pool.close()
     return tokens
@@ -189,7 +192,10 @@ async def _run(opts: DemoOptions, base: Settings, out: TextIO, dsn: str) -> int:
     tokens = await _seed(dsn, agent_ids)
     spill = opts.workdir / "spill"
     shutil.rmtree(spill, ignore_errors=True)
-    sim = SimAsterisk(seed=opts.seed, time_scale=opts.time_scale, agents=[f"PJSIP/{a}" for a in agent_ids])
+    from callcore.web import demo as web_demo
+
+    sim = SimAsterisk(seed=opts.seed, time_scale=opts.time_scale,
+                      agents=[f"PJSIP/{a}" for a in agent_ids] + [web_demo.SUPERVISOR_ENDPOINT])
     await sim.start()
     ami = SimAmi(endpoints=list(agent_ids))
     await ami.start()
@@ -199,6 +205,7 @@ async def _run(opts: DemoOptions, base: Settings, out: TextIO, dsn: str) -> int:
           "registered)", file=out)
     for aid in agent_ids:
         sim.set_endpoint(f"PJSIP/{aid}", EndpointBehaviour(answer_delay=(0.3, 1.2), p_answer=0.97))
+    sim.set_endpoint(web_demo.SUPERVISOR_ENDPOINT, EndpointBehaviour(answer_delay=0.5, p_answer=1.0))
     settings = base.replace(
         ari_url=sim.ari_url, database_url=Secret(dsn), http_port=0, agi_port=0, ami_enabled=True,
         ami_host="127.0.0.1", ami_port=ami.port,
@@ -214,6 +221,7 @@ async def _run(opts: DemoOptions, base: Settings, out: TextIO, dsn: str) -> int:
             assert service.http_port is not None
             base_url = f"http://127.0.0.1:{service.http_port}/api/v1"
             print(f"callcore service: HTTP API at {base_url}", file=out)
+            print(web_demo.addresses(service.http_port, agent_ids[0]), file=out)
             async with aiohttp.ClientSession() as http:
                 inbound_team = agent_ids[:_inbound_team_size(len(agent_ids))]
                 for aid in inbound_team:
