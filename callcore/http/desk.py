@@ -9,7 +9,7 @@ import structlog
 from aiohttp import web
 
 from callcore.directory import store
-from callcore.errors import InputError, NotFound
+from callcore.errors import Conflict, InputError, NotFound
 from callcore.http import context as ctx
 from callcore.http.context import agent_id, body, reply
 from callcore.http.operator import _call_of, text_field
@@ -22,6 +22,8 @@ log = structlog.get_logger(__name__)
 
 
 def _int(raw: Any, fld: str) -> int:
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)   # JSON's 7.0 is the integer 7
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
     else:
@@ -122,7 +124,7 @@ async def flag(request: web.Request) -> web.Response:
     call = await _call_of(request, aid)
     call_id = text_field(data, "call_id", max_len=128) or call.get("call_id")
     if not call_id:
-        raise InputError("no current call: give call_id", field="call_id")
+        raise Conflict("no current call: give call_id")
     flagged = await records.flag_call(ctx.pool(request), agent_id=aid, call_id=str(call_id),
                                       caller_number=str(call.get("caller_number") or ""),
                                       reason=data.get("reason"), note=text_field(data, "note", max_len=2000) or "")
