@@ -29,7 +29,7 @@ from callcore.clock import Clock, SystemClock
 from callcore.config import Settings
 from callcore.errors import AmiAuthError, MigrationError, StoreError
 from callcore.http.sse import EventHub
-from callcore.service.ari_journal import journal_ari_events
+from callcore.service.ari_journal import journal_ari_events, journal_tap
 from callcore.service.configcache import ConfigCache
 from callcore.service.projector import ProjectingJournal
 from callcore.store.journal import PgJournal
@@ -136,8 +136,9 @@ class Service:
         runner: web.AppRunner | None = None
         try:
             async with asyncio.TaskGroup() as tg:
+                # first subscription: every event is journaled before any consumer sees it
+                journal_sub = self.ari.subscribe("journal", maxsize=10_000, filter=journal_tap(self.sink))
                 acd_sub = self.ari.subscribe("acd", maxsize=50_000)
-                journal_sub = self.ari.subscribe("journal", maxsize=50_000)
                 await self.ari.start()
                 tg.create_task(self.acd.run(acd_sub), name="acd")
                 tg.create_task(journal_ari_events(journal_sub, self.sink), name="ari-journal")

@@ -119,8 +119,12 @@ class Engine:
                                                                   "registered": registered}, agent_id=a.id))
             case Resync():
                 resync(st, event, now, out)
-        cf.dispatch(st, now, out)
+        self.route(now, out)
         return out
+
+    def route(self, now: float, out: Out) -> None:
+        """Offer waiting callers to agents after an event (``callcore.acd.core.calls.dispatch``)."""
+        cf.dispatch(self.state, now, out)
 
     # --- callers --------------------------------------------------------------------------------------
 
@@ -140,7 +144,7 @@ class Engine:
         reason = ""
         if cf.is_empty(st, q.name, q.join_empty):
             reason = "joinempty"
-        elif q.max_len and len(st.waiting(q.name)) >= q.max_len:
+        elif q.max_len and st.waiting_count(q.name) >= q.max_len:
             reason = "full"
         if reason:
             cf.stats(st, q.name).refused += 1
