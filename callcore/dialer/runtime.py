@@ -73,6 +73,24 @@ class AcdLink(Protocol):
     def agent_state(self, agent_id: str) -> str: ...
 
 
+class PermanentDbError(Exception):
+    """PostgreSQL refused a statement for a reason retrying cannot fix (bad data, a constraint)."""
+
+
+def transient(exc: BaseException) -> bool:
+    """A database error that goes away with the database (connection refused or lost, timeouts, server
+    shutting down or overloaded), as opposed to a statement PostgreSQL will never accept."""
+    if isinstance(exc, OSError | TimeoutError | ConnectionError):
+        return True
+    name = type(exc).__name__
+    module = type(exc).__module__
+    if not module.startswith("asyncpg"):
+        return not isinstance(exc, ValueError | TypeError | KeyError | AttributeError | AssertionError)
+    sqlstate = str(getattr(exc, "sqlstate", "") or "")
+    return (name in ("InterfaceError", "ConnectionDoesNotExistError", "InternalClientError")
+            or sqlstate[:2] in ("08", "53", "57", "58") or sqlstate in ("40001", "40P01"))
+
+
 def wants(ev: Any) -> bool:
     """Subscription filter: our channels' events (and playbacks) and the (re)connect snapshots."""
     if isinstance(ev, AE.Connected):
@@ -356,7 +374,7 @@ class DialerService:
 
     # --- the database: every error becomes an event here -----------------------------------------------
 
-    async def _db(self, op: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
+    async def _db(self, op: Callable[[], Awaitable[Any]], *, permanent: bool = False) -> tuple[bool, Any]:
         """Run one database operation: ``(True, result)``, or ``(False, None)`` and ``DatabaseDown`` when
         it fails; ``DatabaseUp`` when it succeeds while the core thinks the database is down. The one
         place where the dialer meets database errors: none of them leaves a task."""
@@ -365,6 +383,11 @@ class DialerService:
         except (Conflict, NotFound, InputError):
             raise
         except Exception as exc:
+            if not transient(exc):
+                if permanent:
+                    raise PermanentDbError(exc) from exc
+                log.error("dialer_database_refused", error=repr(exc))
+                return False, None
             log.warning("dialer_database_error", error=repr(exc))
             self.feed(E.DatabaseDown(type(exc).__name__))
             return False, None
@@ -379,7 +402,14 @@ class DialerService:
                 self._write_wakeup.clear()
                 await self._write_wakeup.wait()
                 continue
-            ok, _ = await self._db(functools.partial(self._write, self._writes[0]))
+            try:
+                ok, _ = await self._db(functools.partial(self._write, self._writes[0]), permanent=True)
+            except PermanentDbError as exc:  # PostgreSQL refuses this write for good: keep the rest moving
+                cmd = self._writes.popleft()
+                log.error("dialer_write_refused", command=type(cmd).__name__, error=repr(exc.__cause__))
+                self.journal.append("dialer.write_failed", {"command": type(cmd).__name__,
+                                                            "error": repr(exc.__cause__)}, ts=self.clock.now())
+                continue
             if not ok:
                 await asyncio.sleep(WRITE_RETRY)
                 continue

@@ -283,7 +283,7 @@ class DialerStore:
 
     async def open_attempts(self, instance: str) -> list[OpenAttempt]:
         """Attempts ``instance`` started and never closed, with their lead and journal facts."""
-        return [OpenAttempt(r["id"], r["campaign"], _claimed(r), _epoch(r["started_at"]) or 0.0,
+        return [OpenAttempt(r["attempt_id"], r["campaign"], _claimed(r), _epoch(r["started_at"]) or 0.0,
                             _epoch(r["answered_at"]), r["amd_status"] or r["journal_amd"],
                             r["agent_id"] or r["journal_agent"], frozenset(r["facts"] or ()))
                 for r in await self.pool.fetch(load_sql(PKG, "attempts_open"), instance)]

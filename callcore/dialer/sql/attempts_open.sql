@@ -1,7 +1,7 @@
 -- Attempts instance $1 started and never closed (it stopped or died): with their lead, their campaign
 -- and what the journal recorded for them (event types, the AMD verdict, the operator who took the call).
-SELECT a.id, a.started_at, a.answered_at, a.amd_status, a.agent_id, c.name AS campaign,
-       l.id AS lead_id, l.campaign_id, l.phone_e164, l.name,
+SELECT a.id AS attempt_id, a.started_at, a.answered_at, a.amd_status, a.agent_id, c.name AS campaign,
+       l.id, l.campaign_id, l.phone_e164, l.name,
        coalesce((SELECT z.zones FROM zone_sets z WHERE z.id = l.zone_set), l.tz) AS tz, l.data::text AS data,
        CASE WHEN l.attempts = 0 THEN 'new' WHEN l.callback_agent IS NOT NULL THEN 'callback' ELSE 'scheduled' END
            AS prev_state,
