@@ -14,13 +14,16 @@ from callcore.acd.ports import AcdPort
 from callcore.config import Settings
 from callcore.errors import CallcoreError
 from callcore.http import context as ctx
-from callcore.http.auth import authenticate, authorize, parse_static_tokens
+from callcore.http.auth import SESSIONS, authenticate, authorize, parse_static_tokens
 from callcore.http.errors import error_response, http_error_response, internal_error
 from callcore.http.metrics import REQUEST_SECONDS, REQUESTS
 from callcore.http.preview import DIALER
 from callcore.http.routes import API, ROUTES, Handler, Route, openapi
 from callcore.http.sse import EventHub
+from callcore.http.wallboard import install as install_wallboard
 from callcore.metrics import CONTENT_TYPE
+from callcore.web.accounts import Sessions
+from callcore.web.pages import add_pages
 
 log = structlog.get_logger(__name__)
 
@@ -123,6 +126,9 @@ def create_app(*, acd: AcdPort | None, pool: Any, settings: Settings, health: He
     app[ctx.METRICS] = metrics
     app[ctx.STATIC_TOKENS] = parse_static_tokens(settings.api_tokens)
     app[DIALER] = dialer
+    app[SESSIONS] = Sessions(settings.web_session_hours * 3600.0)
+    install_wallboard(app)
+    add_pages(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", globals()["metrics"])

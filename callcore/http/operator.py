@@ -170,6 +170,7 @@ async def create_ticket(request: web.Request) -> web.Response:
         text=text_field(data, "text", required=True) or "",
         call_id=text_field(data, "call_id", max_len=128) or call.get("call_id"),
         caller_number=text_field(data, "caller_number", max_len=64) or str(call.get("caller_number") or ""))
+    ctx.hub(request).publish(SUPERVISORS, {"event": "ticket_created", **ticket.to_json()})
     return reply(ticket.to_json(), status=201)
 
 

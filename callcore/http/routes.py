@@ -211,3 +211,11 @@ def openapi() -> dict[str, Any]:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
                            "schemas": SCHEMAS},
             "paths": paths}
+
+
+# The desktop's and wallboard's routes (their own module, imported last: it builds on the helpers above).
+from callcore.http.webroutes import web_routes  # noqa: E402
+from callcore.web.pages import PAGES  # noqa: E402
+
+ROUTES = ROUTES + web_routes(Route)
+PUBLIC_PATHS.update(PAGES)

@@ -16,6 +16,7 @@ from callcore.acd.core import calls as cf
 from callcore.acd.core import requests as op
 from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, StartMoh
 from callcore.acd.core.events import (
+    ORIGINATE_FAILED,
     AgentCallControl,
     AgentDisposition,
     AgentLegAnswered,
@@ -223,7 +224,10 @@ class Engine:
             q = st.queues.get(call.queue)
             out.append(Journal("call.offer_failed", {"agent": a.id, "leg_id": leg, "cause": cause},
                                call_id=call.id, agent_id=a.id, queue=call.queue))
-            out += ag.release(a, now, missed=True, max_no_answer=q.max_no_answer if q else 0)
+            # a device Asterisk cannot call at all (unknown or unregistered endpoint: "Allocation failed") is
+            # unreachable, not an operator who did not answer
+            reason = "unreachable" if cause == ORIGINATE_FAILED else "no-answer"
+            out += ag.release(a, now, missed=True, max_no_answer=q.max_no_answer if q else 0, reason=reason)
 
     # --- timers ---------------------------------------------------------------------------------------
 

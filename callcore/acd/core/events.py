@@ -33,7 +33,10 @@ class AgentLegAnswered:
 @dataclass(frozen=True, slots=True)
 class AgentLegFailed:
     leg_id: str
-    cause: str = ""
+    cause: str = ""   # ORIGINATE_FAILED: Asterisk refused to create the channel (the device is unreachable)
+
+
+ORIGINATE_FAILED = "originate-failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,7 +129,12 @@ class AcdState:
         for i, cfg in enumerate(agents):
             self.agent_order[cfg.id] = i
             if cfg.id in self.agents:
-                self.agents[cfg.id].config = cfg
+                agent = self.agents[cfg.id]
+                if agent.endpoint == agent.config.endpoint and cfg.endpoint != agent.config.endpoint:
+                    # the configured device changed: the next offer rings the new one (an endpoint the
+                    # operator chose at login stays until logout)
+                    agent.endpoint, agent.registered = cfg.endpoint, True
+                agent.config = cfg
             else:
                 self.agents[cfg.id] = Agent(cfg, endpoint=cfg.endpoint)
         self.index.rebuild(self)

@@ -42,6 +42,7 @@ from callcore.acd.core.commands import (
 )
 from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
+    ORIGINATE_FAILED,
     AgentLegAnswered,
     AgentLegFailed,
     AgentLegHungUp,
@@ -316,7 +317,7 @@ class AcdRuntime:
             if isinstance(cmd, OriginateAgent):
                 if not isinstance(exc, AriUnavailable):  # unanswered requests may have created it
                     self._originated.discard(cmd.leg_id)
-                self.feed_core(AgentLegFailed(cmd.leg_id, "originate-failed"))
+                self.feed_core(AgentLegFailed(cmd.leg_id, ORIGINATE_FAILED))
 
     def feed_core(self, ev: Event) -> None:
         try:
