@@ -18,6 +18,7 @@ from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Jou
 from callcore.acd.core.events import (
     ORIGINATE_FAILED,
     AgentCallControl,
+    AgentConsult,
     AgentDisposition,
     AgentLegAnswered,
     AgentLegFailed,
@@ -99,6 +100,8 @@ class Engine:
                 op.transfer(st, event, now, out)
             case AgentCallControl(agent_id=aid, action=action):
                 callcontrol.CONTROLS[action](st, aid, now, out)
+            case AgentConsult():
+                callcontrol.consult(st, event, now, out)
             case AgentSessionConnected(agent_id=aid, channel_id=ch):
                 login = st.agents.get(aid) or _agent_by_endpoint(st, aid)
                 if login is None:  # a phone dialled the login code with an unknown id: never leave it in silence
@@ -180,6 +183,9 @@ class Engine:
         if leg in st.supervisors:
             op.supervisor_answered(st, leg, out)
             return
+        if leg in st.consults:
+            callcontrol.consult_answered(st, leg, out)
+            return
         call = st.calls.get(st.legs.get(leg, ""))
         if call is not None and call.agent_leg == leg:
             return  # repeated answer of the connected leg
@@ -207,6 +213,9 @@ class Engine:
         st = self.state
         if leg in st.supervisors:
             cf.drop_supervisor(st, leg, out)
+            return
+        if leg in st.consults:
+            callcontrol.consult_gone(st, leg, now, out, cause)
             return
         call = st.calls.get(st.legs.get(leg, ""))
         if call is None:

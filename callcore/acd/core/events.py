@@ -99,10 +99,22 @@ class AgentTransfer:
 
 @dataclass(frozen=True, slots=True)
 class AgentCallControl:
-    """The operator's call controls: ``action`` hold | resume | hangup."""
+    """The operator's call controls: ``action`` hold | resume | hangup, and for an attended transfer
+    complete (the caller goes to the consulted party) | return (back to the caller)."""
 
     agent_id: str
     action: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConsult:
+    """Attended transfer, first step: the caller on hold, ring ``number`` (through the queue's transfer
+    context) or colleague ``agent``; ``leg_id`` names the new channel."""
+
+    agent_id: str
+    leg_id: str
+    number: str | None = None
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +206,7 @@ class OutboundReleased:
 Event = (
     CallArrived | CallerHungUp | AgentLegAnswered | AgentLegFailed | AgentLegHungUp | DtmfReceived
     | PlaybackFinished | TimerFired | AgentLogin | AgentLogout | AgentPause | AgentReady | AgentDisposition
-    | AgentTransfer | AgentCallControl | AgentSessionConnected | AgentSessionDisconnected | SupervisorRequest
+    | AgentTransfer | AgentCallControl | AgentConsult | AgentSessionConnected | AgentSessionDisconnected
+    | SupervisorRequest
     | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync | OutboundReserved | OutboundReleased
 )

@@ -237,7 +237,7 @@ class Agent:
         return self.session or (self.registered and bool(self.endpoint))
 
 
-CallStatus = Literal["waiting", "connected", "ended"]
+CallStatus = Literal["waiting", "connected", "transferred", "ended"]  # transferred: attended, agent gone
 
 
 @dataclass(slots=True)
@@ -264,6 +264,9 @@ class Call:
     next_relax: float | None = None
     required_agent: str | None = None  # only this agent may take the call
     held: bool = False  # the operator put the caller on hold (music, out of the bridge)
+    consult_leg: str | None = None  # attended transfer: the consulted party's channel
+    consult_answered: bool = False
+    consult_target: str = ""
     watcher: set[str] | None = field(default=None, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
