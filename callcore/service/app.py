@@ -271,7 +271,7 @@ class Service:
             ari=self.ari.client, events=self.ari.subscribe("dialer", maxsize=50_000, filter=wants),
             store=DialerStore(self.pool), journal=self.sink, acd=AcdHandoff(self.acd, scripts=self._campaign_script),
             operators=operators, instance=self.settings.instance_id, clock=self.clock)
-        self.acd_tap.listener = self.dialer.on_acd_journal
+        self.acd_tap.listeners.append(self.dialer.on_acd_journal)
         try:
             await self.dialer.start(tg)
         except Exception as exc:  # campaigns start on the next configuration change or restart
@@ -286,7 +286,9 @@ class Service:
 
         self.callbacks = CallbackDialer(ari=self.ari.client, acd=self.acd, pool=self.pool, journal=self.sink,
                                         clock=self.clock, instance=self.settings.instance_id,
-                                        caller_id=self.settings.callback_caller_id)
+                                        caller_id=self.settings.callback_caller_id,
+                                        region=self.settings.phone_region)
+        self.acd_tap.listeners.append(self.callbacks.on_acd_journal)
         events = self.ari.subscribe("callbacks", maxsize=50_000, filter=self.callbacks.wants)
         tg.create_task(self.callbacks.run(events), name="callback-dialer")
         if self.callback_requests is not None:

@@ -40,19 +40,21 @@ AcdListener = Callable[[str, str | None, str | None], None]
 
 
 class AcdJournalTap:
-    """The ACD's journal sink: every entry goes to the journal, and to ``listener`` (the dialer)."""
+    """The ACD's journal sink: every entry goes to the journal, then to each of ``listeners`` (the dialer,
+    the callback dialer), which pick the entries about their own calls."""
 
     def __init__(self, inner: JournalSink) -> None:
         self.inner = inner
-        self.listener: AcdListener | None = None
+        self.listeners: list[AcdListener] = []
 
     def append(self, type: str, payload: Mapping[str, Any] | None = None, *, call_id: str | None = None,
                channel_id: str | None = None, agent_id: str | None = None, queue: str | None = None,
                campaign_id: str | None = None, ts: float | None = None) -> None:
         self.inner.append(type, payload, call_id=call_id, channel_id=channel_id, agent_id=agent_id, queue=queue,
                           campaign_id=campaign_id, ts=ts)
-        if self.listener is not None and call_id is not None:
-            self.listener(type, call_id, agent_id)
+        if call_id is not None:
+            for listener in self.listeners:
+                listener(type, call_id, agent_id)
 
 
 class AcdHandoff:
