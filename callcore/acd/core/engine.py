@@ -36,6 +36,8 @@ from callcore.acd.core.events import (
     DtmfReceived,
     EndpointRegistration,
     Event,
+    OutboundReleased,
+    OutboundReserved,
     PlaybackFinished,
     Resync,
     SupervisorLegAnswered,
@@ -123,6 +125,13 @@ class Engine:
                                                                   "registered": registered}, agent_id=a.id))
             case Resync():
                 resync(st, event, now, out)
+            case OutboundReserved(agent_id=aid, call_id=cid) if aid in st.agents:
+                st.agents[aid].outbound_call = cid
+                out.append(Journal("agent.outbound_reserved", {}, call_id=cid, agent_id=aid))
+            case OutboundReleased(agent_id=aid, call_id=cid) if aid in st.agents:
+                if st.agents[aid].outbound_call == cid:
+                    st.agents[aid].outbound_call = None
+                    out.append(Journal("agent.outbound_released", {}, call_id=cid, agent_id=aid))
         self.route(now, out)
         return out
 
@@ -136,6 +145,9 @@ class Engine:
         st = self.state
         if ev.channel_id in st.calls:
             return
+        reserved = st.agents.get(ev.agent_id or "")
+        if reserved is not None and reserved.outbound_call == ev.channel_id:
+            reserved.outbound_call = None  # the operator's own customer: theirs now
         q = st.queues.get(ev.queue)
         out.append(Answer(ev.channel_id))
         call = Call(ev.channel_id, ev.channel_id, ev.queue, ev.priority, ev.caller_number, ev.caller_name,

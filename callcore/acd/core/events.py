@@ -188,10 +188,25 @@ class Resync:
     entered_at: Mapping[str, float] = field(default_factory=dict)  # call id -> journaled entry time
 
 
+@dataclass(frozen=True, slots=True)
+class OutboundReserved:
+    """The operator placed an outbound call (preview) that is ringing: offer them nothing else until
+    their customer arrives (``CallArrived`` with ``agent_id``) or ``OutboundReleased``."""
+
+    agent_id: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundReleased:
+    agent_id: str
+    call_id: str
+
+
 Event = (
     CallArrived | CallerHungUp | AgentLegAnswered | AgentLegFailed | AgentLegHungUp | DtmfReceived
     | PlaybackFinished | TimerFired | AgentLogin | AgentLogout | AgentPause | AgentReady | AgentDisposition
     | AgentTransfer | AgentCallControl | AgentConsult | AgentSessionConnected | AgentSessionDisconnected
     | SupervisorRequest
-    | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync
+    | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync | OutboundReserved | OutboundReleased
 )
