@@ -171,6 +171,15 @@ async def test_sessions_expire_and_wrong_passwords_lock_the_login(pg_pool: Any) 
     stored = await pg_pool.fetchval("SELECT id_hash FROM web_sessions")
     assert stored == accounts.digest(cookie) and cookie not in stored
 
+    # signed out on another instance: this one notices at its next check
+    here, there = accounts.Sessions(ttl=60, recheck=0.2), accounts.Sessions(ttl=60)
+    found = await here.sign_in(pg_pool, "2001", "right-password")
+    assert found is not None
+    await there.sign_out(pg_pool, found[0])
+    assert await here.lookup(pg_pool, found[0]) is not None  # checked less than 0.2 s ago
+    await asyncio.sleep(0.3)
+    assert await here.lookup(pg_pool, found[0]) is None
+
     locking = accounts.Sessions(ttl=60, max_failures=3, lockout=60)
     for _ in range(3):
         assert await locking.sign_in(pg_pool, "2001", "wrong-password") is None
