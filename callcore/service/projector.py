@@ -28,7 +28,8 @@ from callcore.store.sqlfiles import load_sql
 log = structlog.get_logger(__name__)
 
 PROJECTED_TYPES = frozenset({"agent.state", "call.queued", "call.answered", "call.ended", "call.abandoned",
-                             "call.overflowed", "call.disposition", "call.callback", "call.transferred"})
+                             "call.overflowed", "call.disposition", "call.callback", "call.transferred",
+                             "call.closed"})
 
 PROJECTION_DROPPED = Counter("callcore_projection_dropped", "Table projections dropped (queue full)",
                              registry=REGISTRY)
@@ -120,7 +121,7 @@ class ProjectingJournal:
                 self.pool, call_id=ev.call_id, queue=ev.queue, entered_at=when, channel_id=ev.channel_id,
                 caller_number=str(p.get("caller_number", "")), caller_name=str(p.get("caller_name", "")))
         elif ev.call_id and ev.type in ("call.answered", "call.ended", "call.abandoned", "call.overflowed",
-                                        "call.disposition", "call.transferred"):
+                                        "call.disposition", "call.transferred", "call.closed"):
             await self._call_update(ev, when)
         elif ev.type == "call.callback":
             await self.pool.execute(load_sql("callcore.service", "inbound_callback_add"),
@@ -145,6 +146,9 @@ class ProjectingJournal:
                 await records.record_disposition(self.pool, call_id=ev.call_id or "", code=str(p.get("code", "")),
                                                  notes=str(p.get("notes", "")),
                                                  callback_at=_dt(float(cb)) if cb else None)
+            elif ev.type == "call.closed":
+                await records.record_call_ended(self.pool, call_id=ev.call_id or "", ended_at=when,
+                                                outcome=str(p.get("outcome") or "unknown-during-outage"))
             else:
                 outcome = {"call.ended": "answered", "call.abandoned": "abandoned",
                            "call.overflowed": "overflowed", "call.transferred": "transferred"}[ev.type]
