@@ -165,6 +165,9 @@ class Settings:
         db = self.database_url.reveal()
         if db and urlsplit(db).scheme not in ("postgres", "postgresql"):
             raise bad("database_url", "must start with postgresql:// (value not shown)")
+        from callcore.http.auth import parse_static_tokens  # the one parser of the token list
+
+        parse_static_tokens(self.api_tokens)
         return self
 
     def replace(self, **changes: Any) -> Settings:

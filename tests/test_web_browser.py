@@ -155,6 +155,15 @@ async def test_inbound_call_on_the_desktop_and_the_wallboard(browser: Any, pg_ds
         await expect(desk.get_by_test_id("held")).to_be_visible()
         await desk.get_by_test_id("resume").click()
         await expect(desk.get_by_test_id("held")).to_be_hidden()
+        # attended transfer to a colleague, who answers; the operator returns to the caller
+        await desk.get_by_test_id("consult-agent").fill("2002")
+        await desk.get_by_test_id("consult-go").click()
+        await expect(desk.get_by_test_id("consult-state")).to_contain_text("Talking to 2002")
+        assert acd.current_call("2001")["held"] is True  # type: ignore[index]
+        await desk.get_by_test_id("consult-return").click()
+        await expect(desk.get_by_test_id("consult-state")).to_have_count(0)
+        await expect(desk.get_by_test_id("hold")).to_be_enabled()
+        assert acd.current_call("2001")["held"] is False  # type: ignore[index]
         await shots.take(desk, "desktop")
         await shots.take(board, "wallboard")
 
@@ -189,6 +198,15 @@ async def test_preview_call_from_the_desktop(browser: Any, pg_dsn: str, tmp_path
         await expect(desk.get_by_test_id("caller-number")).to_have_text("+12025550141", timeout=8000)
         await expect(desk.get_by_test_id("call-project")).to_contain_text("renewals")
         await expect(desk.get_by_test_id("agent-state")).to_contain_text("On call")
+        # attended transfer of the customer to a colleague: consult, then complete
+        await desk.get_by_test_id("consult-agent").fill("2002")
+        await desk.get_by_test_id("consult-go").click()
+        await expect(desk.get_by_test_id("consult-state")).to_contain_text("Talking to 2002")
+        await desk.get_by_test_id("consult-complete").click()
+        await expect(desk.get_by_test_id("agent-state")).to_contain_text("Wrap-up")
+        acd = svc.acd
+        assert acd is not None
+        assert [c.status for c in acd.engine.state.calls.values()] == ["transferred"]  # type: ignore[attr-defined]
         assert desk.errors == []
 
 

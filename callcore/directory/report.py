@@ -159,6 +159,8 @@ def main(argv: list[str], *, out: IO[str] | None = None, err: IO[str] | None = N
     except InputError as exc:
         print(f"callcore report: {exc}", file=err)
         return 2
+    except BrokenPipeError:
+        raise
     except (CallcoreError, OSError) as exc:
         print(f"callcore report: {exc}", file=err)
         return 1

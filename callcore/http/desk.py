@@ -116,6 +116,29 @@ async def transfer_department(request: web.Request) -> web.Response:
     return reply({**result, "department": dep})
 
 
+async def consult(request: web.Request) -> web.Response:
+    """Attended transfer, first step: a department (its phone number), a number, or a colleague."""
+    aid = agent_id(request)
+    data = await body(request, ("department_id", "number", "agent"))
+    given = [k for k in ("department_id", "number", "agent") if data.get(k) is not None]
+    if len(given) != 1:
+        raise InputError("give exactly one of 'department_id', 'number' or 'agent'", field="number")
+    number = text_field(data, "number", max_len=64)
+    colleague = text_field(data, "agent", max_len=64)
+    if given[0] == "department_id":
+        dep = await records.department(ctx.pool(request), _int(data["department_id"], "department_id"))
+        number = str(dep["phone"])
+    return reply(await ctx.acd(request).consult(aid, number=number, agent=colleague))
+
+
+async def consult_complete(request: web.Request) -> web.Response:
+    return reply(await ctx.acd(request).call_control(agent_id(request), "complete"))
+
+
+async def consult_return(request: web.Request) -> web.Response:
+    return reply(await ctx.acd(request).call_control(agent_id(request), "return"))
+
+
 async def flag(request: web.Request) -> web.Response:
     aid = agent_id(request)
     data = await body(request, ("reason", "note", "call_id"))

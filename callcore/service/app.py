@@ -129,7 +129,10 @@ class Service:
             from callcore.service.callbacks import CallbackRequests
 
             self.callback_requests = CallbackRequests(self.pool, self.sink, self.clock)
-        self.acd = AcdService(self.ari.client, self.sink, self.clock, queues, agents, app=s.ari_app,
+        from callcore.service.outbound import AcdJournalTap
+
+        self.acd_tap = AcdJournalTap(self.sink)  # the dialer hears about its customers as the ACD journals
+        self.acd = AcdService(self.ari.client, self.acd_tap, self.clock, queues, agents, app=s.ari_app,
                               loader=self._loader,
                               on_callback=self.callback_requests.on_callback if self.callback_requests else None)
         self.acd.restore(states)
@@ -285,16 +288,16 @@ class Service:
         if self.pool is None or self.ari is None or self.acd is None or self.sink is None:
             log.warning("dialer_not_started", why="no database pool at start-up")
             return
-        from callcore.dialer.runtime import DialerService
+        from callcore.dialer.runtime import DialerService, wants
         from callcore.dialer.store import DialerStore
-        from callcore.service.outbound import AcdConnector, operators_of, publish_dialer_gauges
+        from callcore.service.outbound import AcdHandoff, operators_of, publish_dialer_gauges
 
         operators = operators_of(self.acd, self.clock)
-        ari = self.ari
         self.dialer = DialerService(
-            ari=ari.client, subscribe=lambda name: ari.subscribe(name, maxsize=50_000), store=DialerStore(self.pool),
-            journal=self.sink, connector=AcdConnector(self.acd, scripts=self._campaign_script), operators=operators,
-            instance=self.settings.instance_id, clock=self.clock)
+            ari=self.ari.client, events=self.ari.subscribe("dialer", maxsize=50_000, filter=wants),
+            store=DialerStore(self.pool), journal=self.sink, acd=AcdHandoff(self.acd, scripts=self._campaign_script),
+            operators=operators, instance=self.settings.instance_id, clock=self.clock)
+        self.acd_tap.listeners.append(self.dialer.on_acd_journal)
         try:
             await self.dialer.start(tg)
         except Exception as exc:  # campaigns start on the next configuration change or restart
@@ -309,7 +312,9 @@ class Service:
 
         self.callbacks = CallbackDialer(ari=self.ari.client, acd=self.acd, pool=self.pool, journal=self.sink,
                                         clock=self.clock, instance=self.settings.instance_id,
-                                        caller_id=self.settings.callback_caller_id)
+                                        caller_id=self.settings.callback_caller_id,
+                                        region=self.settings.phone_region)
+        self.acd_tap.listeners.append(self.callbacks.on_acd_journal)
         events = self.ari.subscribe("callbacks", maxsize=50_000, filter=self.callbacks.wants)
         tg.create_task(self.callbacks.run(events), name="callback-dialer")
         if self.callback_requests is not None:

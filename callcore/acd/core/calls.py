@@ -242,7 +242,12 @@ def end_connected(st: AcdState, call: Call, now: float, out: Out, *, why: str,
                   hang_caller: bool, hang_agent: bool) -> None:
     """The conversation is over: tear down, talk-time stats, agent into the queue's wrap-up."""
     talk = now - call.answered_at
-    stats(st, call.queue).talks.append(talk)
+    if call.status != "transferred":  # an attended transfer counted the operator's talk when she left
+        stats(st, call.queue).talks.append(talk)
+    if call.consult_leg:
+        st.consults.pop(call.consult_leg, None)
+        out.append(Hangup(call.consult_leg, why))
+        call.consult_leg = None
     if call.recording:
         out.append(StopRecording(call.recording))
     a = st.agents.get(call.agent_id or "")

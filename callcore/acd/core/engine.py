@@ -18,6 +18,7 @@ from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Jou
 from callcore.acd.core.events import (
     ORIGINATE_FAILED,
     AgentCallControl,
+    AgentConsult,
     AgentDisposition,
     AgentLegAnswered,
     AgentLegFailed,
@@ -35,6 +36,8 @@ from callcore.acd.core.events import (
     DtmfReceived,
     EndpointRegistration,
     Event,
+    OutboundReleased,
+    OutboundReserved,
     PlaybackFinished,
     Resync,
     SupervisorLegAnswered,
@@ -97,6 +100,8 @@ class Engine:
                 op.transfer(st, event, now, out)
             case AgentCallControl(agent_id=aid, action=action):
                 callcontrol.CONTROLS[action](st, aid, now, out)
+            case AgentConsult():
+                callcontrol.consult(st, event, now, out)
             case AgentSessionConnected(agent_id=aid, channel_id=ch):
                 login = st.agents.get(aid) or _agent_by_endpoint(st, aid)
                 if login is None:  # a phone dialled the login code with an unknown id: never leave it in silence
@@ -120,6 +125,13 @@ class Engine:
                                                                   "registered": registered}, agent_id=a.id))
             case Resync():
                 resync(st, event, now, out)
+            case OutboundReserved(agent_id=aid, call_id=cid) if aid in st.agents:
+                st.agents[aid].outbound_call = cid
+                out.append(Journal("agent.outbound_reserved", {}, call_id=cid, agent_id=aid))
+            case OutboundReleased(agent_id=aid, call_id=cid) if aid in st.agents:
+                if st.agents[aid].outbound_call == cid:
+                    st.agents[aid].outbound_call = None
+                    out.append(Journal("agent.outbound_released", {}, call_id=cid, agent_id=aid))
         self.route(now, out)
         return out
 
@@ -133,6 +145,9 @@ class Engine:
         st = self.state
         if ev.channel_id in st.calls:
             return
+        reserved = st.agents.get(ev.agent_id or "")
+        if reserved is not None and reserved.outbound_call == ev.channel_id:
+            reserved.outbound_call = None  # the operator's own customer: theirs now
         q = st.queues.get(ev.queue)
         out.append(Answer(ev.channel_id))
         call = Call(ev.channel_id, ev.channel_id, ev.queue, ev.priority, ev.caller_number, ev.caller_name,
@@ -168,6 +183,9 @@ class Engine:
         if leg in st.supervisors:
             op.supervisor_answered(st, leg, out)
             return
+        if leg in st.consults:
+            callcontrol.consult_answered(st, leg, out)
+            return
         call = st.calls.get(st.legs.get(leg, ""))
         if call is not None and call.agent_leg == leg:
             return  # repeated answer of the connected leg
@@ -195,6 +213,9 @@ class Engine:
         st = self.state
         if leg in st.supervisors:
             cf.drop_supervisor(st, leg, out)
+            return
+        if leg in st.consults:
+            callcontrol.consult_gone(st, leg, now, out, cause)
             return
         call = st.calls.get(st.legs.get(leg, ""))
         if call is None:

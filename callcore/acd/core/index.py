@@ -138,7 +138,7 @@ class RoutingIndex:
         for qname in filing.staffed:
             self.queue(qname).staffed += 1
             self.check_empty.add(qname)
-        if a.state is AgentState.AVAILABLE and reachable:
+        if a.state is AgentState.AVAILABLE and reachable and a.outbound_call is None:
             order = st.agent_order.get(aid, 0)
             session = a.session_channel is not None
             for qname, pen in members.items():

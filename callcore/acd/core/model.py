@@ -184,7 +184,8 @@ class AgentState(StrEnum):
 
 # Fields whose change moves an agent in or out of the routing index (``callcore.acd.core.index``), or a call
 # in or out of its queue's line: setting one reports the record to the index it belongs to.
-_AGENT_WATCH = frozenset({"state", "registered", "session_channel", "endpoint", "config", "idle_since"})
+_AGENT_WATCH = frozenset({"state", "registered", "session_channel", "endpoint", "config", "idle_since",
+                          "outbound_call"})
 _CALL_WATCH = frozenset({"status", "queue", "priority", "entered_at", "seq", "next_relax"})
 
 
@@ -211,6 +212,7 @@ class Agent:
     last_call_id: str | None = None
     last_queue: str | None = None
     last_disposition_done: bool = True
+    outbound_call: str | None = None  # the operator's own outbound (preview) call is ringing: no other offer
     watcher: set[str] | None = field(default=None, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -235,7 +237,7 @@ class Agent:
         return self.session or (self.registered and bool(self.endpoint))
 
 
-CallStatus = Literal["waiting", "connected", "ended"]
+CallStatus = Literal["waiting", "connected", "transferred", "ended"]  # transferred: attended, agent gone
 
 
 @dataclass(slots=True)
@@ -262,6 +264,9 @@ class Call:
     next_relax: float | None = None
     required_agent: str | None = None  # only this agent may take the call
     held: bool = False  # the operator put the caller on hold (music, out of the bridge)
+    consult_leg: str | None = None  # attended transfer: the consulted party's channel
+    consult_answered: bool = False
+    consult_target: str = ""
     watcher: set[str] | None = field(default=None, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -27,7 +27,7 @@ def qualified(agent: Agent, call: Call, queue: QueueConfig, now: float) -> bool:
 
 
 def offerable(agent: Agent) -> bool:
-    return agent.state is AgentState.AVAILABLE and agent.reachable()
+    return agent.state is AgentState.AVAILABLE and agent.reachable() and agent.outbound_call is None
 
 
 def next_relax_time(call: Call, queue: QueueConfig, now: float) -> float | None:

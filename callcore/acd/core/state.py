@@ -101,6 +101,7 @@ class AcdState:
     sessions: dict[str, str] = field(default_factory=dict)  # agent session channel -> agent id
     playbacks: dict[str, str] = field(default_factory=dict)  # playback id -> call id
     supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
+    consults: dict[str, str] = field(default_factory=dict)  # consulted party's leg id -> call id
     stats: dict[str, QueueStats] = field(default_factory=dict)
     rr_last: dict[str, str] = field(default_factory=dict)  # queue -> agent last offered (round-robin)
     agent_order: dict[str, int] = field(default_factory=dict)

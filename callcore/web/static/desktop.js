@@ -4,7 +4,7 @@ import { api, clear, currentSession, duration, eventStream, failed, h, languageS
          toast, when } from "./common.js";
 
 const root = document.getElementById("app");
-const S = { me: null, desk: null, agent: null, call: null, ended: false, thread: null, messages: [],
+const S = { consult: null, me: null, desk: null, agent: null, call: null, ended: false, thread: null, messages: [],
             preview: null, offset: 0, stop: null };
 const el = {};
 
@@ -19,7 +19,8 @@ async function start() {
   S.stop = eventStream(`/agents/${encodeURIComponent(S.me.login)}/events`, {
     state: (ev) => { setAgent(ev); },
     call: async (ev) => { S.call = ev; S.ended = false; renderCall(); await refreshCard(); },
-    call_ended: () => { S.ended = true; renderCall(); renderControls(); },
+    call_ended: () => { S.ended = true; S.consult = null; renderCall(); renderControls(); },
+    consult: (ev) => { S.consult = ev.state === "ended" ? null : ev; if (ev.state === "ended") toast(t("consult.failed"), "error"); renderControls(); },
     call_held: (ev) => { if (S.call && S.call.call_id === ev.call_id) { S.call.held = ev.held; renderCall(); renderControls(); } },
     help_message: (ev) => onHelpMessage(ev),
     help_answer: (ev) => onHelpAnswer(ev),
@@ -158,17 +159,26 @@ function renderCall() {
 }
 
 function renderControls() {
+  if (!el.controls) return;
   const onCall = S.agent && S.agent.state === "on_call" && S.call && !S.ended;
   const act = (path) => async () => {
     try {
       const r = await api("POST", `/agents/${me()}/${path}`);
-      if (r.call && S.call) { S.call.held = r.call.held; renderCall(); }
+      if (path.startsWith("consult/")) S.consult = null;
+      if (r.call && S.call) { S.call.held = r.call.held; renderCall(); } else renderControls();
     } catch (err) { failed(err); }
   };
+  const consulting = onCall && S.consult;
   clear(el.controls,
-    S.call && S.call.held
+    consulting ? h("div", { class: "consult-box", "data-testid": "consult-state" },
+      h("span", { class: `badge ${S.consult.state === "talking" ? "green" : "amber"}` },
+        t(`consult.${S.consult.state}`, { target: S.consult.target.replace(/^(number|agent):/, "") })),
+      h("button", { class: "primary", onclick: act("consult/complete"), disabled: S.consult.state !== "talking",
+                    "data-testid": "consult-complete" }, t("consult.complete")),
+      h("button", { onclick: act("consult/return"), "data-testid": "consult-return" }, t("consult.return"))) : null,
+    !consulting && S.call && S.call.held
       ? h("button", { onclick: act("resume"), disabled: !onCall, "data-testid": "resume" }, t("ctl.resume"))
-      : h("button", { onclick: act("hold"), disabled: !onCall, "data-testid": "hold" }, t("ctl.hold")),
+      : (!consulting ? h("button", { onclick: act("hold"), disabled: !onCall, "data-testid": "hold" }, t("ctl.hold")) : null),
     h("button", { class: "danger", onclick: act("hangup"), disabled: !onCall, "data-testid": "hangup" }, t("ctl.hangup")));
 }
 
@@ -238,18 +248,36 @@ function renderDepartments() {
   };
   const deps = S.desk.departments.map((d) => h("li", { class: "dept", "data-testid": "department" },
     h("div", {}, h("strong", {}, d.name), h("div", { class: "muted" }, `${d.phone}${d.hours ? ` · ${d.hours}` : ""}`)),
-    h("button", { onclick: () => transfer({ department_id: d.id }, "transfer/department"),
-                  "data-testid": `transfer-dept-${d.id}` }, t("dept.transfer"))));
+    h("span", { class: "row" },
+      h("button", { onclick: () => consult({ department_id: d.id }), "data-testid": `consult-dept-${d.id}`,
+                    title: t("consult.hint") }, t("consult.start")),
+      h("button", { onclick: () => transfer({ department_id: d.id }, "transfer/department"),
+                    "data-testid": `transfer-dept-${d.id}` }, t("dept.transfer")))));
   const queue = h("select", { "data-testid": "xfer-queue" }, h("option", { value: "" }, "—"),
     S.desk.projects.queues.map((q) => h("option", { value: q }, q)));
   const number = h("input", { placeholder: t("xfer.number"), "data-testid": "xfer-number", inputmode: "tel" });
+  const colleague = h("input", { placeholder: t("consult.colleague"), "data-testid": "consult-agent", size: 8 });
   clear(el.depts, h("h2", {}, t("dept.title")),
     deps.length ? h("ul", { class: "list" }, deps) : h("p", { class: "muted" }, t("dept.none")),
     h("form", { class: "row", onsubmit: (ev) => {
       ev.preventDefault();
       if (number.value.trim()) transfer({ number: number.value.trim() });
       else if (queue.value) transfer({ queue: queue.value });
-    } }, h("label", {}, t("xfer.queue"), queue), number, h("button", { type: "submit" }, t("xfer.go"))));
+    } }, h("label", {}, t("xfer.queue"), queue), number, h("button", { type: "submit" }, t("xfer.go"))),
+    h("form", { class: "row", onsubmit: (ev) => {
+      ev.preventDefault();
+      if (number.value.trim()) consult({ number: number.value.trim() });
+      else if (colleague.value.trim()) consult({ agent: colleague.value.trim() });
+    } }, colleague, h("button", { type: "submit", "data-testid": "consult-go", title: t("consult.hint") }, t("consult.start"))));
+}
+
+async function consult(body) {
+  try {
+    const r = await api("POST", `/agents/${me()}/consult`, body);
+    S.consult = { state: "ringing", target: body.agent ? `agent:${body.agent}` : String(body.number || "") };
+    if (r.call && S.call) S.call.held = r.call.held;
+    renderCall();
+  } catch (err) { failed(err); }
 }
 
 function renderFlag() {

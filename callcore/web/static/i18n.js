@@ -55,6 +55,10 @@ const STRINGS = {
     "alert.campaign_abandonment": "{campaign}: abandonment {value} above the {limit} limit",
     "alert.long_call": "{agent_id}: call running {value}", "alert.long_calls_more": "{value} more long calls",
     "alert.help_waiting": "{value} help request(s) waiting for an answer",
+    "consult.start": "Consult", "consult.hint": "Attended transfer: the caller hears music while you talk first",
+    "consult.colleague": "colleague id", "consult.ringing": "Calling {target}…", "consult.talking": "Talking to {target}",
+    "consult.complete": "Complete transfer", "consult.return": "Back to caller",
+    "consult.failed": "The consultation ended; the caller is on hold", "consult.ended": "Consultation ended",
   },
   ru: {
     "app.desktop": "Рабочее место оператора", "app.wallboard": "Табло супервизора",
@@ -112,6 +116,10 @@ const STRINGS = {
     "alert.campaign_abandonment": "{campaign}: потери {value} выше предела {limit}",
     "alert.long_call": "{agent_id}: разговор идёт {value}", "alert.long_calls_more": "ещё долгих разговоров: {value}",
     "alert.help_waiting": "Ждут ответа запросов помощи: {value}",
+    "consult.start": "Консультация", "consult.hint": "Перевод с консультацией: абонент слушает музыку, пока вы говорите",
+    "consult.colleague": "ID коллеги", "consult.ringing": "Звоним: {target}…", "consult.talking": "Разговор: {target}",
+    "consult.complete": "Завершить перевод", "consult.return": "Вернуться к абоненту",
+    "consult.failed": "Консультация прервана; абонент на удержании", "consult.ended": "Консультация завершена",
   },
 };
 
