@@ -132,6 +132,13 @@ async def test_inbound_call_on_the_desktop_and_the_wallboard(browser: Any, pg_ds
         call_id = acd.current_call("2001")["call_id"]  # type: ignore[index]
         assert [(t["caller_number"], t["call_id"]) for t in claims] == [(CALLER, call_id)]
 
+        # the caller is abusive: flag the call for review, the supervisors see it at once
+        await desk.get_by_test_id("flag-reason").select_option("abusive")
+        await desk.get_by_test_id("flag-note").fill("Shouting and swearing from the first minute")
+        await desk.get_by_test_id("flag-submit").click()
+        await expect(board.get_by_test_id("flag")).to_contain_text("Abusive caller")
+        await expect(board.get_by_test_id("tickets")).to_contain_text("Wants the second charge refunded")
+
         # help chat, both ways, live
         await desk.get_by_test_id("chat-input").fill("Customer insists on two refunds, what can I offer?")
         await desk.get_by_test_id("chat-send").click()

@@ -121,6 +121,7 @@ function renderState() {
 
 function renderCall() {
   const c = S.call;
+  el.call.classList.toggle("waiting", !c);
   if (!c) {
     clear(el.call, h("div", { class: "idle" },
       h("div", { class: "idle-icon", "aria-hidden": "true" }, "☎"),
@@ -210,7 +211,7 @@ function renderHistory() {
 
 function renderScript() {
   const c = S.call;
-  if (!c) { clear(el.script, h("h2", {}, t("script")), h("p", { class: "muted" }, t("call.waiting_text"))); return; }
+  if (!c) { clear(el.script, h("h2", {}, t("script")), h("p", { class: "muted" }, t("script.idle"))); return; }
   const sections = c.sections || (c.script ? [{ id: "greeting", text: c.script }] : []);
   clear(el.script, h("h2", {}, t("script")),
     sections.length ? sections.map((s) => h("article", { class: "section", "data-testid": `script-${s.id}` },
@@ -302,6 +303,7 @@ function renderDisposition() {
   const a = S.agent;
   const codes = (S.call && S.call.dispositions && S.call.dispositions.length) ? S.call.dispositions : ["done"];
   const wrap = a.state === "wrap_up";
+  el.disp.hidden = !S.call;
   const code = h("select", { "data-testid": "disp-code" }, codes.map((c) => h("option", { value: c }, c)));
   const notes = h("textarea", { rows: 2, "data-testid": "disp-notes", placeholder: t("disp.notes") });
   const callback = h("input", { type: "datetime-local", "data-testid": "disp-callback" });
@@ -426,7 +428,7 @@ function tick() {
   const now = serverNow();
   for (const node of document.querySelectorAll("[data-since]")) {
     const kind = node.dataset.since;
-    if (kind === "state" && S.agent) node.textContent = ` ${duration(now - S.agent.since)}`;
+    if (kind === "state" && S.agent) node.textContent = S.agent.state === "logged_out" || !S.agent.since ? "" : ` ${duration(now - S.agent.since)}`;
     else if (kind === "call" && S.call) node.textContent = S.call.answered_at ? duration((S.ended ? S.agent.since : now) - S.call.answered_at) : "—";
     else if (kind === "wrapup" && S.agent && S.agent.wrapup_until) node.textContent = t("wrapup.left", { s: Math.max(0, Math.ceil(S.agent.wrapup_until - now)) });
   }
