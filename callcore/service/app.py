@@ -121,7 +121,7 @@ class Service:
             self.pool = None
         self.journal = PgJournal(dsn, s, clock=self.clock)
         await self.journal.start()
-        self.sink = ProjectingJournal(self.journal, self.pool)
+        self.sink = ProjectingJournal(self.journal, self.pool, instance=s.instance_id)
         await self.sink.start()
         self.ari = AriSession.from_settings(s)
         queues, agents, states = await self._load_directory()
@@ -246,7 +246,7 @@ class Service:
             if self.pool is None:
                 raise StoreError("no database pool")
             queues, agents = await self._loader()
-            saved = await load_agent_states(self.pool)
+            saved = await load_agent_states(self.pool, self.settings.instance_id)  # only this node's agents
             states = [PersistedAgent(a, st.state, st.pause_reason or "") for a, st in saved.items()]
             self._cache.save(queues, agents, states)
             return list(queues), list(agents), states

@@ -41,9 +41,11 @@ def _dt(ts: float) -> datetime:
 
 
 class ProjectingJournal:
-    def __init__(self, inner: JournalSink, pool: Any, *, maxlen: int = 50_000, retry: float = 1.0) -> None:
+    def __init__(self, inner: JournalSink, pool: Any, *, maxlen: int = 50_000, retry: float = 1.0,
+                 instance: str = "") -> None:
         self.inner = inner
         self.pool = pool
+        self.instance = instance  # agent states are written as this instance's view (see save_agent_state)
         self._q: deque[JournalEvent] = deque()
         self._maxlen = maxlen
         self._retry = retry
@@ -113,7 +115,11 @@ class ProjectingJournal:
         if ev.type == "agent.state" and ev.agent_id:
             reason = p.get("reason") if p.get("to") == "paused" else None
             try:
-                await store.save_agent_state(self.pool, ev.agent_id, str(p.get("to", "")), reason, when)
+                # a login on this instance takes the agent over; other changes only touch this instance's agents
+                if not await store.save_agent_state(self.pool, ev.agent_id, str(p.get("to", "")), reason, when,
+                                                    instance=self.instance,
+                                                    take_over=p.get("from") == "logged_out"):
+                    log.info("agent_state_owned_elsewhere", agent_id=ev.agent_id, state=p.get("to"))
             except CallcoreError:
                 pass  # agent deleted meanwhile
         elif ev.type == "call.queued" and ev.call_id and not p.get("from_queue"):
