@@ -80,13 +80,13 @@ class Sizes:
     campaign_agents: int = 3
     rate: float = 0.25          # inbound calls per simulated second (x time_scale per real second)
     leads: int = 300
-    warmup: float = 3.0         # real seconds of traffic before the fault
-    after: float = 3.0          # real seconds of traffic after it
+    warmup: float = 2.5         # real seconds of traffic before the fault
+    after: float = 2.0          # real seconds of traffic after it
     drain: float = 20.0         # max real seconds to wait for calls to finish
-    pg_outage: float = 5.0
-    pg_long_outage: float = 10.0
-    rest_fault: float = 6.0
-    kill_down: float = 2.0
+    pg_outage: float = 4.0
+    pg_long_outage: float = 8.0
+    rest_fault: float = 5.0
+    kill_down: float = 1.5
     journal_buffer: int = 300   # small so outages exercise the spill files
 
     @staticmethod
@@ -143,6 +143,16 @@ class Postgres:
 # --- processes --------------------------------------------------------------------------------------------
 
 
+def _open_log(path: Path) -> Any:
+    return open(path, "ab")
+
+
+def _fill(directory: Path) -> None:
+    """Fill the file system of ``directory`` (a small tmpfs) to the last byte."""
+    with contextlib.suppress(OSError), open(directory / "filler", "wb") as fh:
+        fh.write(b"\0" * (1 << 20))
+
+
 class Proc:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.name, self.argv, self.env, self.log = name, argv, env, log
@@ -150,7 +160,7 @@ class Proc:
         self.exit_codes: list[int] = []
 
     async def start(self) -> None:
-        fh = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        fh = _open_log(self.log)
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT)
@@ -284,7 +294,7 @@ async def until(cond: Callable[[], Awaitable[bool]], timeout: float, step: float
 
 
 async def health(s: aiohttp.ClientSession, node: Node) -> dict[str, Any]:
-    status, body = await http(s, "GET", f"{node.api}/readyz", token=None, timeout=2.0)
+    _, body = await http(s, "GET", f"{node.api}/readyz", token=None, timeout=2.0)
     checks = body.get("checks") if isinstance(body, dict) else None
     return checks if isinstance(checks, dict) else {}
 
@@ -418,7 +428,7 @@ class World:
         if on:
             sz = self.sizes
             await http(self.s, "POST", f"{n.sim_url}/_sim/arrivals",
-                       {"rate_per_s": sz.rate, "queues": ["sales"], "patience": [30.0, 90.0],
+                       {"rate_per_s": sz.rate, "queues": ["sales"], "patience": [20.0, 60.0],
                         "talk_time": [10.0, 40.0]}, token=None)
         else:
             await http(self.s, "DELETE", f"{n.sim_url}/_sim/arrivals", token=None)
@@ -456,13 +466,23 @@ class World:
         targets = nodes or self.nodes
 
         async def all_ok() -> bool:
+            if self.dead():
+                return True
             for n in targets:
                 if not healthy(await health(self.s, n)):
                     return False
             return True
 
         took = await until(all_ok, timeout)
-        self.recover_s = None if took is None else round(time.monotonic() - start, 2)
+        dead = self.dead()
+        if dead:
+            self.notes["service_died"] = dead
+        self.recover_s = None if took is None or dead else round(time.monotonic() - start, 2)
+
+    def dead(self) -> list[str]:
+        """Instances whose process exited on its own (a crash), with the exit code."""
+        return [f"{n.name}: exit {n.svc.proc.returncode}" for n in self.nodes
+                if n.svc is not None and n.svc.proc is not None and n.svc.proc.returncode is not None]
 
     async def drain(self) -> None:
         for n in self.nodes:
@@ -474,7 +494,7 @@ class World:
                 status, calls = await http(self.s, "GET", f"{n.sim_url}/_sim/calls", token=None)
                 if status != 200 or any(c["state"] not in ("ended", "failed") for c in calls):
                     return False
-            return await self.open_attempts() == 0
+            return self.dead() != [] or await self.open_attempts() == 0
 
         await until(calls_done, self.sizes.drain, step=0.25)
         await asyncio.sleep(1.5)  # wrap-up of the last calls
@@ -528,7 +548,8 @@ class World:
                 "SELECT count(*) AS n, count(*) - count(DISTINCT (type, channel_id, payload::text)) AS dups "
                 "FROM events WHERE type LIKE 'ari.%' AND type <> ALL($1::text[])", list(SYNTHETIC))
             att = await conn.fetchrow(
-                "SELECT count(*) AS n, count(*) FILTER (WHERE agent_id IS NOT NULL AND answered_at IS NOT NULL) AS conn,"
+                "SELECT count(*) AS n,"
+                " count(*) FILTER (WHERE agent_id IS NOT NULL AND answered_at IS NOT NULL) AS conn,"
                 " count(*) FILTER (WHERE abandoned) AS ab,"
                 " count(*) FILTER (WHERE outcome IN ('failed', 'congestion')) AS failed,"
                 " count(*) FILTER (WHERE outcome = 'lost') AS lost,"
@@ -547,9 +568,13 @@ class World:
                                 WHERE x.lead_id = l.id AND (y.started_at < x.ended_at OR x.agent_id IS NOT NULL))
                     OR l.attempts < (SELECT count(*) FROM a WHERE a.lead_id = l.id)""")
             calls_open = await conn.fetchval("SELECT count(*) FROM calls WHERE ended_at IS NULL")
-            report = await conn.fetchrow(
-                "SELECT count(*) FILTER (WHERE type = 'call.queued' AND NOT (payload ? 'from_queue')) AS offered,"
-                " count(*) FILTER (WHERE type = 'call.answered') AS answered FROM events WHERE queue = 'sales'")
+            from callcore.directory.report import queue_report
+
+            now = datetime.now(UTC)
+            report = await queue_report(conn, now - timedelta(hours=1), now + timedelta(minutes=1))
+            closed = {r["reason"]: int(r["n"]) for r in await conn.fetch(
+                "SELECT payload->>'reason' AS reason, count(*) AS n FROM events WHERE type = 'call.closed' "
+                "GROUP BY 1")}
             self.notes["call_events"] = {r["type"]: [int(r["n"]), int(r["calls"])] for r in await conn.fetch(
                 "SELECT type, count(*) AS n, count(DISTINCT call_id) AS calls FROM events "
                 "WHERE type LIKE 'call.%' GROUP BY type")}
@@ -559,7 +584,11 @@ class World:
         finally:
             await conn.close()
         self.notes["calls_rows_open"] = int(calls_open)
-        self.notes["report_offered_answered"] = [int(report["offered"]), int(report["answered"])]
+        self.notes["report"] = {r.queue: [r.offered, r.answered] for r in report}  # offered, answered
+        if any(r.answered > r.offered for r in report):
+            self.notes["report_answered_above_offered"] = True
+        if closed:
+            self.notes["calls_closed_after_restart"] = closed
         return {
             "scenario": self.name, "offered": offered + int(att["n"]), "connected": connected + int(att["conn"]),
             "abandoned": abandoned + int(att["ab"]), "failed": failed + int(att["failed"]),
@@ -569,6 +598,8 @@ class World:
         }
 
     async def _journal_settled(self) -> bool:
+        if self.dead():
+            return True
         for n in self.nodes:
             h = await health(self.s, n)
             if not h or h.get("projection_pending") or (h.get("journal") or {}).get("buffered") \
@@ -653,12 +684,11 @@ async def sc_spill_disk_full(w: World) -> None:
     n = w.nodes[0]
     spill = n.state_dir / "spill"
     spill.mkdir(parents=True, exist_ok=True)
-    mounted = os.geteuid() == 0 and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(spill)], capture_output=True).returncode == 0
+    mounted = os.geteuid() == 0 and (await run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(spill)],
+                                                check=False))[0] == 0
     w.notes["tmpfs"] = mounted
     if mounted:
-        with contextlib.suppress(OSError), open(spill / "filler", "wb") as fh:
-            fh.write(b"\0" * (1 << 20))
+        _fill(spill)
         w.cleanups.append(lambda: subprocess.run(["umount", "-l", str(spill)], capture_output=True))
     await w.start_all()
     await run_traffic(w, w.sizes.warmup)
@@ -682,6 +712,9 @@ async def sc_ari_ws_drop(w: World) -> None:
     await http(w.s, "POST", f"{n.sim_url}/_sim/faults/restart", {"down_for": 1.0}, token=None)
     await asyncio.sleep(1.0)
     await w.measure_recovery()
+    for aid in n.campaign_agents:  # their *55 calls died with Asterisk: the phones dial in again
+        await http(w.s, "POST", f"{n.sim_url}/_sim/agent-login", {"endpoint": f"PJSIP/{aid}", "agent_id": aid},
+                   token=None)
     await run_traffic(w, w.sizes.after)
 
 
