@@ -74,7 +74,26 @@ async def check_ari(settings: Settings) -> list[Check]:
                              f"{settings.ari_app!r} is not registered in Asterisk: the callcore service is "
                              "not running or not connected (the application exists only while its event "
                              "websocket is open); calls would go to the callcore-fallback context"))
+        try:
+            out.append(await _check_sounds(http, base))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            out.append(Check("Safe-harbour recording", "fail", f"lookup failed: {exc or 'timeout'}"))
     return out
+
+
+async def _check_sounds(http: aiohttp.ClientSession, base: str) -> Check:
+    """The recording a live person hears when no operator is free in time (abandoned-call rules)."""
+    from callcore.dialer.sounds import SAFE_HARBOUR_ID
+
+    async with http.get(f"{base}/sounds") as resp:
+        if resp.status != 200:
+            return Check("Safe-harbour recording", "fail", f"GET /ari/sounds answered {resp.status}")
+        ids = {str(s.get("id")) for s in await resp.json()}
+    if SAFE_HARBOUR_ID in ids:
+        return Check("Safe-harbour recording", "ok", f"Asterisk has {SAFE_HARBOUR_ID}")
+    return Check("Safe-harbour recording", "fail", f"Asterisk has no {SAFE_HARBOUR_ID}: answered customers "
+                 "no operator takes in time would hear silence; install it with `python -m "
+                 "callcore.dialer.sounds /var/lib/asterisk/sounds/en` on the Asterisk host")
 
 
 async def check_ami(settings: Settings) -> list[Check]:

@@ -102,7 +102,7 @@ def test_grace_running_out_withdraws_the_customer_to_the_safe_harbour_message() 
     rig.feed(E.Answered(aid))
     out = rig.feed(E.TimerFired(f"grace:{aid}"), advance=2.0)
     assert one(out, C.WithdrawCustomer).attempt == aid
-    assert one(out, C.ToDialplan).media == "sound:callcore-safe-harbour"
+    assert one(out, C.ToDialplan).media == "sound:custom/callcore-safe-harbour"
     assert "dialer.abandoned" in [j.type for j in only(out, C.Journal)]
     assert rig.feed(E.CustomerConnected(aid, "a1"), advance=0.1) == []  # too late: stays abandoned
     out = rig.feed(E.ChannelEnded(aid, 16), advance=8)

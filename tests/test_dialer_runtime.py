@@ -195,7 +195,7 @@ async def test_no_operator_within_grace_is_abandoned_with_safe_harbour(pg_pool: 
     await rig.settle()
     [cont] = rig.ari.calls_to("continue_in_dialplan")
     assert (cont["channel_id"], cont["context"]) == (aid, SAFE_HARBOUR_CONTEXT)
-    assert rig.ari.calls_to("set_variable")[0]["value"] == "callcore-safe-harbour"
+    assert rig.ari.calls_to("set_variable")[0]["value"] == "custom/callcore-safe-harbour"
     rig.ari.remote_hangup(aid)
     await rig.pump()
     row = await rig.attempt(aid)
@@ -607,3 +607,39 @@ async def test_preview_call_refuses_other_campaigns_leads_and_paused_operators(p
     rig.ari.fail_originated(aid, cause=17)
     await rig.pump()
     assert rig.connector.reserved == {}
+
+
+async def test_a_campaign_whose_message_asterisk_lacks_is_refused(pg_pool: Any) -> None:
+    """Field: the default safe-harbour message named a recording that shipped nowhere: silence."""
+    from callcore.dialer.sounds import SAFE_HARBOUR_ID, bundled, needed
+
+    have: set[str] = {"beep"}
+
+    async def sounds() -> set[str]:
+        return have
+
+    rig = Rig(pg_pool, SETTINGS)
+    rig.svc.sounds = sounds
+    runner = await rig.start(["+79161234567"])
+    assert await runner.tick() == 0 and originated(rig) == []
+    assert "dialer.campaign_refused" in rig.journal.types()
+    assert (await rig.store.get_campaign("spring")).state == "paused"
+    assert needed(SETTINGS) == [SAFE_HARBOUR_ID]
+    have.add(SAFE_HARBOUR_ID)                   # installed: the campaign may start again
+    await rig.store.change_state("spring", "start")
+    await rig.svc.reload()
+    await rig.settle()
+    assert await runner.tick() == 1
+    assert bundled().stat().st_size > 50_000
+
+
+def test_the_shipped_recording_installs_where_asterisk_looks(tmp_path: Any) -> None:
+    import wave
+
+    from callcore.dialer.sounds import install
+
+    [path] = install(tmp_path)
+    assert path == tmp_path / "custom" / "callcore-safe-harbour.wav"
+    with wave.open(str(path)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+        assert 3.0 < w.getnframes() / 8000 < 15.0

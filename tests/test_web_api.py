@@ -150,3 +150,38 @@ async def test_admin_sets_passwords_through_the_api(pg_dsn: str, tmp_path: Path)
         assert all("password_hash" not in a for a in listed)
         stored = await rig.run.service.pool.fetchval("SELECT password_hash FROM web_accounts WHERE login='2002'")
         assert stored.startswith("$argon2id$")
+
+
+async def test_sessions_expire_and_wrong_passwords_lock_the_login(pg_pool: Any) -> None:
+    import asyncio
+
+    from callcore.web import accounts
+
+    await pg_pool.execute("INSERT INTO agents (id, name) VALUES ('2001', 'Anna')")
+    await accounts.set_password(pg_pool, "2001", "agent", "right-password")
+    short = accounts.Sessions(ttl=0.5)
+    found = await short.sign_in(pg_pool, "2001", "right-password")
+    assert found is not None
+    cookie, session = found
+    assert await short.lookup(pg_pool, cookie) == session
+    assert await accounts.Sessions(ttl=0.5).lookup(pg_pool, cookie) == session  # another instance: from the row
+    await asyncio.sleep(0.7)
+    assert await short.lookup(pg_pool, cookie) is None  # the cached copy expires too
+    assert await accounts.Sessions(ttl=0.5).lookup(pg_pool, cookie) is None
+    stored = await pg_pool.fetchval("SELECT id_hash FROM web_sessions")
+    assert stored == accounts.digest(cookie) and cookie not in stored
+
+    # signed out on another instance: this one notices at its next check
+    here, there = accounts.Sessions(ttl=60, recheck=0.2), accounts.Sessions(ttl=60)
+    found = await here.sign_in(pg_pool, "2001", "right-password")
+    assert found is not None
+    await there.sign_out(pg_pool, found[0])
+    assert await here.lookup(pg_pool, found[0]) is not None  # checked less than 0.2 s ago
+    await asyncio.sleep(0.3)
+    assert await here.lookup(pg_pool, found[0]) is None
+
+    locking = accounts.Sessions(ttl=60, max_failures=3, lockout=60)
+    for _ in range(3):
+        assert await locking.sign_in(pg_pool, "2001", "wrong-password") is None
+    assert await locking.sign_in(pg_pool, "2001", "right-password") is None  # locked for a while
+    assert await accounts.Sessions(ttl=60).sign_in(pg_pool, "2001", "right-password") is not None

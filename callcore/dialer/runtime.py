@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import functools
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
@@ -146,7 +147,9 @@ class DialerService:
                  journal: JournalSink, acd: AcdLink, operators: OperatorsFn, instance: str,
                  clock: Clock | None = None, endpoint_template: str = "PJSIP/{number}@trunk",
                  tick_interval: float = 1.0, reload_every: int = 5, claim_ttl: float = 300.0,
-                 housekeeping_every: int = 30) -> None:
+                 housekeeping_every: int = 30, sounds: Callable[[], Awaitable[set[str]]] | None = None) -> None:
+        """``sounds``: the sound ids Asterisk has (``GET /ari/sounds``); given, a campaign whose messages
+        Asterisk cannot play is refused (paused) when it starts instead of playing silence."""
         self.ari, self.events, self.store, self.journal = ari, events, store, journal
         self.acd, self.operators, self.instance = acd, operators, instance
         self.clock = clock or SystemClock()
@@ -155,6 +158,8 @@ class DialerService:
         self.reload_every = reload_every
         self.core = Dialer(lambda: f"{CHANNEL_PREFIX}{uuid.uuid4().hex[:20]}", claim_ttl=claim_ttl,
                            housekeeping_every=housekeeping_every)
+        self.sounds = sounds
+        self._media_ok: dict[str, object] = {}  # campaign -> settings whose messages Asterisk was found to have
         self.campaign_rows: dict[str, Campaign] = {}
         self.claimed: dict[int, ClaimedLead] = {}  # preview reservations: what the operator is shown
         self._pending: collections.deque[E.Event] = collections.deque()
@@ -243,10 +248,36 @@ class DialerService:
     def _campaign(self, c: Campaign) -> None:
         known = self.core.campaigns.get(c.name)
         self.campaign_rows[c.name] = c
+        if c.state == "running" and self.sounds is not None and self._media_ok.get(c.name) != c.settings:
+            if c.name not in self._media_ok:
+                self._media_ok[c.name] = None  # a check is under way: dial nothing meanwhile
+                self._spawn(self._check_media(c), f"dialer-media-{c.name}")
+            c = dataclasses.replace(c, state="created")
         if known is None or known.info.state != c.state or known.info.settings != c.settings:
             self.feed(E.CampaignUpdated(E.CampaignInfo(c.id, c.name, c.state, c.settings)))
             if known is None or known.info.state != c.state:
                 log.info("dialer_campaign", campaign=c.name, state=c.state, instance=self.instance)
+
+    async def _check_media(self, c: Campaign) -> None:
+        from callcore.dialer.sounds import missing
+
+        assert self.sounds is not None
+        try:
+            have = await self.sounds()
+        except (AriError, OSError, TimeoutError) as exc:  # Asterisk unreachable: not the campaign's fault
+            log.warning("dialer_sounds_unknown", campaign=c.name, error=str(exc))
+            have = None
+        gone = missing(c.settings, have) if have is not None else []
+        if gone:
+            del self._media_ok[c.name]
+            log.error("dialer_campaign_refused", campaign=c.name, missing=gone)
+            self.journal.append("dialer.campaign_refused", {"reason": "message-missing", "missing": gone},
+                                campaign_id=c.name, ts=self.clock.now())
+            with contextlib.suppress(Exception):
+                await self._db(lambda: self.store.change_state(c.name, "pause"))
+            return
+        self._media_ok[c.name] = c.settings
+        self._campaign(c)
 
     # --- the core --------------------------------------------------------------------------------------
 

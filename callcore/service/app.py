@@ -289,14 +289,17 @@ class Service:
             log.warning("dialer_not_started", why="no database pool at start-up")
             return
         from callcore.dialer.runtime import DialerService, wants
+        from callcore.dialer.sounds import available
         from callcore.dialer.store import DialerStore
         from callcore.service.outbound import AcdHandoff, operators_of, publish_dialer_gauges
 
         operators = operators_of(self.acd, self.clock)
+        client = self.ari.client
         self.dialer = DialerService(
             ari=self.ari.client, events=self.ari.subscribe("dialer", maxsize=50_000, filter=wants),
             store=DialerStore(self.pool), journal=self.sink, acd=AcdHandoff(self.acd, scripts=self._campaign_script),
-            operators=operators, instance=self.settings.instance_id, clock=self.clock)
+            operators=operators, instance=self.settings.instance_id, clock=self.clock,
+            sounds=lambda: available(client))
         self.acd_tap.listeners.append(self.dialer.on_acd_journal)
         try:
             await self.dialer.start(tg)

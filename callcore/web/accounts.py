@@ -2,8 +2,9 @@
 browser sessions they open.
 
 A session is a random 256-bit cookie value; PostgreSQL keeps only its sha256, the role, a CSRF token and
-an absolute expiry. Sessions already seen are cached in memory until they expire, so that operators keep
-working when PostgreSQL is briefly unreachable; signing out removes the row and the cache entry.
+an absolute expiry. Sessions already seen are cached in memory and checked against PostgreSQL again every
+``recheck`` seconds, so that operators keep working when PostgreSQL is briefly unreachable while a sign-out
+or a password change on another instance still ends the session there within ``recheck`` seconds.
 """
 
 from __future__ import annotations
@@ -82,9 +83,11 @@ async def delete_account(db: Any, login: str) -> None:
 class Sessions:
     """Sign-in, look-up and sign-out; ``ttl`` is the absolute lifetime of a session in seconds."""
 
-    def __init__(self, ttl: float, *, max_failures: int = 5, lockout: float = 30.0) -> None:
+    def __init__(self, ttl: float, *, max_failures: int = 5, lockout: float = 30.0, recheck: float = 30.0) -> None:
         self.ttl = ttl
+        self.recheck = recheck
         self._cache: dict[str, Session] = {}
+        self._checked: dict[str, float] = {}  # cache key -> monotonic time of the last check in PostgreSQL
         self._failures: dict[str, tuple[int, float]] = {}
         self._max_failures = max_failures
         self._lockout = lockout
@@ -109,28 +112,41 @@ class Sessions:
         session = Session(login, row["role"], secrets.token_urlsafe(24), expires.timestamp(), row["endpoint"])
         await db.execute(sql("session_insert"), digest(value), login, session.role, session.csrf, expires)
         self._cache[digest(value)] = session
+        self._checked[digest(value)] = time.monotonic()
         return value, session
 
     async def lookup(self, db: Any, value: str) -> Session | None:
         key = digest(value)
         cached = self._cache.get(key)
         if cached is not None:
-            if cached.expires_at > time.time():
+            if cached.expires_at <= time.time():
+                self._drop(key)
+                return None
+            if db is None or time.monotonic() - self._checked.get(key, 0.0) < self.recheck:
                 return cached
-            self._cache.pop(key, None)
+            try:
+                row = await db.fetchrow(sql("session_get"), key)
+            except Exception:  # PostgreSQL away: the session stays valid until it is reachable again
+                return cached
+        elif db is None:
             return None
-        if db is None:
-            return None
-        row = await db.fetchrow(sql("session_get"), key)
+        else:
+            row = await db.fetchrow(sql("session_get"), key)
         if row is None:
+            self._drop(key)
             return None
         session = Session(row["login"], row["role"], row["csrf"], row["expires_at"].timestamp(), row["endpoint"])
         self._cache[key] = session
+        self._checked[key] = time.monotonic()
         return session
+
+    def _drop(self, key: str) -> None:
+        self._cache.pop(key, None)
+        self._checked.pop(key, None)
 
     async def sign_out(self, db: Any, value: str) -> None:
         key = digest(value)
-        self._cache.pop(key, None)
+        self._drop(key)
         if db is not None:
             await db.execute(sql("session_delete"), key)
 
@@ -138,7 +154,7 @@ class Sessions:
         """Drop the cached sessions of ``login`` (its password changed or the account was deleted)."""
         for key, s in list(self._cache.items()):
             if s.login == login:
-                del self._cache[key]
+                self._drop(key)
 
 
 def _verify(stored: str, password: str) -> bool:

@@ -4,7 +4,7 @@ import { api, clear, currentSession, duration, eventStream, failed, h, languageS
          toast, when } from "./common.js";
 
 const root = document.getElementById("app");
-const S = { consult: null, me: null, desk: null, agent: null, call: null, ended: false, thread: null, messages: [],
+const S = { pauseReason: "", consult: null, me: null, desk: null, agent: null, call: null, ended: false, thread: null, messages: [],
             preview: null, offset: 0, stop: null };
 const el = {};
 
@@ -89,8 +89,10 @@ function layout() {
 function renderState() {
   const a = S.agent;
   const reasons = S.desk.pause_reasons;
-  const select = h("select", { "data-testid": "pause-reason", "aria-label": t("btn.pause") },
-    reasons.map((r) => h("option", { value: r, selected: a.pause_reason === r }, r)));
+  const chosen = S.pauseReason || a.pause_reason || reasons[0];
+  const select = h("select", { "data-testid": "pause-reason", "aria-label": t("btn.pause"),
+                               onchange: () => { S.pauseReason = select.value; } },
+    reasons.map((r) => h("option", { value: r, selected: chosen === r }, r)));
   const label = a.state === "paused" && a.pause_reason ? `${t("state.paused")}: ${a.pause_reason}` : t(`state.${a.state}`);
   const act = (path, body) => async () => {
     try { setAgent(await api("POST", `/agents/${me()}/${path}`, body)); } catch (err) { failed(err); }
