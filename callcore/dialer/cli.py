@@ -161,7 +161,11 @@ def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str]
     async def action(conn: Any) -> None:
         store = DialerStore(conn)
         if ns.cmd == "create":
-            c = await store.create_campaign(ns.name, build_settings(ns))
+            from callcore.directory.references import require_queues
+
+            settings = build_settings(ns)
+            await require_queues(conn, [("--queue", settings.queue)])
+            c = await store.create_campaign(ns.name, settings)
             print(f"campaign {c.name} created (id {c.id}, {c.settings.mode.value})", file=out)
         elif ns.cmd == "list":
             rows = await store.list_campaigns()

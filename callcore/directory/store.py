@@ -88,7 +88,15 @@ def queue_from_row(row: Mapping[str, Any]) -> QueueConfig:
     return build_queue(data)
 
 
+def _overflow_queue(spec: QueueConfig) -> tuple[str, str | None]:
+    o = spec.overflow
+    return "overflow", o.target if o is not None and o.kind == "queue" else None
+
+
 async def create_queue(db: Db, spec: QueueConfig) -> QueueConfig:
+    from callcore.directory.references import require_queues
+
+    await require_queues(db, [_overflow_queue(spec)])
     try:
         name = await db.fetchval(sql("queue_insert"), *_queue_args(spec))
     except asyncpg.PostgresError as exc:
@@ -116,6 +124,10 @@ async def update_queue(db: Db, name: str, changes: Mapping[str, Any]) -> QueueCo
         if row is None:
             raise NotFound(f"queue {name!r} does not exist")
         spec = build_queue(changes, base=queue_from_row(row))
+        if "overflow" in changes:
+            from callcore.directory.references import require_queues
+
+            await require_queues(conn, [_overflow_queue(spec)])
         await conn.fetchval(sql("queue_update"), *_queue_args(spec))
     return spec
 
