@@ -99,6 +99,9 @@ class UploadReport:
     seconds: float = 0.0            # the whole upload, wall clock
     read_seconds: float = 0.0       # reading and splitting the CSV
     normalise_seconds: float = 0.0  # cleaning rows (phones, zones, COPY text); in this process
+    ambiguous: int = 0              # leads with several possible time zones
+    ambiguous_widest: int = 0
+    ambiguous_sample: str = ""      # e.g. "+79161234567 (16 zones: Europe/Kaliningrad ... Asia/Kamchatka)"
 
     @property
     def rejected_total(self) -> int:
@@ -124,6 +127,8 @@ class UploadReport:
             out.append(f"  ... and {more} more" + (f" (see {self.reject_file})" if self.reject_file else ""))
         elif self.reject_file:
             out.append(f"rejected lines written to {self.reject_file}")
+        if self.ambiguous:
+            out.append(ambiguity_note(self.ambiguous, self.ambiguous_widest, self.ambiguous_sample))
         if self.dry_run:
             out.append("dry run: nothing was loaded")
         if self.seconds > 0:
@@ -132,6 +137,17 @@ class UploadReport:
                        f"{self.read_seconds:.2f} s, normalise {self.normalise_seconds:.2f} s, COPY and SQL "
                        f"{db:.2f} s not overlapped with them)")
         return out
+
+
+def ambiguity_note(n: int, widest: int, sample: str) -> str:
+    return (f"note: {n} leads have several possible time zones (up to {widest}, e.g. {sample}): each is dialled "
+            "only while the calling window is open in all of its zones; give a time-zone column (--tz-column) "
+            "for the exact zone")
+
+
+def ambiguity_sample(phone: str, zones: list[str]) -> str:
+    shown = ", ".join(zones) if len(zones) <= 3 else f"{zones[0]} ... {zones[-1]}"
+    return f"{phone}: {len(zones)} zones, {shown}"
 
 
 # --- pure batch cleaning (also runs in worker processes) ---------------------------------------------
@@ -380,6 +396,10 @@ async def _finish(conn: Any, report: UploadReport, sink: RejectSink) -> None:
     async for r in conn.cursor(load_sql(PKG, "upload_rejects"), prefetch=5000):   # streamed, in line order
         sink.add(Reject(r["line"], r["reason"], "phone", r["phone_e164"], r["detail"]))
     report.inserted = int(await conn.fetchval(load_sql(PKG, "upload_inserted")))
+    amb = await conn.fetchrow(load_sql(PKG, "upload_ambiguous_zones"), report.upload_id)
+    if amb is not None and amb["n"]:
+        report.ambiguous, report.ambiguous_widest = int(amb["n"]), int(amb["widest"])
+        report.ambiguous_sample = ambiguity_sample(amb["sample"], list(amb["zones"]))
     c = sink.counts
     await conn.execute(load_sql(PKG, "upload_finish"), report.upload_id, report.rows, report.inserted,
                        sum(c.values()), c[INVALID] + c[BAD_ROW] + c[BAD_TZ], c[DUP_FILE], c[DUP_CAMPAIGN],
