@@ -2,7 +2,9 @@
 
 Runs in a temporary database of its own (dropped at the end):
 
-* PgJournal: N events (default 200k) appended as fast as the producer can, time until all are committed;
+* PgJournal: N events (default 200k) appended as fast as the producer can, time until all are committed,
+  with the write-ahead log (the product's setting: each event on local disk before ``append`` returns) and
+  without it (the baseline, same run), plus the cost of ``append`` alone with and without the log;
 * naive baseline: one autocommitted INSERT per event (default 5k);
 * end-to-end latency (append -> batch committed) at a steady rate with the default flush settings (these
   figures go into the JSON line), then with a 10 ms flush interval.
@@ -40,7 +42,7 @@ def payload(i: int) -> dict[str, object]:
     return {"i": i, "caller": "+33123456789", "reason": "timeout", "wait_ms": i % 9000}
 
 
-async def journal_throughput(dsn: str, n: int, spill: str) -> tuple[float, dict[str, object]]:
+async def journal_throughput(dsn: str, n: int, spill: str, *, wal: bool = True) -> tuple[float, dict[str, object]]:
     settings = Settings(journal_buffer=n + 1, journal_batch=5000, journal_flush_interval=0.05,
                         journal_spill_dir=spill, instance_id="bench")
     done = 0
@@ -52,7 +54,7 @@ async def journal_throughput(dsn: str, n: int, spill: str) -> tuple[float, dict[
         if done >= n:
             all_in.set()
 
-    async with PgJournal(dsn, settings, on_flushed=flushed) as j:
+    async with PgJournal(dsn, settings, on_flushed=flushed, wal=wal) as j:
         start = time.perf_counter()
         for i in range(n):
             j.append("bench.event", payload(i), call_id=f"c{i % 500}", queue=f"q{i % 8}",
@@ -63,6 +65,17 @@ async def journal_throughput(dsn: str, n: int, spill: str) -> tuple[float, dict[
         elapsed = time.perf_counter() - start
         health = j.health()
     return n / elapsed, health
+
+
+async def append_cost(dsn: str, n: int, spill: str, *, wal: bool) -> float:
+    """Microseconds per ``append`` call alone (the cost on the event path), flushing disabled meanwhile."""
+    settings = Settings(journal_buffer=n + 1, journal_batch=n + 1, journal_flush_interval=3600.0,
+                        journal_spill_dir=spill, instance_id="bench")
+    async with PgJournal(dsn, settings, wal=wal) as j:
+        start = time.perf_counter()
+        for i in range(n):
+            j.append("bench.append", payload(i), call_id=f"c{i % 500}", queue=f"q{i % 8}")
+        return (time.perf_counter() - start) / n * 1e6
 
 
 async def naive_throughput(dsn: str, n: int) -> float:
@@ -127,7 +140,14 @@ async def main() -> None:
         await migrate(dsn)
         with tempfile.TemporaryDirectory(prefix="callcore-bench-spill-") as spill:
             eps, health = await journal_throughput(dsn, args.events, spill)
-            print(f"PgJournal: {args.events} events, {eps:,.0f} events/s (end state {health})")
+            print(f"PgJournal with write-ahead log: {args.events} events, {eps:,.0f} events/s (end state {health})")
+            eps_nolog, _ = await journal_throughput(dsn, args.events, spill, wal=False)
+            print(f"PgJournal without the log (baseline): {eps_nolog:,.0f} events/s; "
+                  f"ratio with/without {eps / eps_nolog:.2f}")
+            us_log = await append_cost(dsn, 50_000, spill, wal=True)
+            us_nolog = await append_cost(dsn, 50_000, spill, wal=False)
+            print(f"append() alone: {us_log:.1f} us with the log, {us_nolog:.1f} us without "
+                  f"({us_log / us_nolog:.1f}x)")
             naive = await naive_throughput(dsn, args.naive)
             print(f"naive one INSERT per event: {args.naive} events, {naive:,.0f} events/s")
             p50, p99, interval = await latency(dsn, args.rate, args.seconds, spill)
@@ -145,7 +165,9 @@ async def main() -> None:
         await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
         await admin.close()
         await resolved.stop()
-    print(json.dumps({"events_per_s": round(eps), "naive_events_per_s": round(naive),
+    print(json.dumps({"events_per_s": round(eps), "events_per_s_without_log": round(eps_nolog),
+                      "log_throughput_ratio": round(eps / eps_nolog, 2), "append_us": round(us_log, 2),
+                      "append_us_without_log": round(us_nolog, 2), "naive_events_per_s": round(naive),
                       "ratio": round(eps / naive, 1), "flush_p50_ms": round(p50, 1),
                       "flush_p99_ms": round(p99, 1)}))
 

@@ -57,6 +57,18 @@ def _agent(argv: list[str]) -> int:
     return agent_main(argv)
 
 
+def _account(argv: list[str]) -> int:
+    from callcore.web.cli import account_main
+
+    return account_main(argv)
+
+
+def _department(argv: list[str]) -> int:
+    from callcore.web.cli import department_main
+
+    return department_main(argv)
+
+
 def _campaign(argv: list[str]) -> int:
     from callcore.dialer.cli import campaign_main
 
@@ -82,9 +94,12 @@ def _report(argv: list[str]) -> int:
 
 
 def _simulate(argv: list[str]) -> int:
+    text = "usage: callcore simulate dialer [options]   (see: callcore simulate dialer --help)"
+    if argv and argv[0] in ("-h", "--help"):
+        print(text + "\n\nPacing simulation of an outbound campaign in virtual time.")
+        return EXIT_OK
     if not argv or argv[0] != "dialer":
-        print("usage: callcore simulate dialer [options]   (see: callcore simulate dialer --help)",
-              file=sys.stderr)
+        print(text, file=sys.stderr)
         return EXIT_USAGE
     from callcore.dialer.simulate import main as simulate_main
 
@@ -121,6 +136,8 @@ COMMANDS: dict[str, tuple[Handler, str]] = {
     "db": (_db, "database: migrate | status"),
     "queue": (_queue, "manage queues: create | list | show | update | delete"),
     "agent": (_agent, "manage agents (operators): create | list | show | update | delete | token"),
+    "account": (_account, "desktop/wallboard sign-in accounts: password | list | delete"),
+    "department": (_department, "department directory shown to operators: set | list | delete"),
     "campaign": (_campaign, "outbound campaigns: create | list | show | start | pause | stop | upload | report"),
     "dnc": (_dnc, "do-not-call list: add | remove | import | check"),
     "route": (_route, "inbound routing for the FastAGI hook: did | vip | hours | holiday | test"),
@@ -153,12 +170,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"callcore: unknown command {args[0]!r}\n\n{usage()}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return entry[0](args[1:])
-    except ConfigError as exc:
-        print(f"callcore: configuration error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CallcoreError as exc:
-        print(f"callcore: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        code = entry[0](args[1:])
+        sys.stdout.flush()   # a closed pipe shows here, not as a message at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except (CallcoreError, BaseExceptionGroup) as exc:
+        failure = first_error(exc)
+        if failure is None:
+            raise
+        if isinstance(failure, BrokenPipeError):
+            return _reader_gone()
+        if isinstance(failure, ConfigError):
+            print(f"callcore: configuration error: {failure}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"callcore: {failure}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def first_error(exc: BaseException) -> BaseException | None:
+    """The first CallcoreError (or BrokenPipeError) in ``exc``, looking inside exception groups (a task
+    group's failure wraps the error that ended it); None when there is none."""
+    if isinstance(exc, CallcoreError | BrokenPipeError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = first_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _reader_gone() -> int:
+    """The reader of our output closed it (``callcore report calls | head``): stop quietly, as Unix tools do."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())   # the interpreter's final flush must not fail again
+    except (OSError, ValueError):
+        pass
+    return EXIT_OK

@@ -57,6 +57,8 @@ async def with_db(action: Action, *, migrate_first: bool = False, tables: str = 
         await action(conn)
     except asyncpg.UndefinedTableError:
         raise StoreError(f"the database has no {tables} tables: run 'callcore db migrate'") from None
+    except BrokenPipeError:
+        raise   # the reader of our output went away (``| head``): not a database problem
     except (OSError, asyncpg.PostgresError) as exc:
         raise StoreError(f"database error: {exc}") from exc
     finally:

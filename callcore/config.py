@@ -95,6 +95,10 @@ class Settings:
     api_tokens: Secret = _doc(
         "Comma-separated static tokens 'token=role:name' (role agent|supervisor|admin). Agents also get "
         "per-agent tokens from the database.", default=Secret(""))
+    web_session_hours: float = _doc("Lifetime of a desktop/wallboard sign-in session, hours.", default=12.0)
+    web_secure_cookie: bool = _doc("Mark the session cookie Secure (serve the pages over HTTPS).", default=False)
+    pause_reasons: str = _doc("Comma-separated pause reasons offered on the operator desktop.",
+                              default="break,lunch,training,meeting,coaching")
     callback_caller_id: str = _doc(
         "Caller id shown to customers called back after a callback request (empty: the trunk's).", default="")
     # Phone numbers
@@ -148,6 +152,10 @@ class Settings:
 
         if self.phone_region not in phonenumbers.SUPPORTED_REGIONS:
             raise bad("phone_region", f"must be a country code such as RU, US or GB, got {self.phone_region!r}")
+        if not 0 < self.web_session_hours <= 24 * 30:
+            raise bad("web_session_hours", f"must be > 0 and at most 720, got {self.web_session_hours}")
+        if not [r for r in self.pause_reasons.split(",") if r.strip()]:
+            raise bad("pause_reasons", "must name at least one reason")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise bad("log_level", f"must be debug, info, warning or error, got {self.log_level!r}")
         if self.log_format not in ("auto", "json", "console"):
@@ -157,6 +165,9 @@ class Settings:
         db = self.database_url.reveal()
         if db and urlsplit(db).scheme not in ("postgres", "postgresql"):
             raise bad("database_url", "must start with postgresql:// (value not shown)")
+        from callcore.http.auth import parse_static_tokens  # the one parser of the token list
+
+        parse_static_tokens(self.api_tokens)
         return self
 
     def replace(self, **changes: Any) -> Settings:

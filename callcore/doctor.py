@@ -74,7 +74,26 @@ async def check_ari(settings: Settings) -> list[Check]:
                              f"{settings.ari_app!r} is not registered in Asterisk: the callcore service is "
                              "not running or not connected (the application exists only while its event "
                              "websocket is open); calls would go to the callcore-fallback context"))
+        try:
+            out.append(await _check_sounds(http, base))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            out.append(Check("Safe-harbour recording", "fail", f"lookup failed: {exc or 'timeout'}"))
     return out
+
+
+async def _check_sounds(http: aiohttp.ClientSession, base: str) -> Check:
+    """The recording a live person hears when no operator is free in time (abandoned-call rules)."""
+    from callcore.dialer.sounds import SAFE_HARBOUR_ID
+
+    async with http.get(f"{base}/sounds") as resp:
+        if resp.status != 200:
+            return Check("Safe-harbour recording", "fail", f"GET /ari/sounds answered {resp.status}")
+        ids = {str(s.get("id")) for s in await resp.json()}
+    if SAFE_HARBOUR_ID in ids:
+        return Check("Safe-harbour recording", "ok", f"Asterisk has {SAFE_HARBOUR_ID}")
+    return Check("Safe-harbour recording", "fail", f"Asterisk has no {SAFE_HARBOUR_ID}: answered customers "
+                 "no operator takes in time would hear silence; install it with `python -m "
+                 "callcore.dialer.sounds /var/lib/asterisk/sounds/en` on the Asterisk host")
 
 
 async def check_ami(settings: Settings) -> list[Check]:
@@ -151,10 +170,14 @@ async def check_database(settings: Settings) -> list[Check]:
                       "CALLCORE_DATABASE_URL and that PostgreSQL runs")]
     try:
         states = await migrate.status(conn)
+        from callcore.directory.references import dangling
+
+        broken = await dangling(conn) if all(s.state == "applied" for s in states) else []
     except Exception as exc:
         return [Check("Database", "fail", f"connected, but the migration state is unreadable ({exc})")]
     finally:
         await conn.close()
+    refs = [Check("References", "fail", str(d) + ": fix it or create the queue") for d in broken]
     pending = [f"{s.version:04d}_{s.name}" for s in states if s.state == "pending"]
     changed = [f"{s.version:04d}_{s.name}" for s in states if s.state in ("changed", "unknown")]
     if changed:
@@ -163,7 +186,7 @@ async def check_database(settings: Settings) -> list[Check]:
     if pending:
         return [Check("Database", "fail", f"migrations not applied: {', '.join(pending)}; run `callcore db "
                       "migrate`")]
-    return [Check("Database", "ok", f"{shown} reachable, {len(states)} migrations applied")]
+    return [Check("Database", "ok", f"{shown} reachable, {len(states)} migrations applied"), *refs]
 
 
 CheckFn = Callable[[Settings], Awaitable[list[Check]]]

@@ -61,3 +61,17 @@ def test_announcement_media() -> None:
     assert media[:3] == ("sound:queue-thereare", "number:25", "sound:queue-callswaiting")
     assert media[3:] == ("sound:queue-holdtime", "sound:digits/3", "sound:minutes")
     assert estimated_wait(5, 2, 100) == 300
+
+
+def test_strategy_registry_is_the_one_list_and_refuses_unknown_names() -> None:
+    from callcore.acd.core import strategies
+    from callcore.acd.core.model import STRATEGIES
+
+    assert STRATEGIES == strategies.NAMES == tuple(strategies.REGISTRY)
+    for name in strategies.NAMES:
+        assert QueueConfig("q", strategy=name).strategy == name
+    with pytest.raises(InputError) as err:
+        strategies.get("loudest")
+    assert err.value.field == "strategy" and "longest-idle" in str(err.value)
+    with pytest.raises(InputError):
+        QueueConfig("q", strategy="loudest")

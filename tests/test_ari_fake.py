@@ -121,10 +121,63 @@ async def test_failed_originate_and_dialplan_stasis() -> None:
     ari.enter_stasis("amd-1", ["amd", "HUMAN", "HUMAN-1"])
     assert await ari.get_variable("amd-1", "LEAD_ID") == "42"
     got = sub.drain()
-    assert types(got) == ["Dial", "Dial", "ChannelDestroyed", "Dial", "ChannelStateChange", "Dial",
-                          "StasisStart"]
+    # originated into dialplan (no app): nothing reaches the app before StasisStart
+    assert types(got) == ["Dial", "Dial", "ChannelDestroyed", "StasisStart"]
     assert isinstance(got[1], E.Dial) and got[1].dialstatus == "BUSY"
     assert isinstance(got[2], E.ChannelDestroyed) and got[2].cause == 17 and got[2].cause_txt == "User busy"
+    await ari.continue_in_dialplan("amd-1")
+    ari.remote_hangup("amd-1")
+    # ... and nothing once it has left Stasis: no hangup request, no ChannelDestroyed
+    assert types(sub.drain()) == ["StasisEnd"]
+    assert isinstance(ari.withheld[-1], E.ChannelHangupRequest)
+    assert not any(isinstance(e, E.ChannelDestroyed) and e.channel.id == "amd-1" for e in ari.emitted)
+
+
+async def test_dialplan_originate_seen_only_when_subscribed() -> None:
+    ari = FakeAri()
+    sub = ari.events("dialer")
+    await ari.originate("PJSIP/trunk/sip:3@x", channel_id="amd-2", context="dialer-amd", extension="s")
+    ari.fail_originated("amd-2", cause=19)
+    assert sub.drain() == []  # busy / no-answer of an unsubscribed dialplan channel: the app sees nothing
+    await ari.originate("PJSIP/trunk/sip:4@x", channel_id="amd-3", context="dialer-amd", extension="s")
+    await ari.subscribe("channel:amd-3")
+    ari.answer_originated("amd-3")
+    ari.enter_stasis("amd-3", ["amd", "MACHINE", "LONGGREETING"])
+    await ari.continue_in_dialplan("amd-3")
+    ari.remote_hangup("amd-3")
+    assert types(sub.drain()) == ["ChannelStateChange", "Dial", "StasisStart", "StasisEnd",
+                                  "ChannelHangupRequest", "ChannelDestroyed"]
+    with pytest.raises(AriUnprocessable):
+        await ari.subscribe("channel:amd-3")  # gone: "Event source does not exist"
+
+
+async def test_uniqueid_prefix_of_a_live_channel_is_refused() -> None:
+    ari = FakeAri()
+    c = ari.inject_call()
+    await ari.snoop(c, snoop_id="sup-a1-1-snoop", spy="both")
+    with pytest.raises(AriConflict) as err:
+        await ari.originate("PJSIP/sup1", channel_id="sup-a1-1", app_args=["supervisor"])
+    assert err.value.status == 409 and err.value.message == "Channel with given unique ID already exists"
+    with pytest.raises(AriConflict):  # case-insensitive, as Asterisk's channel storage compares
+        await ari.originate("PJSIP/sup1", channel_id="SUP-A1", app_args=["supervisor"])
+    with pytest.raises(AriConflict):
+        await ari.snoop(c, snoop_id="sup-a1", spy="both")
+    # the other way round is free: no live uniqueid begins with the longer id
+    await ari.originate("PJSIP/sup1", channel_id="sup-a1-1-snoop-x", app_args=["supervisor"])
+    with pytest.raises(AriNotFound) as gone:
+        await ari.snoop("no-such", snoop_id="s2", spy="both")
+    assert gone.value.message == "Provided channel was not found"
+
+
+async def test_remove_channel_that_already_left_is_400() -> None:
+    ari = FakeAri()
+    c = ari.inject_call()
+    await ari.create_bridge("b1")
+    await ari.add_channel("b1", [c])
+    ari.remote_hangup(c)
+    with pytest.raises(AriBadRequest) as err:
+        await ari.remove_channel("b1", [c])
+    assert err.value.status == 400 and err.value.message == "Channel not found"
 
 
 async def test_playback_recording_dtmf_and_reconnect() -> None:

@@ -88,3 +88,12 @@ async def test_unmigrated_database(lab: Lab, pg_server: str) -> None:
     finally:
         await admin.execute("DROP DATABASE IF EXISTS callcore_doctor_empty")
         await admin.close()
+
+
+async def test_missing_safe_harbour_recording_is_named(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    from callcore.sim import media
+
+    assert by_name(await collect(lab.settings))["Safe-harbour recording"].status == "ok"
+    monkeypatch.delitem(media.SOUNDS, "custom/callcore-safe-harbour")
+    check = by_name(await collect(lab.settings))["Safe-harbour recording"]
+    assert check.status == "fail" and "python -m callcore.dialer.sounds" in check.detail

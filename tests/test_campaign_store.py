@@ -128,16 +128,19 @@ async def test_stale_claims_are_recovered_and_fresh_ones_kept(store: DialerStore
     c = await store.create_campaign("spring", SETTINGS)
     await add_leads(store.pool, c.id, 4)
     dead = await store.claim_leads(c.id, 2, "dead", NOW)
-    await store.start_attempt("att-dead", dead[0], "dead", NOW)
+    await store.start_attempt("att-dead", dead[0].id, c.id, dead[0].phone, "dead", NOW)
     alive = await store.claim_leads(c.id, 2, "alive", NOW)
-    await store.start_attempt("att-alive", alive[0], "alive", NOW)
+    await store.start_attempt("att-alive", alive[0].id, c.id, alive[0].phone, "alive", NOW)
     await store.touch_claims("alive", [lead.id for lead in alive], NOW + 200)
     assert await store.recover_stale(NOW + 100) == 2
     again = await store.claim_leads(c.id, 10, "new", NOW + 300)
     assert sorted(lead.id for lead in again) == sorted(lead.id for lead in dead)
-    assert all(lead.status is LeadStatus.NEW for lead in again)
+    # only claimed: back as it was; dialled and never ended: resolved (it rang out) and counted, not fresh
+    by_id = {lead.id: lead for lead in again}
+    assert (by_id[dead[1].id].status, by_id[dead[1].id].attempts) == (LeadStatus.NEW, 0)
+    assert (by_id[dead[0].id].status, by_id[dead[0].id].attempts) == (LeadStatus.SCHEDULED, 1)
     outcomes = dict(await store.pool.fetch("SELECT id, outcome FROM dial_attempts"))
-    assert outcomes == {"att-dead": "lost", "att-alive": None}
+    assert outcomes == {"att-dead": "no-answer", "att-alive": None}
 
 
 async def test_attempt_lifecycle_release_and_report(store: DialerStore) -> None:
@@ -146,7 +149,7 @@ async def test_attempt_lifecycle_release_and_report(store: DialerStore) -> None:
     leads = await store.claim_leads(c.id, 3, "i1", NOW)
     outcomes = [(Outcome.HUMAN, False), (Outcome.BUSY, False), (Outcome.ABANDONED, True)]
     for n, (lead, (outcome, abandoned)) in enumerate(zip(leads, outcomes, strict=True)):
-        await store.start_attempt(f"att-{n}", lead, "i1", NOW)
+        await store.start_attempt(f"att-{n}", lead.id, c.id, lead.phone, "i1", NOW)
         await store.finish_attempt(f"att-{n}", outcome=outcome.value, ended_at=NOW + 30, answered_at=NOW + 5,
                                    cause=16, abandoned=abandoned)
         pure = apply_outcome(SETTINGS, start_dial(lead.to_lead(), NOW), outcome, NOW + 30)
@@ -195,7 +198,7 @@ async def test_deleting_a_campaign_deletes_its_leads_and_attempts(store: DialerS
     await add_leads(store.pool, a.id, 3)
     await add_leads(store.pool, b.id, 2)
     [lead] = await store.claim_leads(a.id, 1, "i1", NOW)
-    await store.start_attempt("att-1", lead, "i1", NOW)
+    await store.start_attempt("att-1", lead.id, lead.campaign_id, lead.phone, "i1", NOW)
     await store.pool.execute("DELETE FROM campaigns WHERE id = $1", a.id)
     assert await store.pool.fetchval("SELECT count(*) FROM leads") == 2
     assert await store.pool.fetchval("SELECT count(*) FROM dial_attempts") == 0

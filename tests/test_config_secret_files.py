@@ -30,12 +30,12 @@ def test_file_value_is_the_setting_and_one_line_break_is_dropped(tmp_path: Path)
         "CALLCORE_ARI_PASSWORD_FILE": secret_file(tmp_path, "ari", "s3cret-ari\n"),
         "CALLCORE_AMI_SECRET_FILE": secret_file(tmp_path, "ami", "s3cret ami\r\n"),
         "CALLCORE_DATABASE_URL_FILE": secret_file(tmp_path, "db", "postgresql://cc:pw@db/cc"),
-        "CALLCORE_API_TOKENS_FILE": secret_file(tmp_path, "tok", "t1=admin:ops\n\n"),
+        "CALLCORE_API_TOKENS_FILE": secret_file(tmp_path, "tok", "token-one=admin:ops\n\n"),
     })
     assert s.ari_password.reveal() == "s3cret-ari"
     assert s.ami_secret.reveal() == "s3cret ami"
     assert s.database_url.reveal() == "postgresql://cc:pw@db/cc"
-    assert s.api_tokens.reveal() == "t1=admin:ops\n"  # only one line break is the file's ending
+    assert s.api_tokens.reveal() == "token-one=admin:ops\n"  # only one line break is the file's ending
 
 
 def test_plain_settings_can_come_from_files_too(tmp_path: Path) -> None:

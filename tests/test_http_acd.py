@@ -124,7 +124,7 @@ async def test_call_through_the_api(rig: tuple[Rig, TestClient[Any, Any], str], 
     )
     assert resp.status == 201 and (await resp.json())["call_id"] == state["call_id"]
     resp = await client.post("/api/v1/agents/a1/disposition", headers=me, json={"code": "nope"})
-    assert resp.status == 422 and (await resp.json())["error"]["field"] == "code"
+    assert resp.status == 422 and (await resp.json())["field"] == "code"
     r.clock.advance(5)
     resp = await client.post("/api/v1/agents/a1/disposition", headers=me, json={"code": "sale"})
     assert resp.status == 200 and (await resp.json())["state"] == "available"

@@ -145,7 +145,8 @@ async def bare() -> AsyncIterator[TestClient[Any, Any]]:
 
 async def err(resp: Any, status: int) -> dict[str, Any]:
     assert resp.status == status, await resp.text()
-    data: dict[str, Any] = (await resp.json())["error"]
+    assert resp.content_type == "application/problem+json"
+    data: dict[str, Any] = await resp.json()
     return data
 
 

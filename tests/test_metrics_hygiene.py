@@ -15,9 +15,9 @@ from callcore.acd.runtime import metrics as acd_metrics
 from callcore.acd.runtime.service import AcdService
 from callcore.ari.fake import FakeAri
 from callcore.clock import ManualClock
-from callcore.dialer.attempt import BLOCKED, CAMPAIGNS
 from callcore.dialer.campaign import Outcome
 from callcore.dialer.compliance import RefusalCode
+from callcore.dialer.runtime import BLOCKED, CAMPAIGNS
 from callcore.store.api import MemoryJournal
 
 

@@ -332,3 +332,17 @@ def test_dialer_subscription_takes_only_its_channels() -> None:
 
     assert CallbackDialer.wants(started("callback-1-1"))
     assert not CallbackDialer.wants(started("dial-abc"))
+
+
+def test_callback_numbers_are_dialled_in_e164_like_leads() -> None:
+    """Field: a keypress callback was dialled as the raw caller id 79161110061, without its +."""
+    from callcore.dialer.phones import PhoneNormalizer
+    from callcore.service.callbacks import callback_number
+
+    ru, us = PhoneNormalizer("RU"), PhoneNormalizer("US")
+    assert callback_number("79161110061", ru) == "+79161110061"
+    assert callback_number("89161110061", ru) == "+79161110061"
+    assert callback_number("79161110061", us) == "+79161110061"   # international without its +
+    assert callback_number("2025550101", us) == "+12025550101"
+    assert callback_number("+12025550101", ru) == "+12025550101"
+    assert callback_number("anonymous", ru) is None and callback_number("", ru) is None

@@ -245,11 +245,47 @@ async def test_queue_and_agent_created_over_the_api_route_calls_without_a_restar
                                                          "memberships": {"billing": 0}}) as r:
                 assert r.status in (200, 201), await r.text()
             async with http.post(f"{base}/queues", json={"name": "bad", "strategy": "loudest"}) as r:
-                assert r.status in (400, 422) and (await r.json())["error"]["field"] == "strategy"
+                assert r.status in (400, 422) and (await r.json())["field"] == "strategy"
         await until(lambda: "billing" in acd.snapshot()["queues"] and "b2" in acd.snapshot()["agents"],
                     "the running ACD reloaded (LISTEN/NOTIFY)")
         await acd.login("b2")
         await sim.inject_call(queue="billing", caller_number="+15551230077")
         await until(lambda: acd.agent_state("b2")["state"] == "on_call", "billing call connected to b2")
+    finally:
+        await run.shutdown()
+
+
+async def test_agent_update_endpoint_from_the_cli_reaches_the_live_agent(
+        sim: SimAsterisk, pg_dsn: str, tmp_path: Path) -> None:
+    import io
+
+    import asyncpg
+
+    from callcore.directory.cli import agent_main
+
+    await seed(pg_dsn)
+    sim.set_endpoint("PJSIP/a1-desk", EndpointBehaviour(answer_delay=0.05, p_answer=1.0))
+    run = await start(service_settings(sim, tmp_path), pg_dsn)
+    svc = run.service
+    acd = svc.acd
+    assert acd is not None
+    try:
+        await acd.login("a1")
+
+        async def runner(action: Callable[[Any], Any]) -> None:
+            conn = await asyncpg.connect(pg_dsn)
+            try:
+                await action(conn)
+            finally:
+                await conn.close()
+
+        out, err = io.StringIO(), io.StringIO()
+        code = await asyncio.to_thread(agent_main, ["update", "a1", "--endpoint", "PJSIP/a1-desk"], out=out,
+                                       err=err, runner=runner)
+        assert code == 0, err.getvalue()
+        await until(lambda: acd.agent_state("a1").get("endpoint") == "PJSIP/a1-desk",
+                    "the logged-in agent took the new endpoint (LISTEN/NOTIFY)")
+        await sim.inject_call(queue="sales", caller_number="+15551230099")
+        await until(lambda: acd.agent_state("a1")["state"] == "on_call", "the call rang the new endpoint")
     finally:
         await run.shutdown()

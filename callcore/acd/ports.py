@@ -40,6 +40,11 @@ class AcdPort(Protocol):
         """hold (music to the caller) | resume | hangup of the agent's connected call."""
         ...
 
+    async def consult(self, agent_id: str, *, number: str | None = None,
+                      agent: str | None = None) -> dict[str, Any]:
+        """Attended transfer: caller on hold, ring a number or a colleague (then call_control complete|return)."""
+        ...
+
     def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
         """State changes and call offers for one agent (for SSE/websocket)."""
         ...

@@ -7,9 +7,14 @@ so on), and publishes the events real Asterisk 22 sends for each operation to su
 ``fake.session`` (the same ``subscribe()`` interface as ``AriSession``; ``fake.events(...)`` too).
 
 Faithful details: an app hangup gives ``ChannelHangupRequest(cause=32, soft=True)``, a remote hangup
-one without cause; ``ChannelDestroyed`` only follows for channels the app is subscribed to
-(originated, snooped or explicitly subscribed), not for inbound channels that entered via dialplan
-``Stasis()``; an originated channel enters Stasis only when ``answer_originated`` is called.
+one without cause. Subscription semantics are Asterisk 22's: the app receives a channel's events only
+while the channel is in its Stasis or while the app is subscribed to it (originated with ``app``, or
+``subscribe("channel:<id>")``); a channel originated into dialplan (``context``/``extension``, no ``app``)
+is invisible until it enters Stasis and again once it leaves; ``ChannelDestroyed`` follows only for
+subscribed channels, not for inbound or snoop channels that left Stasis. What Asterisk would not have
+sent is kept in ``withheld``. A requested channel id that is a (case-insensitive) prefix of a live
+channel's uniqueid is refused with 409, as Asterisk's channel storage does; an originated channel
+enters Stasis only when ``answer_originated`` is called.
 Test drivers: ``inject_call``, ``answer_originated``, ``fail_originated``, ``enter_stasis``,
 ``remote_hangup``, ``press_dtmf``, ``finish_playback``, ``finish_recording``, ``reconnect``.
 """
@@ -155,8 +160,8 @@ class FakeAri(FakeBridgesMixin):
                 nb = self.bridge_without(bridge.id, channel_id)
                 self._publish(E.ChannelLeftBridge(bridge=nb, channel=ch, **self.base()))
         if channel_id in self.in_stasis:
-            self.in_stasis.discard(channel_id)
             self._publish(E.StasisEnd(channel=ch, **self.base()))
+            self.in_stasis.discard(channel_id)
         if channel_id in self.subscribed:
             self._publish(E.ChannelDestroyed(channel=ch, cause=cause, cause_txt=_CAUSE_TXT.get(cause, ""),
                                              **self.base()))
@@ -172,18 +177,21 @@ class FakeAri(FakeBridgesMixin):
         self._enter("originate", endpoint=endpoint, channel_id=channel_id, app=app, app_args=list(app_args),
                     context=context, extension=extension, priority=priority, caller_id=caller_id,
                     timeout=timeout, variables=dict(variables or {}), originator=originator, formats=formats)
-        if channel_id in self.channels:
+        if app is None and extension is None:
+            app = self.app  # as AriClient.originate does
+        if channel_id in self.channels:  # AriClient answers a 409 for the very same id with that channel
             return self.channels[channel_id]
         if "/" not in endpoint:
             raise AriBadRequest("Invalid endpoint specified", status=400, method="POST", path="/channels")
+        self.check_new_id(channel_id, "/channels")
         ch = Channel(id=channel_id, name=f"{endpoint}-{self._seq:08x}", state="Down", creationtime=self.ts())
         self._seq += 1
         self.channels[channel_id] = ch
-        self.subscribed.add(channel_id)
+        if app:
+            self.subscribed.add(channel_id)
+            self.pending_stasis[channel_id] = list(app_args)
         self.variables[channel_id] = dict(variables or {})
         self.dialstrings[channel_id] = endpoint.split("/", 1)[1]
-        if extension is None:
-            self.pending_stasis[channel_id] = list(app_args)
         self._publish(E.Dial(peer=ch, dialstatus="", dialstring=self.dialstrings[channel_id], **self.base()))
         return ch
 
@@ -251,9 +259,12 @@ class FakeAri(FakeBridgesMixin):
                     app_args: Sequence[str] = (), spy: str = "none", whisper: str = "none") -> Channel:
         self._enter("snoop", channel_id=channel_id, snoop_id=snoop_id, app=app, app_args=list(app_args),
                     spy=spy, whisper=whisper)
-        self.channel(channel_id)
+        if channel_id not in self.channels:
+            raise AriNotFound("Provided channel was not found", status=404, method="POST",
+                              path=f"/channels/{channel_id}/snoop")
         if spy == "none" and whisper == "none":
             raise AriBadRequest("Direction must be specified for at least spy or whisper", status=400)
+        self.check_new_id(snoop_id, f"/channels/{channel_id}/snoop")
         ch = Channel(id=snoop_id, name=f"Snoop/{channel_id}-{self._seq:08x}", state="Up",
                      creationtime=self.ts())
         self._seq += 1
@@ -267,8 +278,8 @@ class FakeAri(FakeBridgesMixin):
         self._enter("continue_in_dialplan", channel_id=channel_id, context=context, extension=extension,
                     priority=priority, label=label)
         ch = self.stasis_channel(channel_id)
-        self.in_stasis.discard(channel_id)
         self._publish(E.StasisEnd(channel=ch, **self.base()))
+        self.in_stasis.discard(channel_id)
 
     async def redirect(self, channel_id: str, endpoint: str) -> None:
         self._enter("redirect", channel_id=channel_id, endpoint=endpoint)

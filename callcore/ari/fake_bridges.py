@@ -68,9 +68,14 @@ class FakeBridgesMixin(FakeState):
         br = self.bridge(bridge_id)
         for cid in channel_ids:
             if cid not in self.channels:
-                raise AriBadRequest("Channel not found", status=400)
+                raise AriBadRequest("Channel not found", status=400, method="POST",
+                                    path=f"/bridges/{bridge_id}/removeChannel")
+            if cid not in self.in_stasis:
+                raise AriUnprocessable("Channel not in Stasis application", status=422, method="POST",
+                                       path=f"/bridges/{bridge_id}/removeChannel")
             if cid not in br.channels:
-                raise AriUnprocessable("Channel not in this bridge", status=422)
+                raise AriUnprocessable("Channel not in this bridge", status=422, method="POST",
+                                       path=f"/bridges/{bridge_id}/removeChannel")
         for cid in channel_ids:
             nb = self.bridge_without(bridge_id, cid)
             self._publish(E.ChannelLeftBridge(bridge=nb, channel=self.channels[cid], **self.base()))

@@ -37,6 +37,7 @@ class FakeState:
         self.dispatcher = Dispatcher(clock=clock)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.emitted: list[E.AriEvent] = []
+        self.withheld: list[E.AriEvent] = []  # what Asterisk would not send this app (not subscribed)
         self.connected = True
         self.channels: dict[str, Channel] = {}
         self.bridges: dict[str, Bridge] = {}
@@ -75,8 +76,33 @@ class FakeState:
         return self.dispatcher.subscribe(name, maxsize=maxsize, filter=filter)
 
     def _publish(self, ev: E.AriEvent) -> None:
+        """Deliver ``ev`` as Asterisk would to this app: a channel's own events only while the channel is
+        in the app's Stasis or the app is subscribed to it (originated with ``app``, snooped, or
+        ``POST /applications/{app}/subscription``). Bridge events come through the app's bridges."""
+        if not self.delivered(ev):
+            self.withheld.append(ev)
+            return
         self.emitted.append(ev)
         self.dispatcher.publish(ev)
+
+    def delivered(self, ev: E.AriEvent) -> bool:
+        if getattr(ev, "bridge", None) is not None:
+            return True
+        ch = getattr(ev, "channel", None) or getattr(ev, "peer", None)
+        if not isinstance(ch, Channel):
+            return True
+        return ch.id in self.in_stasis or ch.id in self.subscribed
+
+    def check_new_id(self, requested: str, path: str) -> None:
+        if requested and self.id_taken(requested):
+            raise AriConflict("Channel with given unique ID already exists", status=409, method="POST",
+                              path=path)
+
+    def id_taken(self, requested: str) -> bool:
+        """Asterisk 22's channel storage matches a requested unique id as a case-insensitive *prefix*:
+        the id is taken when any live channel's uniqueid begins with it."""
+        low = requested.lower()
+        return any(cid.lower().startswith(low) for cid in self.channels)
 
     def new_id(self, prefix: str) -> str:
         self._seq += 1

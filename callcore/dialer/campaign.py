@@ -111,7 +111,7 @@ class CampaignSettings:
     dial_level_max: float = 5.0
     amd: bool = False
     machine_handling: MachineHandling = MachineHandling.HANGUP_RETRY
-    safe_harbour_message: str = "sound:callcore-safe-harbour"
+    safe_harbour_message: str = "sound:custom/callcore-safe-harbour"  # shipped: callcore.dialer.sounds
     agentless_message: str = ""
     agentless_record_keypress: bool = False
     agentless_lines: int = 10  # agentless campaigns: simultaneous calls (the trunk capacity given to it)

@@ -129,6 +129,18 @@ def sniff_delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
+def _csv_problem(exc: Exception, delimiter: str) -> str:
+    """A reader error in the words of someone fixing the file (the line is the record's first)."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return ("a quote opened on this line is never closed: the rest of the file would be read as one "
+                "field; nothing was loaded (close the quote or remove it)")
+    if "expected after" in text:
+        return (f"text follows a closing quote inside a field (a field that starts with a quote must end "
+                f"with one before the {delimiter!r}); nothing was loaded")
+    return f"unreadable CSV: {text}; nothing was loaded"
+
+
 class RowReader:
     """Streams ``(first line number, fields)`` for every non-blank record after the header."""
 
@@ -137,7 +149,8 @@ class RowReader:
         self.fmt = fmt
         self._raw = path.open("rb")
         self._text = io.TextIOWrapper(self._raw, encoding=fmt.encoding, errors="strict", newline="")
-        self._reader = csv.reader(self._text, delimiter=fmt.delimiter, strict=False)
+        # strict: a quote that never closes is an error at the end of the file, not one huge last field
+        self._reader = csv.reader(self._text, delimiter=fmt.delimiter, strict=True)
         self._last_line = 0
         self.header: list[str] = []
         first = self._next()
@@ -161,7 +174,7 @@ class RowReader:
             except StopIteration:
                 return
             except (csv.Error, UnicodeDecodeError) as exc:
-                raise InputError(f"unreadable CSV: {exc}", where=f"{self.path}:{start}") from None
+                raise InputError(_csv_problem(exc, self.fmt.delimiter), where=f"{self.path}:{start}") from None
             self._last_line = reader.line_num
             if fields and (fields[0].strip() or "".join(fields).strip()):
                 yield start, fields
@@ -181,7 +194,7 @@ class RowReader:
                         yield batch
                         batch = []
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"unreadable CSV: {exc}", where=f"{self.path}:{last + 1}") from None
+            raise InputError(_csv_problem(exc, self.fmt.delimiter), where=f"{self.path}:{last + 1}") from None
         self._last_line = last
         if batch:
             yield batch

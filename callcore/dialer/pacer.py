@@ -32,7 +32,9 @@ VICIdial's adaptive dial level. With ``aim = AIM_FRACTION * target`` and the aba
 
     theta = target * clamp((slack + BUDGET_OFFSET) / BUDGET_SCALE, 0, THETA_GAIN_MAX)
 
-A new campaign starts cautious (``theta = target / 6``) and earns risk as live answers accumulate
+A campaign without history does not guess: until it has ``WARMUP_ANSWERS`` live answers over 24 h a
+predictive campaign dials progressively (one call per free operator not covered), which cannot abandon;
+then it starts cautious (``theta = target / 6``) and earns risk as live answers accumulate
 without abandons; each abandoned call costs a third of the gain. While the campaign is under its
 allowance the pacer takes more risk (the static model is pessimistic: it ignores that many answers
 arrive after an operator frees up); once the allowance is spent (``abandoned >= aim * answered + 0.5``)
@@ -63,6 +65,7 @@ THETA_GAIN_MAX = 4.0
 PRIOR_ANSWER_PROBABILITY = 0.5
 PRIOR_WEIGHT = 20.0
 MIN_EMPIRICAL_TALK = 30
+WARMUP_ANSWERS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,7 @@ def bounds(state: PacerState, settings: CampaignSettings) -> tuple[int, int]:
         return 0, 0
     if settings.mode is Mode.AGENTLESS or settings.mode is Mode.PREVIEW:
         return 0, 0
-    if settings.mode is Mode.PROGRESSIVE:
+    if settings.mode is Mode.PROGRESSIVE or warming_up(state, settings):
         hi = max(0, state.free - state.in_flight)
         lo = hi
     else:
@@ -162,6 +165,11 @@ def bounds(state: PacerState, settings: CampaignSettings) -> tuple[int, int]:
         room = max(0, state.line_capacity - state.in_flight)
         hi, lo = min(hi, room), min(lo, room)
     return lo, hi
+
+
+def warming_up(state: PacerState, settings: CampaignSettings) -> bool:
+    """A predictive campaign that has not yet earned its dial level (see the module docstring)."""
+    return settings.mode is Mode.PREDICTIVE and state.answered_24h < WARMUP_ANSWERS
 
 
 def theta(state: PacerState, settings: CampaignSettings) -> float:
@@ -260,7 +268,7 @@ def decide_detail(state: PacerState, settings: CampaignSettings) -> Decision:
             return Decision(0, 0, 0)
         n = max(0, state.line_capacity - state.in_flight)
         return Decision(n, n, n)
-    if settings.mode is not Mode.PREDICTIVE or hi <= lo:
+    if settings.mode is not Mode.PREDICTIVE or hi <= lo or warming_up(state, settings):
         return Decision(lo, lo, hi)
     th = theta(state, settings)
     if th <= 0.0:

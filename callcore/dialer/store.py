@@ -146,6 +146,18 @@ def _claimed(row: Any) -> ClaimedLead:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenAttempt:
+    id: str
+    campaign: str
+    lead: ClaimedLead
+    started_at: float
+    answered_at: float | None
+    amd_status: str | None
+    agent_id: str | None
+    facts: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignReport:
     name: str
     state: str
@@ -255,21 +267,26 @@ class DialerStore:
             rest = sorted((_claimed(r) for r in rows), key=lambda lead: (lead.next_attempt_at or 0.0, lead.id))
         return personal + rest
 
-    async def claim_lead(self, lead_id: int, instance: str, now: float) -> ClaimedLead | None:
-        row = await self.pool.fetchrow(load_sql(PKG, "claim_lead_by_id"), lead_id, _ts(now), instance)
-        return None if row is None else _claimed(row)
-
     async def touch_claims(self, instance: str, lead_ids: Sequence[int], now: float) -> None:
         if lead_ids:
             await self.pool.execute(load_sql(PKG, "touch_claims"), instance, list(lead_ids), _ts(now))
 
     async def recover_stale(self, older_than: float, campaign_id: int | None = None) -> int:
-        """Put back leads whose claim was not refreshed since ``older_than`` (epoch seconds)."""
+        """Leads whose claim was not refreshed since ``older_than`` (epoch seconds; their instance died):
+        back to the queue, their open attempt resolved from the journal (see the SQL file)."""
         rows = await self.pool.fetch(load_sql(PKG, "recover_stale_claims"), _ts(older_than), campaign_id)
         if rows:
             log.warning("stale_claims_recovered", count=len(rows),
-                        instances=sorted({r["claimed_by"] or "" for r in rows}))
+                        instances=sorted({r["claimed_by"] or "" for r in rows}),
+                        resolved=sorted({r["outcome"] for r in rows if r["outcome"]}))
         return len(rows)
+
+    async def open_attempts(self, instance: str) -> list[OpenAttempt]:
+        """Attempts ``instance`` started and never closed, with their lead and journal facts."""
+        return [OpenAttempt(r["attempt_id"], r["campaign"], _claimed(r), _epoch(r["started_at"]) or 0.0,
+                            _epoch(r["answered_at"]), r["amd_status"] or r["journal_amd"],
+                            r["agent_id"] or r["journal_agent"], frozenset(r["facts"] or ()))
+                for r in await self.pool.fetch(load_sql(PKG, "attempts_open"), instance)]
 
     async def number_history(self, numbers: Sequence[str], now: float,
                              lockout: float) -> tuple[dict[str, list[float]], dict[str, float]]:
@@ -296,9 +313,10 @@ class DialerStore:
         return _claimed(row)
 
     # attempts
-    async def start_attempt(self, attempt_id: str, lead: ClaimedLead, instance: str, now: float) -> None:
-        await self.pool.execute(load_sql(PKG, "attempt_start"), attempt_id, lead.id, lead.campaign_id,
-                                lead.phone, _ts(now), instance)
+    async def start_attempt(self, attempt_id: str, lead_id: int, campaign_id: int, number: str, instance: str,
+                            now: float) -> None:
+        await self.pool.execute(load_sql(PKG, "attempt_start"), attempt_id, lead_id, campaign_id, number, _ts(now),
+                                instance)
 
     async def finish_attempt(self, attempt_id: str, *, outcome: str, ended_at: float,
                              answered_at: float | None = None, cause: int | None = None,

@@ -12,6 +12,7 @@ import sys
 from typing import IO, Any
 
 from callcore import clihelp
+from callcore.acd.core import strategies
 from callcore.directory import store
 from callcore.directory.model import agent_json, build_agent, build_queue, parse_level_pair, queue_json
 from callcore.errors import InputError
@@ -22,7 +23,7 @@ Runner = clihelp.Runner
 
 # option dest -> QueueConfig field
 QUEUE_OPTIONS: dict[str, tuple[str, str]] = {
-    "strategy": ("--strategy", "longest-idle | round-robin | fewest-calls | ring-all | random | linear"),
+    "strategy": ("--strategy", strategies.help_text()),
     "weight": ("--weight", "priority of this queue's callers over other queues' (higher first)"),
     "moh_class": ("--moh", "music-on-hold class"),
     "announce_position_every": ("--announce-every", "seconds between position announcements (0: off)"),

@@ -60,8 +60,8 @@ async def queue_report(conn: Db, since: datetime, until: datetime, *, queue: str
 
     Each queue's own service-level threshold applies unless ``sl_threshold`` is given.
     """
-    if until <= since:
-        raise InputError("must be after --since", field="until")
+    if until < since:
+        raise InputError("must not be before since", field="until")
     rows = await conn.fetch(sql("report_queues"), since, until, queue, sl_threshold)
     reports = []
     for r in rows:
@@ -159,6 +159,8 @@ def main(argv: list[str], *, out: IO[str] | None = None, err: IO[str] | None = N
     except InputError as exc:
         print(f"callcore report: {exc}", file=err)
         return 2
+    except BrokenPipeError:
+        raise
     except (CallcoreError, OSError) as exc:
         print(f"callcore report: {exc}", file=err)
         return 1

@@ -14,13 +14,16 @@ from callcore.acd.ports import AcdPort
 from callcore.config import Settings
 from callcore.errors import CallcoreError
 from callcore.http import context as ctx
-from callcore.http.auth import authenticate, authorize, parse_static_tokens
-from callcore.http.errors import error_body, error_response, http_error_response
+from callcore.http.auth import SESSIONS, authenticate, authorize, parse_static_tokens
+from callcore.http.errors import error_response, http_error_response, internal_error
 from callcore.http.metrics import REQUEST_SECONDS, REQUESTS
 from callcore.http.preview import DIALER
 from callcore.http.routes import API, ROUTES, Handler, Route, openapi
 from callcore.http.sse import EventHub
+from callcore.http.wallboard import install as install_wallboard
 from callcore.metrics import CONTENT_TYPE
+from callcore.web.accounts import Sessions
+from callcore.web.pages import add_pages
 
 log = structlog.get_logger(__name__)
 
@@ -65,12 +68,15 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         return http_error_response(exc)
     except Exception:
         log.exception("http_handler_failed", method=request.method, path=request.path)
-        return web.json_response(error_body("internal", "internal error"), status=500)
+        return internal_error()
 
 
 def _guarded(route: Route) -> Handler:
     @functools.wraps(route.handler)
     async def handler(request: web.Request) -> web.StreamResponse:
+        request = ctx.without_empty_query(request)
+        ctx.check_request_text(request)
+        request[ctx.BODY_REQUIRED] = route.body is not None and route.body_required
         if route.role is not None:
             who = await authenticate(request, allow_query=route.sse)
             authorize(who, route.role)
@@ -122,6 +128,9 @@ def create_app(*, acd: AcdPort | None, pool: Any, settings: Settings, health: He
     app[ctx.METRICS] = metrics
     app[ctx.STATIC_TOKENS] = parse_static_tokens(settings.api_tokens)
     app[DIALER] = dialer
+    app[SESSIONS] = Sessions(settings.web_session_hours * 3600.0)
+    install_wallboard(app)
+    add_pages(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", globals()["metrics"])

@@ -1,4 +1,6 @@
-"""Bearer-token authentication: static tokens from settings and per-agent tokens from the database.
+"""Authentication: bearer tokens (static tokens from settings and per-agent tokens from the database) or
+the browser session cookie of the desktop and wallboard (then unsafe methods need the session's CSRF token
+in ``X-CSRF-Token``).
 
 ``CALLCORE_API_TOKENS`` is ``token=role:name,...`` with role agent|supervisor|admin (for role agent the
 name is the agent id). Agent tokens issued by ``callcore agent token ID`` are looked up by their sha256.
@@ -7,6 +9,7 @@ name is the agent id). Agent tokens issued by ``callcore agent token ID`` are lo
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +19,12 @@ from callcore.directory import store
 from callcore.errors import ConfigError
 from callcore.http.context import POOL, ROLES, STATIC_TOKENS, Principal
 from callcore.http.errors import AuthRequired, Forbidden
+from callcore.web.accounts import Sessions
+
+SESSION_COOKIE = "callcore_session"
+CSRF_HEADER = "X-CSRF-Token"
+SESSIONS = web.AppKey("sessions", Sessions)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 SETTING = "CALLCORE_API_TOKENS"
 
@@ -59,7 +68,10 @@ def _token(request: web.Request, *, allow_query: bool) -> str | None:
 async def authenticate(request: web.Request, *, allow_query: bool = False) -> Principal:
     token = _token(request, allow_query=allow_query)
     if token is None:
-        raise AuthRequired("missing bearer token (Authorization: Bearer <token>)")
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            return await _session(request, cookie)
+        raise AuthRequired("missing bearer token (Authorization: Bearer <token>) or session cookie")
     static: dict[str, Principal] = request.app[STATIC_TOKENS]
     found = static.get(_digest(token))
     if found is not None:
@@ -70,6 +82,18 @@ async def authenticate(request: web.Request, *, allow_query: bool = False) -> Pr
         if agent is not None:
             return Principal("agent", agent)
     raise AuthRequired("unknown or revoked token")
+
+
+async def _session(request: web.Request, cookie: str) -> Principal:
+    sessions = request.app.get(SESSIONS)
+    found = None if sessions is None else await sessions.lookup(request.app[POOL], cookie)
+    if found is None:
+        raise AuthRequired("the session has expired or was signed out: sign in again")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not hmac.compare_digest(sent, found.csrf):
+            raise Forbidden(f"missing or wrong {CSRF_HEADER} header for this session")
+    return Principal(found.role, found.login)
 
 
 def authorize(who: Principal, role: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from aiohttp import web
 from callcore.acd.ports import AcdPort
 from callcore.config import Settings
 from callcore.directory.records import jsonable
-from callcore.errors import Unavailable
+from callcore.errors import InputError, NotFound, Unavailable
 from callcore.http.errors import BadRequest, Forbidden
 from callcore.http.sse import EventHub
 
@@ -38,6 +39,7 @@ HEALTH = web.AppKey("health", object)
 METRICS = web.AppKey("metrics", object)
 STATIC_TOKENS = web.AppKey("static_tokens", dict)
 PRINCIPAL = web.RequestKey("principal", Principal)
+BODY_REQUIRED = web.RequestKey("body_required", bool)
 
 
 def acd(request: web.Request) -> AcdPort:
@@ -77,19 +79,98 @@ def agent_id(request: web.Request) -> str:
     return wanted
 
 
+INT64_MAX = (1 << 63) - 1
+MAX_DEPTH = 32
+
+
+def check_text(value: str, where: str) -> str:
+    """PostgreSQL text cannot hold U+0000: refused here rather than failing when it is stored."""
+    if "\x00" in value:
+        raise BadRequest("must not contain U+0000 (NUL)", field=where)
+    return value
+
+
+INT_PATH_PARAMS = frozenset({"ticket_id", "request_id", "department_id", "flag_id"})   # bigint ids
+NAME_PATH_PARAMS = frozenset({"agent_id", "name", "queue", "login"})
+NAME_QUERY = frozenset({"agent_id", "queue"})
+BOOL_QUERY = frozenset({"all"})
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")   # directory.model.NAME_RE
+
+
+def int64(raw: str, key: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"must be an integer, got {raw!r}", field=key) from None
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise BadRequest(f"must be a 64-bit integer, got {raw!r}", field=key)
+    return value
+
+
+def without_empty_query(request: web.Request) -> web.Request:
+    """``?queue=&status=`` means the same as leaving them out (as HTML forms send unset fields)."""
+    query = request.query
+    if all(v != "" for v in query.values()):
+        return request
+    kept = [(k, v) for k, v in query.items() if v != ""]
+    return request.clone(rel_url=request.rel_url.with_query(kept))
+
+
+def check_request_text(request: web.Request) -> None:
+    """Path and query values: no U+0000 anywhere; integer ids within int64 (before any handler runs)."""
+    for key, value in request.match_info.items():
+        check_text(value, key)
+        if key in INT_PATH_PARAMS:
+            int64(value, key)
+        elif key in NAME_PATH_PARAMS and not _NAME.match(value):
+            raise NotFound(f"no {key.replace('_', ' ')} {value!r} (names are 1-64 letters, digits, '_', '.' or '-')")
+    for key, value in request.query.items():
+        check_text(key, key)
+        check_text(value, key)
+        if key in NAME_QUERY and not _NAME.match(value):
+            raise BadRequest(f"must be a name (1-64 letters, digits, '_', '.' or '-'), got {value!r}", field=key)
+        if key in BOOL_QUERY and value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise BadRequest(f"must be true or false, got {value!r}", field=key)
+
+
+def _check_json(value: Any, where: str, depth: int) -> None:
+    """Strings without U+0000 and integers PostgreSQL's bigint can hold, at every depth (``where``: the
+    field's path, e.g. ``skills.lang``)."""
+    if depth > MAX_DEPTH:
+        raise BadRequest(f"nested more than {MAX_DEPTH} levels deep", field=where or None)
+    if isinstance(value, str):
+        check_text(value, where or "body")
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not -INT64_MAX - 1 <= value <= INT64_MAX:
+            raise InputError("is beyond the 64-bit integer range", field=where or "body")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else key
+            check_text(key, path)
+            _check_json(item, path, depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]", depth + 1)
+
+
 async def body(request: web.Request, allowed: tuple[str, ...] = ()) -> dict[str, Any]:
     """The JSON object of the request (``{}`` when empty); unknown keys are refused when ``allowed``."""
-    if not request.can_read_body:
-        return {}
-    raw = await request.read()
+    raw = await request.read() if request.can_read_body else b""
     if not raw.strip():
+        if request.get(BODY_REQUIRED):
+            raise BadRequest("a JSON object body is required")
         return {}
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("request body is not valid JSON") from None
+    except RecursionError:
+        raise BadRequest(f"request body is nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object")
+    _check_json(data, "", 0)
     if allowed:
         for key in data:
             if key not in allowed:

@@ -23,11 +23,7 @@ SUPERVISE_MODES = ("listen", "whisper", "barge")
 
 
 def _int_param(request: web.Request, key: str) -> int:
-    raw = request.match_info.get(key) or request.query.get(key, "")
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"must be an integer, got {raw!r}", field=key) from None
+    return ctx.int64(request.match_info.get(key) or request.query.get(key, ""), key)
 
 
 def _bool_query(request: web.Request, key: str, default: bool) -> bool:
@@ -92,7 +88,7 @@ async def report_queues(request: web.Request) -> web.Response:
     if "since" not in q:
         raise BadRequest("is required (ISO 8601)", field="since")
     since = parse_time(q["since"], "since")
-    until = parse_time(q["until"], "until") if "until" in q else datetime.now(UTC)
+    until = parse_time(q["until"], "until") if "until" in q else max(since, datetime.now(UTC))
     threshold = None
     if "sl_threshold" in q:
         try:

@@ -29,7 +29,7 @@ from callcore.clock import Clock, SystemClock
 from callcore.config import Settings
 from callcore.errors import AmiAuthError, MigrationError, StoreError
 from callcore.http.sse import EventHub
-from callcore.service.ari_journal import journal_ari_events
+from callcore.service.ari_journal import journal_ari_events, journal_tap
 from callcore.service.configcache import ConfigCache
 from callcore.service.projector import ProjectingJournal
 from callcore.store.journal import PgJournal
@@ -121,7 +121,7 @@ class Service:
             self.pool = None
         self.journal = PgJournal(dsn, s, clock=self.clock)
         await self.journal.start()
-        self.sink = ProjectingJournal(self.journal, self.pool)
+        self.sink = ProjectingJournal(self.journal, self.pool, instance=s.instance_id)
         await self.sink.start()
         self.ari = AriSession.from_settings(s)
         queues, agents, states = await self._load_directory()
@@ -129,15 +129,19 @@ class Service:
             from callcore.service.callbacks import CallbackRequests
 
             self.callback_requests = CallbackRequests(self.pool, self.sink, self.clock)
-        self.acd = AcdService(self.ari.client, self.sink, self.clock, queues, agents, app=s.ari_app,
+        from callcore.service.outbound import AcdJournalTap
+
+        self.acd_tap = AcdJournalTap(self.sink)  # the dialer hears about its customers as the ACD journals
+        self.acd = AcdService(self.ari.client, self.acd_tap, self.clock, queues, agents, app=s.ari_app,
                               loader=self._loader,
                               on_callback=self.callback_requests.on_callback if self.callback_requests else None)
         self.acd.restore(states)
         runner: web.AppRunner | None = None
         try:
             async with asyncio.TaskGroup() as tg:
+                # first subscription: every event is journaled before any consumer sees it
+                journal_sub = self.ari.subscribe("journal", maxsize=10_000, filter=journal_tap(self.sink))
                 acd_sub = self.ari.subscribe("acd", maxsize=50_000)
-                journal_sub = self.ari.subscribe("journal", maxsize=50_000)
                 await self.ari.start()
                 tg.create_task(self.acd.run(acd_sub), name="acd")
                 tg.create_task(journal_ari_events(journal_sub, self.sink), name="ari-journal")
@@ -150,6 +154,8 @@ class Service:
                     from callcore.service.hubrelay import HubRelay
 
                     tg.create_task(HubRelay(self.hub, self.pool, dsn).run(), name="hub-relay")
+                if self.pool is not None:
+                    tg.create_task(self._close_ended_calls(), name="close-ended-calls")
                 runner = await self._start_http()
                 self.started.set()
                 log.info("service_started", instance=s.instance_id, http_port=self.http_port)
@@ -207,6 +213,30 @@ class Service:
                 await asyncio.wait_for(self.pool.close(), 5.0)
         log.info("service_stopped")
 
+    async def _close_ended_calls(self) -> None:
+        """Close this instance's call records that ended while it was not running (see service.reconcile)."""
+        from callcore.service.reconcile import close_calls_ended_while_down
+
+        connected_since: list[float] = []
+
+        def ready() -> bool:
+            j = self.journal.health() if self.journal is not None else {}
+            if not (self.ari is not None and self.ari.connected):
+                connected_since.clear()
+                return False
+            if not connected_since:
+                connected_since.append(self.clock.monotonic())
+            # the ACD re-adopts from the first snapshot; the journal has replayed what a killed run left
+            return (self.clock.monotonic() - connected_since[0] >= 1.0 and not j.get("spilling")
+                    and not j.get("spilled_pending"))
+
+        def live() -> set[str]:
+            return set(self.acd.engine.state.calls) if self.acd is not None else set()
+
+        assert self.sink is not None
+        await close_calls_ended_while_down(self.pool, self.sink, self.settings.instance_id, self.clock, ready,
+                                           live)
+
     # --- configuration ----------------------------------------------------------------------------------
 
     async def _load_directory(self) -> tuple[list[QueueConfig], list[AgentConfig], list[PersistedAgent]]:
@@ -216,7 +246,7 @@ class Service:
             if self.pool is None:
                 raise StoreError("no database pool")
             queues, agents = await self._loader()
-            saved = await load_agent_states(self.pool)
+            saved = await load_agent_states(self.pool, self.settings.instance_id)  # only this node's agents
             states = [PersistedAgent(a, st.state, st.pause_reason or "") for a, st in saved.items()]
             self._cache.save(queues, agents, states)
             return list(queues), list(agents), states
@@ -258,16 +288,19 @@ class Service:
         if self.pool is None or self.ari is None or self.acd is None or self.sink is None:
             log.warning("dialer_not_started", why="no database pool at start-up")
             return
-        from callcore.dialer.runtime import DialerService
+        from callcore.dialer.runtime import DialerService, wants
+        from callcore.dialer.sounds import available
         from callcore.dialer.store import DialerStore
-        from callcore.service.outbound import AcdConnector, operators_of, publish_dialer_gauges
+        from callcore.service.outbound import AcdHandoff, operators_of, publish_dialer_gauges
 
         operators = operators_of(self.acd, self.clock)
-        ari = self.ari
+        client = self.ari.client
         self.dialer = DialerService(
-            ari=ari.client, subscribe=lambda name: ari.subscribe(name, maxsize=50_000), store=DialerStore(self.pool),
-            journal=self.sink, connector=AcdConnector(self.acd, scripts=self._campaign_script), operators=operators,
-            instance=self.settings.instance_id, clock=self.clock)
+            ari=self.ari.client, events=self.ari.subscribe("dialer", maxsize=50_000, filter=wants),
+            store=DialerStore(self.pool), journal=self.sink, acd=AcdHandoff(self.acd, scripts=self._campaign_script),
+            operators=operators, instance=self.settings.instance_id, clock=self.clock,
+            sounds=lambda: available(client))
+        self.acd_tap.listeners.append(self.dialer.on_acd_journal)
         try:
             await self.dialer.start(tg)
         except Exception as exc:  # campaigns start on the next configuration change or restart
@@ -282,7 +315,9 @@ class Service:
 
         self.callbacks = CallbackDialer(ari=self.ari.client, acd=self.acd, pool=self.pool, journal=self.sink,
                                         clock=self.clock, instance=self.settings.instance_id,
-                                        caller_id=self.settings.callback_caller_id)
+                                        caller_id=self.settings.callback_caller_id,
+                                        region=self.settings.phone_region)
+        self.acd_tap.listeners.append(self.callbacks.on_acd_journal)
         events = self.ari.subscribe("callbacks", maxsize=50_000, filter=self.callbacks.wants)
         tg.create_task(self.callbacks.run(events), name="callback-dialer")
         if self.callback_requests is not None:

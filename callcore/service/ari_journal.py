@@ -1,7 +1,14 @@
-"""Journals every ARI event the service consumes (``ari.<EventType>`` rows in ``events``)."""
+"""Journals every ARI event the service consumes (``ari.<EventType>`` rows in ``events``).
+
+Events are appended by a tap that runs synchronously while the websocket reader dispatches them (the
+journal subscription is the first one), so an event is in the journal's write-ahead log before any
+consumer (ACD, dialer) can act on it. Only the session's own synthetic events (connected, disconnected,
+overflowed) go through the subscription queue.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -26,6 +33,16 @@ def _payload(ev: Any) -> dict[str, Any]:
         return dict(ev.raw)
     data = msgspec.to_builtins(ev)
     return data if isinstance(data, dict) else {"value": data}
+
+
+def journal_tap(journal: JournalSink) -> Callable[[Any], bool]:
+    """A subscription filter that journals every ARI event at dispatch time and queues none."""
+
+    def tap(ev: Any) -> bool:
+        journal.append("ari." + event_type(ev), _payload(ev), channel_id=event_channel_id(ev))
+        return False
+
+    return tap
 
 
 async def journal_ari_events(sub: Subscription, journal: JournalSink) -> None:

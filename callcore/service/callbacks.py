@@ -6,7 +6,9 @@ it claims at most (available operators - its own callback calls still ringing or
 (``FOR UPDATE SKIP LOCKED``: two instances never dial the same one), originates the customer through the
 trunk with our own channel id ``callback-<id>-<attempt>`` and Stasis args ``callback <id>``, and hands the
 answered customer to the ACD as a call of that queue, ahead of normal callers (``CALLBACK_PRIORITY``), for
-the promised operator only when the row names one. Connected: ``done``. Not answered, busy, failed or hung
+the promised operator only when the row names one. The number is dialled in E.164 like every lead (a caller
+id without its ``+``, as trunks deliver it, is read as international). The ACD's ``call.answered`` for the
+customer (through ``AcdJournalTap``, no polling) makes it ``done``. Not answered, busy, failed or hung
 up before an operator took it: ``pending`` again after ``retry_delay``, ``failed`` after ``max_attempts``.
 Database writes that fail are kept and retried on the next tick; a database that is down dials nothing.
 
@@ -22,7 +24,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +37,7 @@ from callcore.acd.core.state import AcdState
 from callcore.ari import events as E
 from callcore.ari.api import AriApi
 from callcore.clock import Clock
+from callcore.dialer.phones import Phone, PhoneNormalizer
 from callcore.errors import AriError
 from callcore.store.api import JournalSink
 from callcore.store.sqlfiles import load_sql
@@ -88,6 +91,19 @@ def after_failure(attempts: int, now: float, *, max_attempts: int = 3,
     return "pending", now + retry_delay
 
 
+def callback_number(raw: str, phones: PhoneNormalizer) -> str | None:
+    """The caller id to dial back, in E.164 like every lead: read in the instance's region, or as an
+    international number without its ``+`` (trunks often deliver ``79161110061``); None if neither fits."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    for text in (raw, f"+{raw.lstrip('0')}") if not raw.startswith("+") else (raw,):
+        got = phones.normalize(text)
+        if isinstance(got, Phone):
+            return got.e164
+    return None
+
+
 def keypress_call_id(note: str) -> str | None:
     """The ACD call id kept in a keypress callback's note (``{"call_id": ...}``), if any."""
     try:
@@ -120,14 +136,13 @@ class CallbackCall:
     agent_id: str | None
     answered: bool = False
     connected: bool = False
-    watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
 class CallbackDialer:
     def __init__(self, *, ari: AriApi, acd: Any, pool: Any, journal: JournalSink, clock: Clock,
                  instance: str, caller_id: str = "", endpoint_template: str = ENDPOINT_TEMPLATE,
                  interval: float = 2.0, ring_timeout: int = 25, max_attempts: int = 3,
-                 retry_delay: float = 600.0, stale_after: float = 3600.0, poll: float = 0.05) -> None:
+                 retry_delay: float = 600.0, stale_after: float = 3600.0, region: str = "US") -> None:
         self.ari, self.acd, self.pool, self.journal, self.clock = ari, acd, pool, journal, clock
         self.instance = instance
         self.caller_id = caller_id
@@ -137,7 +152,7 @@ class CallbackDialer:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self.stale_after = stale_after
-        self.poll = poll
+        self.phones = PhoneNormalizer(region, cache_size=1000)
         self.calls: dict[str, CallbackCall] = {}
         self._writes: list[tuple[int, str, float | None]] = []  # finishes waiting for the database
         self._flush_lock = asyncio.Lock()
@@ -168,9 +183,6 @@ class CallbackDialer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.interval)
             consumer.cancel()
-            for call in self.calls.values():
-                if call.watcher is not None:
-                    call.watcher.cancel()
 
     async def stop(self) -> None:
         """Dial nothing more; calls already handed to the ACD stay with it (their rows are recovered as
@@ -226,11 +238,12 @@ class CallbackDialer:
 
     async def _dial(self, row: dict[str, Any]) -> int:
         cid, attempt = int(row["id"]), int(row["attempts"])
-        number = await self._number(row)
+        raw = await self._number(row)
+        number = callback_number(raw, self.phones)
         if not number:
             self._finish_later(cid, "failed", None)
-            self.journal.append("callback.failed", {"callback_id": cid, "reason": "no-number"},
-                                queue=row["queue"], ts=self.clock.now())
+            self.journal.append("callback.failed", {"callback_id": cid, "reason": "bad-number" if raw else "no-number",
+                                                    "number": raw}, queue=row["queue"], ts=self.clock.now())
             return 0
         call = CallbackCall(cid, attempt, channel_id(cid, attempt), str(row["queue"]), number, row["agent_id"])
         self.calls[call.channel] = call
@@ -275,28 +288,21 @@ class CallbackDialer:
             log.warning("callback_not_queued", callback_id=call.id, error=repr(exc))
             await self.ari.hangup(call.channel, missing_ok=True)
             return
-        call.watcher = asyncio.create_task(self._watch(call), name=f"callback-watch-{call.channel}")
 
-    async def _watch(self, call: CallbackCall) -> None:
-        """Wait for the ACD to connect the customer to an operator (the call leaves the ACD otherwise)."""
-        calls = self.acd.engine.state.calls
-        while True:
-            acd_call = calls.get(call.channel)
-            if acd_call is None:
-                return
-            if acd_call.status == "connected":
-                break
-            await asyncio.sleep(self.poll)
+    def on_acd_journal(self, type_: str, call_id: str | None, agent_id: str | None) -> None:
+        """The ACD journaled something about a call: ``call.answered`` for one of ours means an operator
+        has the customer (no polling of the ACD's state)."""
+        call = self.calls.get(call_id or "")
+        if call is None or type_ != "call.answered" or call.connected:
+            return
         call.connected = True
         self._finish_later(call.id, "done", None)
         self.journal.append("callback.connected", {"callback_id": call.id, "attempt": call.attempt},
                             call_id=call.channel, channel_id=call.channel, queue=call.queue,
-                            agent_id=getattr(acd_call, "agent_id", None) or call.agent_id, ts=self.clock.now())
+                            agent_id=agent_id or call.agent_id, ts=self.clock.now())
 
     def _ended(self, call: CallbackCall, why: str) -> None:
         self.calls.pop(call.channel, None)
-        if call.watcher is not None and not call.watcher.done():
-            call.watcher.cancel()
         if call.connected:
             return
         if call.answered and call.channel in self.acd.engine.state.calls:

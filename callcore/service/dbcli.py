@@ -31,8 +31,15 @@ def main(argv: list[str]) -> int:
     sub.add_parser("migrate", help="apply pending migrations (safe to run from several instances at once)")
     sub.add_parser("status", help="list migrations: applied, pending, changed (refused) or unknown")
     args = parser.parse_args(argv)
+    import sys
+
+    from callcore.logs import configure_logging
+
+    settings = load_settings()
+    # the command's output is stdout; log lines go to stderr (info ones too: they say what was migrated)
+    configure_logging(settings.log_level, settings.log_format, stream=sys.stderr)
     if args.cmd == "migrate":
         from callcore.store.migrate import cli_migrate
 
-        return asyncio.run(cli_migrate(load_settings()))
+        return asyncio.run(cli_migrate(settings))
     return asyncio.run(_status())

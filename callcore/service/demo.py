@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -37,6 +38,7 @@ class DemoOptions:
     campaign: bool = True
     plain: bool = False
     workdir: Path = Path(".callcore/demo")
+    keep_database: bool = False
 
 
 @dataclass
@@ -60,13 +62,16 @@ def parse(argv: list[str]) -> DemoOptions:
                    help="simulated seconds per real second for talk/patience times (default 1)")
     p.add_argument("--no-campaign", action="store_true", help="inbound only, no outbound campaign")
     p.add_argument("--plain", action="store_true", help="no in-place redraw, one status line every 5 s")
+    p.add_argument("--keep-database", action="store_true",
+                   help="keep this run's database (callcore_demo_<pid>_<random>) instead of dropping it at the end")
     a = p.parse_args(argv)
     for name in ("duration", "rate", "time_scale"):
         if getattr(a, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be > 0")
     if not 1 <= a.agents <= 500:
         p.error("--agents must be between 1 and 500")
-    return DemoOptions(a.duration, a.rate, a.seed, a.agents, a.time_scale, not a.no_campaign, a.plain)
+    return DemoOptions(a.duration, a.rate, a.seed, a.agents, a.time_scale, not a.no_campaign, a.plain,
+                       keep_database=a.keep_database)
 
 
 def main(argv: list[str]) -> int:
@@ -85,22 +90,40 @@ def main(argv: list[str]) -> int:
             print(f"service log: {log_path}")
 
 
-async def _database(settings: Settings, out: TextIO) -> tuple[str, Any]:
-    from callcore.store.pg import ensure_database, quote_ident, resolve_database, with_database
-
-    resolved = await resolve_database(settings.database_url.reveal(), purpose="service")
-    print(f"PostgreSQL: {resolved.detail}", file=out)
+async def _database(settings: Settings, out: TextIO) -> tuple[str, Any, str]:
+    """A database of this run's own (``callcore_demo_<pid>_<random>``) on the configured server, the local
+    one or a throwaway private cluster: another demo on the same server keeps its database, and no other
+    database is created or dropped."""
     import asyncpg
 
+    from callcore.store.pg import quote_ident, resolve_database, with_database
+
+    resolved = await resolve_database(settings.database_url.reveal(), purpose="test")
+    print(f"PostgreSQL: {resolved.detail}", file=out)
     admin = with_database(resolved.dsn, "postgres")
+    name = f"{DEMO_DB}_{os.getpid()}_{secrets.token_hex(3)}"
     conn = await asyncpg.connect(admin)
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(DEMO_DB)} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {quote_ident(name)}")   # fails rather than reuse one
+        await conn.execute(f"COMMENT ON DATABASE {quote_ident(name)} IS "
+                           f"'callcore demo run (pid {os.getpid()}); dropped when it ends'")
     finally:
         await conn.close()
-    dsn = await ensure_database(admin, DEMO_DB)
-    print(f"PostgreSQL: fresh database {DEMO_DB!r} for this demo", file=out)
-    return dsn, resolved
+    print(f"PostgreSQL: database {name!r} created for this run", file=out)
+    return with_database(admin, name), resolved, name
+
+
+async def _drop_database(dsn: str, name: str) -> None:
+    """Drop the database this run created (``name``, never another)."""
+    import asyncpg
+
+    from callcore.store.pg import quote_ident, with_database
+
+    conn = await asyncpg.connect(with_database(dsn, "postgres"))
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+    finally:
+        await conn.close()
 
 
 async def _seed(dsn: str, agent_ids: list[str]) -> dict[str, str]:
@@ -135,6 +158,9 @@ async def _seed(dsn: str, agent_ids: list[str]) -> dict[str, str]:
                 id=aid, name=f"Operator {aid}", endpoint=f"PJSIP/{aid}",
                 skills={"lang_en": 1 + n % 3}, memberships=memberships))
             tokens[aid] = await store.issue_agent_token(pool, aid)
+        from callcore.web import demo as web_demo
+
+        await web_demo.seed(pool, agent_ids[0])
     finally:
         await pool.close()
     return tokens
@@ -146,16 +172,30 @@ def _inbound_team_size(agents: int) -> int:
 
 
 async def run_demo(opts: DemoOptions, base: Settings, out: TextIO) -> int:
+    dsn, resolved, db_name = await _database(base, out)
+    try:
+        return await _run(opts, base, out, dsn)
+    finally:
+        if opts.keep_database:
+            print(f"database {db_name!r} kept (--keep-database): {dsn}", file=out)
+        else:
+            await _drop_database(dsn, db_name)
+        await resolved.stop()
+
+
+async def _run(opts: DemoOptions, base: Settings, out: TextIO, dsn: str) -> int:
     from callcore.service.app import Service
     from callcore.sim import EndpointBehaviour, SimAsterisk
     from callcore.sim.ami import SimAmi
 
-    dsn, resolved = await _database(base, out)
     agent_ids = [f"{2001 + i}" for i in range(opts.agents)]
     tokens = await _seed(dsn, agent_ids)
     spill = opts.workdir / "spill"
     shutil.rmtree(spill, ignore_errors=True)
-    sim = SimAsterisk(seed=opts.seed, time_scale=opts.time_scale, agents=[f"PJSIP/{a}" for a in agent_ids])
+    from callcore.web import demo as web_demo
+
+    sim = SimAsterisk(seed=opts.seed, time_scale=opts.time_scale,
+                      agents=[f"PJSIP/{a}" for a in agent_ids] + [web_demo.SUPERVISOR_ENDPOINT])
     await sim.start()
     ami = SimAmi(endpoints=list(agent_ids))
     await ami.start()
@@ -165,6 +205,7 @@ async def run_demo(opts: DemoOptions, base: Settings, out: TextIO) -> int:
           "registered)", file=out)
     for aid in agent_ids:
         sim.set_endpoint(f"PJSIP/{aid}", EndpointBehaviour(answer_delay=(0.3, 1.2), p_answer=0.97))
+    sim.set_endpoint(web_demo.SUPERVISOR_ENDPOINT, EndpointBehaviour(answer_delay=0.5, p_answer=1.0))
     settings = base.replace(
         ari_url=sim.ari_url, database_url=Secret(dsn), http_port=0, agi_port=0, ami_enabled=True,
         ami_host="127.0.0.1", ami_port=ami.port,
@@ -180,6 +221,7 @@ async def run_demo(opts: DemoOptions, base: Settings, out: TextIO) -> int:
             assert service.http_port is not None
             base_url = f"http://127.0.0.1:{service.http_port}/api/v1"
             print(f"callcore service: HTTP API at {base_url}", file=out)
+            print(web_demo.addresses(service.http_port, agent_ids[0]), file=out)
             async with aiohttp.ClientSession() as http:
                 inbound_team = agent_ids[:_inbound_team_size(len(agent_ids))]
                 for aid in inbound_team:
@@ -207,7 +249,6 @@ async def run_demo(opts: DemoOptions, base: Settings, out: TextIO) -> int:
         await ami.stop()
     if code == 0:
         await _summary(dsn, state, sim, out)
-    await resolved.stop()
     return code
 
 
@@ -348,4 +389,7 @@ async def _summary(dsn: str, state: DemoState, sim: Any, out: TextIO) -> None:
         print("  dialer: " + ", ".join(f"{k} {v}" for k, v in state.dialer.items()), file=out)
     print(f"  journal: {total} events in PostgreSQL; top types: "
           + ", ".join(f"{r['type']} {r['n']}" for r in rows[:8]), file=out)
-    print(f"  simulated Asterisk counters: {dict(sorted(sim.counters.items()))}"[:400], file=out)
+    counters = sorted((k, v) for k, v in sim.counters.items() if ":" not in k)   # not per route or type
+    events = sum(v for k, v in sim.counters.items() if k.startswith("event:"))
+    print("  simulated Asterisk: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counters)
+          + f", ARI events {events}", file=out)

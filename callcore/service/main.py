@@ -55,9 +55,17 @@ def main(argv: list[str]) -> int:
     parser.parse_args(argv)
     try:
         return asyncio.run(serve())
-    except ConfigError as exc:
-        print(f"callcore: configuration error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except CallcoreError as exc:
-        print(f"callcore: {exc}", file=sys.stderr)
+    except (CallcoreError, BaseExceptionGroup) as exc:
+        from callcore.cli import first_error
+
+        failure = first_error(exc)   # a component's failure arrives wrapped in the service's task group
+        if not isinstance(failure, CallcoreError):
+            raise
+        if isinstance(failure, ConfigError):
+            print(f"callcore: configuration error: {failure}", file=sys.stderr)
+            return EXIT_CONFIG
+        if isinstance(failure, StoreError):
+            print(f"callcore: {failure}", file=sys.stderr)
+            return EXIT_DATABASE
+        print(f"callcore: {failure}", file=sys.stderr)
         return EXIT_FAILURE

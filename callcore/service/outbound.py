@@ -1,11 +1,14 @@
-"""The dialer's link to the ACD: answered customers go to operators, and the pacer sees the operators.
+"""The dialer's link to the ACD, both ways through core events, and the dialer gauges.
 
-``AcdConnector.connect_to_agent`` hands an answered customer to the ACD as a high-priority call of the
-campaign's queue, but only when an operator is available right now (the dialer gives it 2 s: an answered
-customer not connected by then counts as abandoned). If the dialer gives up first, the offer is withdrawn
-and the operator's leg, if any, is cancelled. Predictive and progressive campaigns should be staffed with
-persistent agent sessions (``Stasis(callcore,agent-login,<agent>)``): those operators are bridged at once,
-while ringing an operator's phone rarely fits in 2 s.
+``AcdHandoff`` is what the dialer's executor asks of the ACD: an answered customer becomes a high-priority
+``CallArrived`` of the campaign's queue (for the one operator of a preview call), a customer whose grace
+ran out is withdrawn (``CallerHungUp``), and a preview operator is reserved for their own ringing call
+(``OutboundReserved`` / ``OutboundReleased``: no inbound call is offered to them meanwhile). The other
+direction needs no polling: ``AcdJournalTap`` sits between the ACD and the journal and hands each ACD
+journal entry about one of our customers (``call.answered`` with the operator, ``call.abandoned``,
+``call.refused``) to the dialer as it is written. Predictive and progressive campaigns should be staffed
+with persistent agent sessions (``Stasis(callcore,agent-login,<agent>)``): those operators are bridged at
+once, while ringing an operator's phone rarely fits in the 2 s grace.
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ from typing import Any
 
 from prometheus_client import Gauge
 
-from callcore.acd.core.events import CallArrived, CallerHungUp
+from callcore.acd.core.events import CallArrived, CallerHungUp, OutboundReleased, OutboundReserved
 from callcore.acd.core.model import AgentState
 from callcore.acd.runtime.service import AcdService
 from callcore.clock import Clock
 from callcore.dialer import pacer
+from callcore.dialer.core.commands import QueueCustomer
 from callcore.metrics import REGISTRY
-
-OUTBOUND_PRIORITY = 1000  # answered customers go ahead of inbound callers waiting in the same queue
+from callcore.store.api import JournalSink
 
 IN_FLIGHT = Gauge("callcore_dialer_calls_in_flight", "Outbound calls dialled and not ended, by campaign",
                   ["campaign"], registry=REGISTRY)
@@ -33,45 +36,52 @@ ABANDON_RATIO = Gauge("callcore_dialer_abandon_ratio",
                       "Abandoned / live-answered outbound calls over a rolling window, by campaign",
                       ["campaign", "window"], registry=REGISTRY)
 
+AcdListener = Callable[[str, str | None, str | None], None]
 
-class AcdConnector:
-    def __init__(self, acd: AcdService, *, scripts: Callable[[str], str] | None = None,
-                 poll: float = 0.02) -> None:
+
+class AcdJournalTap:
+    """The ACD's journal sink: every entry goes to the journal, then to each of ``listeners`` (the dialer,
+    the callback dialer), which pick the entries about their own calls."""
+
+    def __init__(self, inner: JournalSink) -> None:
+        self.inner = inner
+        self.listeners: list[AcdListener] = []
+
+    def append(self, type: str, payload: Mapping[str, Any] | None = None, *, call_id: str | None = None,
+               channel_id: str | None = None, agent_id: str | None = None, queue: str | None = None,
+               campaign_id: str | None = None, ts: float | None = None) -> None:
+        self.inner.append(type, payload, call_id=call_id, channel_id=channel_id, agent_id=agent_id, queue=queue,
+                          campaign_id=campaign_id, ts=ts)
+        if call_id is not None:
+            for listener in self.listeners:
+                listener(type, call_id, agent_id)
+
+
+class AcdHandoff:
+    def __init__(self, acd: AcdService, *, scripts: Callable[[str], str] | None = None) -> None:
         self.acd = acd
         self.scripts = scripts  # campaign name -> its call script, shown to the operator
-        self.poll = poll
 
-    def _available(self, queue: str, agent_id: str | None) -> bool:
-        st = self.acd.engine.state
-        return any(a.state is AgentState.AVAILABLE and a.reachable() and (agent_id is None or a.id == agent_id)
-                   for a in st.members(queue))
-
-    async def connect_to_agent(self, channel_id: str, queue: str, lead_data: Mapping[str, Any]) -> bool:
-        agent_id = lead_data.get("agent_id")
-        agent = str(agent_id) if agent_id else None
-        if not self._available(queue, agent):
-            return False
-        data = {str(k): v for k, v in lead_data.items()}
-        script = self.scripts(str(lead_data.get("campaign", ""))) if self.scripts else ""
+    def queue_customer(self, cmd: QueueCustomer) -> None:
+        data = {str(k): v for k, v in cmd.data.items()}
+        script = self.scripts(str(cmd.data.get("campaign", ""))) if self.scripts else ""
         if script:
             data["campaign_script"] = script
-        self.acd.runtime.handle(CallArrived(
-            channel_id, queue, OUTBOUND_PRIORITY, str(lead_data.get("phone", "")),
-            str(lead_data.get("name", "")), data, agent_id=agent))
-        calls = self.acd.engine.state.calls
-        try:
-            while True:
-                call = calls.get(channel_id)
-                if call is None:
-                    return False
-                if call.status == "connected":
-                    return True
-                await asyncio.sleep(self.poll)
-        except asyncio.CancelledError:
-            call = calls.get(channel_id)
-            if call is not None and call.status == "waiting":
-                self.acd.runtime.handle(CallerHungUp(channel_id))
-            raise
+        self.acd.runtime.handle(CallArrived(cmd.attempt, cmd.queue, cmd.priority, cmd.caller_number,
+                                            cmd.caller_name, data, agent_id=cmd.agent_id))
+
+    def withdraw(self, attempt: str) -> None:
+        self.acd.runtime.handle(CallerHungUp(attempt))
+
+    def reserve_agent(self, agent_id: str, attempt: str) -> None:
+        self.acd.runtime.handle(OutboundReserved(agent_id, attempt))
+
+    def release_agent(self, agent_id: str, attempt: str) -> None:
+        self.acd.runtime.handle(OutboundReleased(agent_id, attempt))
+
+    def agent_state(self, agent_id: str) -> str:
+        agent = self.acd.engine.state.agents.get(agent_id)
+        return agent.state.value if agent is not None else "logged_out"
 
 
 def operators_of(acd: AcdService, clock: Clock) -> Any:
@@ -86,7 +96,7 @@ def operators_of(acd: AcdService, clock: Clock) -> Any:
         for a in st.members(queue):
             if not a.reachable():
                 continue
-            if a.state is AgentState.AVAILABLE:
+            if a.state is AgentState.AVAILABLE and a.outbound_call is None:
                 free += 1
             elif a.state in (AgentState.ON_CALL, AgentState.RESERVED):
                 busy.append(pacer.BusyOperator(max(0.0, now - a.since), wrapup))

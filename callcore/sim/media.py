@@ -9,6 +9,7 @@ from callcore.sim.model import Bridge, Chan, LiveRecording, Playback, StoredReco
 # Durations (seconds) of the sounds the simulator knows, as Asterisk's core sounds play them.
 SOUNDS: dict[str, float] = {
     "beep": 0.44,
+    "custom/callcore-safe-harbour": 7.95,  # shipped by callcore (callcore.dialer.sounds), installed per README
     "hello-world": 1.42,
     "tt-monkeys": 9.0,
     "tt-weasels": 4.8,

@@ -10,6 +10,13 @@ again the flusher writes what was still in memory, replays the spill files in or
 returns to the in-memory path, so events reach the table in the order they were appended and, thanks to the
 key, exactly once. Spill files left by a previous run are replayed at start. ``close()`` drains everything
 to PostgreSQL, or to a spill file when PostgreSQL cannot take it.
+
+Nothing accepted is lost when the process is killed (SIGKILL, OOM killer): before ``append`` returns, the
+event is written to a local write-ahead log (``*.wal`` segments in the spill directory, one ``write`` per
+event, fsync'd once per flush interval from a worker thread). A segment is deleted once all its events are
+committed or spilled; segments left by a killed run are replayed at start like spill files. If the log
+cannot be written (disk full), events still reach PostgreSQL from memory, the failure is logged and
+counted, and writing is retried every flush interval.
 """
 
 from __future__ import annotations
@@ -35,7 +42,15 @@ from callcore.clock import Clock, SystemClock
 from callcore.errors import StoreError
 from callcore.metrics import REGISTRY
 from callcore.store.encoding import EventKeys, clean_text, encode_payload, seq_of
-from callcore.store.spill import Row, SpillReader, SpillWriter, count_lines, spill_files
+from callcore.store.spill import (
+    Row,
+    SpillReader,
+    SpillWriter,
+    WalWriter,
+    adopt_wal_segments,
+    count_lines,
+    spill_files,
+)
 from callcore.store.sqlfiles import load_sql
 
 if TYPE_CHECKING:
@@ -61,6 +76,9 @@ EVENTS_REJECTED = Counter("callcore_journal_rejected_events",
                           "Journal events PostgreSQL refused as invalid (logged, kept in a .rejected file).",
                           registry=REGISTRY)
 
+WAL_ERRORS = Counter("callcore_journal_log_errors",
+                     "Failed writes to the journal's local write-ahead log (events then only in memory).",
+                     registry=REGISTRY)
 EVENTS_DROPPED = Counter("callcore_journal_dropped_events",
                          "Journal events lost because neither PostgreSQL nor the spill directory took them.",
                          registry=REGISTRY)
@@ -70,7 +88,7 @@ OVERFLOW_FACTOR = 4
 STAGING_TABLE = "callcore_journal_staging"
 COLUMNS = ("event_key", "ts", "type", "instance", "call_id", "channel_id", "agent_id", "queue", "campaign_id",
            "payload")
-MAX_BACKOFF = 5.0
+MAX_BACKOFF = 1.0  # a probe per second while PostgreSQL is down: back within a second of it
 IDLE_PROBE = 5.0
 
 
@@ -82,7 +100,7 @@ class PgJournal:
 
     def __init__(self, target: str | asyncpg.Pool, settings: Settings, *, clock: Clock | None = None,
                  on_flushed: Callable[[int], None] | None = None, op_timeout: float = 10.0,
-                 max_backoff: float = MAX_BACKOFF) -> None:
+                 max_backoff: float = MAX_BACKOFF, wal: bool = True) -> None:
         self._dsn = target if isinstance(target, str) else None
         self._pool = None if isinstance(target, str) else target
         self._conn: asyncpg.Connection | None = None
@@ -100,7 +118,12 @@ class PgJournal:
         self._overflow: list[Row] = []
         self._spilling = False
         self._spilled_pending = 0
-        self._writer = SpillWriter(self.spill_dir, f"{time.time_ns():020d}")
+        run_id = f"{time.time_ns():020d}"
+        self._writer = SpillWriter(self.spill_dir, run_id)
+        self._wal = WalWriter(self.spill_dir, run_id) if wal else None
+        self._wal_ok = True
+        self._wal_failing = False
+        self._wal_pinned = False  # events were dropped from memory: keep every log segment for the next start
         self._reader = SpillReader()
         self._db_ok = False
         self._last_ok = -math.inf
@@ -125,6 +148,18 @@ class PgJournal:
         row: Row = (self._keys.next(), float(ts), clean_text(type) or "", self._instance,
                     clean_text(call_id), clean_text(channel_id), clean_text(agent_id), clean_text(queue),
                     clean_text(campaign_id), encode_payload(payload))
+        if self._wal is not None and self._wal_ok and not self._closed:
+            try:
+                self._wal.write(row, self._keys.seq)
+                if self._wal_failing:
+                    self._wal_failing = False
+                    log.warning("journal_log_write_resumed")
+            except StoreError as exc:
+                self._wal_ok = False
+                WAL_ERRORS.inc()
+                if not self._wal_failing:
+                    self._wal_failing = True
+                    log.error("journal_log_write_failed", error=str(exc))
         if self._closed:
             try:
                 self._spill_now([row])
@@ -144,7 +179,8 @@ class PgJournal:
 
     def health(self) -> dict[str, Any]:
         return {"db_ok": self._db_ok, "spilling": self._spilling,
-                "buffered": len(self._buf) + len(self._overflow), "spilled_pending": self._spilled_pending}
+                "buffered": len(self._buf) + len(self._overflow), "spilled_pending": self._spilled_pending,
+                "log_ok": self._wal is not None and self._wal_ok}
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -152,6 +188,9 @@ class PgJournal:
         if self._started:
             return
         self._started = True
+        adopted = adopt_wal_segments(self.spill_dir)
+        if adopted:
+            log.warning("journal_log_recovered", files=len(adopted))
         leftover = spill_files(self.spill_dir)
         if leftover:
             self._spilled_pending = sum(count_lines(p) for p in leftover)
@@ -185,6 +224,9 @@ class PgJournal:
             self._drop(len(self._overflow), None)
             self._overflow.clear()
         self._writer.close()
+        self._release_log()
+        if self._wal is not None:
+            self._wal.close()
         self._closed = True
         if self._conn is not None:
             conn, self._conn = self._conn, None
@@ -224,7 +266,7 @@ class PgJournal:
         rows, self._overflow = self._overflow, []
         try:
             self._spill_now(rows)
-        except StoreError as exc:
+        except Exception as exc:  # disk full or unwritable: the rows stay in memory
             self._overflow[:0] = rows
             log.error("journal_spill_failed", error=str(exc), held_in_memory=len(self._overflow))
             excess = len(self._overflow) - OVERFLOW_FACTOR * self._max
@@ -235,6 +277,8 @@ class PgJournal:
     def _drop(self, count: int, exc: BaseException | None) -> None:
         """Last resort when neither PostgreSQL nor the disk takes events: lose the oldest, loudly."""
         EVENTS_DROPPED.inc(count)
+        if self._wal is not None and self._wal_ok:
+            self._wal_pinned = True  # the dropped events are still in the log: replayed at the next start
         log.error("journal_events_dropped", count=count, error=str(exc) if exc else "spill file unavailable")
 
     async def _run_spiller(self) -> None:
@@ -242,6 +286,7 @@ class PgJournal:
             await _wait(self._spill_wake, self._interval)
             self._spill_wake.clear()
             self._write_overflow()
+            self._release_log()
             self._update_gauges()
 
     # -- writing -------------------------------------------------------------------------------------
@@ -266,8 +311,33 @@ class PgJournal:
                 continue
             finally:
                 self._update_gauges()
+                await self._sync_log()
             if self._closing:
                 return
+
+    # -- the write-ahead log ---------------------------------------------------------------------------
+
+    def _first_unsafe(self) -> int:
+        """Sequence number of the oldest event that is neither committed nor in a spill file."""
+        first = self._keys.seq + 1
+        if self._buf:
+            first = min(first, seq_of(self._buf[0][0]))
+        if self._overflow:
+            first = min(first, seq_of(self._overflow[0][0]))
+        return first
+
+    def _release_log(self) -> None:
+        if self._wal is not None and not self._wal_pinned:
+            self._wal.release(self._first_unsafe())
+
+    async def _sync_log(self) -> None:
+        wal = self._wal
+        if wal is None:
+            return
+        if not self._wal_ok:
+            self._wal_ok = True  # retried by the next append
+        self._release_log()
+        await asyncio.to_thread(wal.sync)
 
     async def _drain(self) -> None:
         while self._buf:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
@@ -66,7 +67,7 @@ class SpillWriter:
             path = self.path_for(first_seq)
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                self._fh = open(path, "ab")
+                self._fh = open(path, "ab", buffering=0)  # unbuffered: a failed write leaves nothing behind
             except OSError as exc:
                 raise StoreError(f"cannot create journal spill file {path}: {exc}") from exc
             self.current = path
@@ -79,7 +80,7 @@ class SpillWriter:
         path = self.path_for(first_seq)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            with open(path, "ab") as fh:
+            with open(path, "ab", buffering=0) as fh:
                 write_synced(fh, encode_lines(rows), path)
         except OSError as exc:
             raise StoreError(f"cannot write journal spill file {path}: {exc}") from exc
@@ -88,18 +89,28 @@ class SpillWriter:
     def close(self) -> Path | None:
         """Close the current file; returns its path (still on disk)."""
         path, self.current = self.current, None
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            with suppress(OSError):
+                fh.close()
         return path
 
 
 def write_synced(fh: IO[bytes], data: bytes, path: Path) -> None:
+    """Append ``data`` and fsync; on failure (disk full) the file is cut back to where it was, so a
+    later write never continues a partial line."""
+    start = -1
     try:
-        fh.write(data)
+        start = fh.tell()
+        written = fh.write(data)
+        if written != len(data):
+            raise OSError(f"short write ({written} of {len(data)} bytes)")
         fh.flush()
         os.fsync(fh.fileno())
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
+        if start >= 0:
+            with suppress(OSError, ValueError):
+                fh.truncate(start)
         raise StoreError(f"cannot write journal spill file {path}: {exc}") from exc
 
 
@@ -166,3 +177,108 @@ class SpillReader:
 
     def forget(self) -> None:
         self.path, self.offset = None, 0
+
+
+WAL_SUFFIX = ".wal"
+
+
+class WalWriter:
+    """The journal's write-ahead log: every event is written here (one ``write`` per event) before
+    ``append`` returns, so a process killed with SIGKILL loses nothing it accepted (the kernel keeps what
+    was written); ``sync`` (fsync) runs per flush interval for machine crashes.
+
+    Segments are named like spill files (``<run id>-<first seq>.wal``) and rotated at ``segment_bytes``.
+    A segment is deleted once every event in it is safe (committed to PostgreSQL or in a spill file); at
+    start the segments a previous run left become spill files and are replayed (duplicates are skipped
+    by the event key). When a write fails (disk full) the partial line is cut off, the error is raised,
+    and the caller keeps the event in memory.
+    """
+
+    def __init__(self, directory: Path, run_id: str, *, segment_bytes: int = 8 << 20) -> None:
+        self.directory = directory
+        self.run_id = run_id
+        self.segment_bytes = segment_bytes
+        self._fd = -1
+        self._size = 0
+        self._first = 0
+        self._last = 0
+        self._dirty = False
+        self.current: Path | None = None
+        self.closed_segments: list[tuple[Path, int]] = []  # (path, last seq in it), oldest first
+
+    def write(self, row: Row, seq: int) -> None:
+        if self._fd < 0 or self._size >= self.segment_bytes:
+            self._open(seq)
+        data = _encoder.encode(row) + b"\n"
+        try:
+            n = os.write(self._fd, data)
+            if n != len(data):
+                raise OSError(f"short write ({n} of {len(data)} bytes)")
+        except OSError as exc:
+            with suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise StoreError(f"cannot write journal log {self.current}: {exc}") from exc
+        self._size += len(data)
+        self._last = seq
+        self._dirty = True
+
+    def _open(self, first_seq: int) -> None:
+        self._rotate()
+        path = self.directory / f"{self.run_id}-{first_seq:012d}{WAL_SUFFIX}"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot create journal log {path}: {exc}") from exc
+        self.current, self._size, self._first, self._last = path, 0, first_seq, first_seq - 1
+
+    def _rotate(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            if self.current is not None:
+                if self._size:
+                    self.closed_segments.append((self.current, self._last))
+                else:
+                    with suppress(OSError):
+                        self.current.unlink()
+            self.current = None
+
+    def sync(self) -> None:
+        """fsync the current segment when something was written since the last call."""
+        if self._fd >= 0 and self._dirty:
+            self._dirty = False
+            with suppress(OSError):
+                os.fsync(self._fd)
+
+    def release(self, first_unsafe: int) -> int:
+        """Delete segments whose events all have a sequence number below ``first_unsafe``; returns how many.
+        The current segment is closed and deleted too when everything in it is safe."""
+        if self._fd >= 0 and self._size and self._last < first_unsafe:
+            self._rotate()
+        removed = 0
+        while self.closed_segments and self.closed_segments[0][1] < first_unsafe:
+            path, _ = self.closed_segments.pop(0)
+            with suppress(OSError):
+                path.unlink()
+            removed += 1
+        return removed
+
+    def close(self) -> None:
+        self._rotate()
+
+
+def adopt_wal_segments(directory: Path) -> list[Path]:
+    """Turn the log segments a previous run left into spill files (replayed like them); returns them."""
+    if not directory.is_dir():
+        return []
+    adopted = []
+    for p in sorted(directory.iterdir()):
+        if p.suffix == WAL_SUFFIX and p.is_file():
+            if p.stat().st_size == 0:
+                p.unlink()
+                continue
+            target = p.with_name(p.stem + "-log" + SUFFIX)
+            p.rename(target)
+            adopted.append(target)
+    return adopted

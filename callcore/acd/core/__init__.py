@@ -1,2 +1,2 @@
 """The pure ACD core: plain data in, plain data out. Nothing here imports asyncio, aiohttp, asyncpg or a
-module of ``callcore.acd.runtime.executor`` (``tests/test_layout.py`` checks)."""
+module of ``callcore.acd.runtime`` (``tests/test_layout.py`` checks)."""

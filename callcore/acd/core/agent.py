@@ -63,8 +63,9 @@ def _go(agent: Agent, state: AgentState, now: float, why: str, **extra: Any) -> 
 def login(agent: Agent, now: float, endpoint: str | None = None) -> list[Command]:
     if endpoint:
         agent.endpoint = endpoint
-    elif not agent.endpoint:
-        agent.endpoint = agent.config.endpoint
+    elif agent.state is S.LOGGED_OUT or not agent.endpoint:
+        # a new session rings the configured device (an endpoint given at an earlier login was for that one)
+        agent.endpoint = agent.config.endpoint or agent.endpoint
     if agent.state is not S.LOGGED_OUT:
         return []
     agent.misses = 0
@@ -137,16 +138,18 @@ def _after_call(agent: Agent, now: float, why: str) -> list[Command]:
     return _go(agent, S.AVAILABLE, now, why)
 
 
-def release(agent: Agent, now: float, *, missed: bool, max_no_answer: int = 0) -> list[Command]:
-    """The offer ended without a connection; ``missed`` counts towards the no-answer auto-pause."""
+def release(agent: Agent, now: float, *, missed: bool, max_no_answer: int = 0,
+            reason: str = "no-answer") -> list[Command]:
+    """The offer ended without a connection; ``missed`` counts towards the auto-pause, whose reason is
+    ``reason`` (``no-answer``, or ``unreachable`` when the device could not even be called)."""
     if agent.state is not S.RESERVED:
         return []
     if missed:
         agent.misses += 1
         if max_no_answer and agent.misses >= max_no_answer:
             agent.pending = "pause"
-            agent.pending_reason = "no-answer"
-    return _after_call(agent, now, "no-answer" if missed else "offer-withdrawn")
+            agent.pending_reason = reason
+    return _after_call(agent, now, reason if missed else "offer-withdrawn")
 
 
 def connect(agent: Agent, now: float, call_id: str, leg_id: str, queue: str) -> list[Command]:

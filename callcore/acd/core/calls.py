@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_right
 from typing import Any
 
 from callcore.acd.core import agent as ag
@@ -27,7 +29,8 @@ from callcore.acd.core.commands import (
     StopPlayback,
     StopRecording,
 )
-from callcore.acd.core.model import Agent, AgentState, Call, QueueConfig
+from callcore.acd.core.index import CallKey
+from callcore.acd.core.model import Agent, Call, QueueConfig
 from callcore.acd.core.state import AcdState, QueueStats
 
 Out = list[Command]
@@ -54,10 +57,9 @@ def stats(st: AcdState, queue: str) -> QueueStats:
 def is_empty(st: AcdState, queue: str, policy_: str) -> bool:
     if policy_ == "never":
         return False
-    members = [a for a in st.members(queue) if a.state is not AgentState.LOGGED_OUT and a.reachable()]
     if policy_ == "no_members":
-        return not members
-    return not [a for a in members if a.state is not AgentState.PAUSED]
+        return not st.present(queue)
+    return not st.staffed(queue)
 
 
 def arm_call_timers(call: Call, q: QueueConfig, now: float, out: Out) -> None:
@@ -240,7 +242,12 @@ def end_connected(st: AcdState, call: Call, now: float, out: Out, *, why: str,
                   hang_caller: bool, hang_agent: bool) -> None:
     """The conversation is over: tear down, talk-time stats, agent into the queue's wrap-up."""
     talk = now - call.answered_at
-    stats(st, call.queue).talks.append(talk)
+    if call.status != "transferred":  # an attended transfer counted the operator's talk when she left
+        stats(st, call.queue).talks.append(talk)
+    if call.consult_leg:
+        st.consults.pop(call.consult_leg, None)
+        out.append(Hangup(call.consult_leg, why))
+        call.consult_leg = None
     if call.recording:
         out.append(StopRecording(call.recording))
     a = st.agents.get(call.agent_id or "")
@@ -313,29 +320,83 @@ def announcement_over(st: AcdState, call: Call, out: Out) -> None:
         out.append(StartMoh(call.channel, q.moh_class if q else "default"))
 
 
+def _global_key(st: AcdState, queue: str, key: CallKey) -> tuple[int, int, float, int, str]:
+    return (-st.queue_weight(queue), *key)
+
+
 def dispatch(st: AcdState, now: float, out: Out) -> None:
     """Offer waiting calls to available agents, then apply leave-empty policies.
 
-    A pass can free agents (a session agent taking a ring-all call cancels the other legs), so passes
-    repeat until one offers nothing."""
-    for _ in range(len(st.calls) + len(st.agents) + 1):
-        if not any(c.status == "waiting" for c in st.calls.values()):
+    Only what changed is looked at (``callcore.acd.core.index``): the queues that gained an offerable agent
+    and the waiting calls that changed. Within a pass those calls are visited in service order (queue
+    weight, priority, arrival), each taking its best agent, as if every waiting call had been visited; a
+    queue is left as soon as it has no offerable agent. A pass can free agents (a session agent taking a
+    ring-all call cancels the other legs): calls after the current one see them in the same pass, the
+    others in the next one."""
+    ix = st.index
+    for _ in range(len(st.calls) + len(st.agents) + 2):
+        st.sync()
+        queues, ix.dirty_queues = ix.dirty_queues, set()
+        singles, ix.dirty_calls = ix.dirty_calls, set()
+        if not queues and not singles:
             break
-        if not any(routing.offerable(a) for a in st.agents.values()):
-            break
-        offered = False
-        for call in st.waiting():
-            q = st.queues.get(call.queue)
-            if q is None or (call.legs and q.strategy != "ring-all"):
-                continue
-            agents = routing.choose(st, call, now)
-            if agents:
-                offer(st, call, agents, now, out)
-                offered = True
-        if not offered:
-            break
-    for q in st.queues.values():
-        if q.leave_empty != "never" and is_empty(st, q.name, q.leave_empty):
+        _pass(st, queues, singles, now, out)
+    st.sync()
+    ix.dirty_queues.clear()
+    ix.dirty_calls.clear()
+    checks, ix.check_empty = ix.check_empty, set()
+    for name in checks:
+        q = st.queues.get(name)
+        if q is not None and q.leave_empty != "never" and ix.queues.get(name) is not None \
+                and ix.queues[name].waiting and is_empty(st, q.name, q.leave_empty):
             for call in st.waiting(q.name):
                 if not call.legs:
                     overflow(st, call, now, out, "leaveempty")
+    st.sync()
+    ix.dirty_queues.clear()
+    ix.dirty_calls.clear()
+    ix.check_empty.clear()
+
+
+def _pass(st: AcdState, queues: set[str], singles: set[str], now: float, out: Out) -> None:
+    ix = st.index
+    # heap items: (global key, kind, queue): kind 0 = a queue's cursor (the rest of its line follows),
+    # kind 1 = one changed call
+    heap: list[tuple[tuple[int, int, float, int, str], int, str]] = []
+    cursors: set[str] = set()
+
+    def push_queue(name: str, after: tuple[int, int, float, int, str] | None) -> None:
+        qi = ix.queues.get(name)
+        if qi is None or not qi.offerable or not qi.waiting or name in cursors or name not in st.queues:
+            return
+        i = 0 if after is None else bisect_right(qi.waiting, after[1:])
+        if i < len(qi.waiting):
+            cursors.add(name)
+            heapq.heappush(heap, (_global_key(st, name, qi.waiting[i]), 0, name))
+
+    for name in queues:
+        push_queue(name, None)
+    for cid in singles:
+        key = ix.filed_key(cid)
+        call = st.calls.get(cid)
+        if key is not None and call is not None and call.queue not in cursors:
+            heapq.heappush(heap, (_global_key(st, call.queue, key), 1, call.queue))
+    done: set[str] = set()
+    while heap:
+        gkey, kind, name = heapq.heappop(heap)
+        cid = gkey[-1]
+        if kind == 0:
+            cursors.discard(name)
+        call = st.calls.get(cid)
+        if cid not in done and call is not None and call.status == "waiting" and call.queue == name:
+            done.add(cid)
+            q = st.queues.get(name)
+            if q is not None and not (call.legs and q.strategy != "ring-all"):
+                agents = routing.choose(st, call, now)
+                if agents:
+                    offer(st, call, agents, now, out)
+                    st.sync()
+                    for freed in ix.dirty_queues:  # agents freed by the offer: later calls see them now
+                        push_queue(freed, gkey)
+        if kind == 0:
+            push_queue(name, gkey)

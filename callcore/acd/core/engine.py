@@ -16,7 +16,9 @@ from callcore.acd.core import calls as cf
 from callcore.acd.core import requests as op
 from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, StartMoh
 from callcore.acd.core.events import (
+    ORIGINATE_FAILED,
     AgentCallControl,
+    AgentConsult,
     AgentDisposition,
     AgentLegAnswered,
     AgentLegFailed,
@@ -34,6 +36,8 @@ from callcore.acd.core.events import (
     DtmfReceived,
     EndpointRegistration,
     Event,
+    OutboundReleased,
+    OutboundReserved,
     PlaybackFinished,
     Resync,
     SupervisorLegAnswered,
@@ -96,6 +100,8 @@ class Engine:
                 op.transfer(st, event, now, out)
             case AgentCallControl(agent_id=aid, action=action):
                 callcontrol.CONTROLS[action](st, aid, now, out)
+            case AgentConsult():
+                callcontrol.consult(st, event, now, out)
             case AgentSessionConnected(agent_id=aid, channel_id=ch):
                 login = st.agents.get(aid) or _agent_by_endpoint(st, aid)
                 if login is None:  # a phone dialled the login code with an unknown id: never leave it in silence
@@ -119,8 +125,19 @@ class Engine:
                                                                   "registered": registered}, agent_id=a.id))
             case Resync():
                 resync(st, event, now, out)
-        cf.dispatch(st, now, out)
+            case OutboundReserved(agent_id=aid, call_id=cid) if aid in st.agents:
+                st.agents[aid].outbound_call = cid
+                out.append(Journal("agent.outbound_reserved", {}, call_id=cid, agent_id=aid))
+            case OutboundReleased(agent_id=aid, call_id=cid) if aid in st.agents:
+                if st.agents[aid].outbound_call == cid:
+                    st.agents[aid].outbound_call = None
+                    out.append(Journal("agent.outbound_released", {}, call_id=cid, agent_id=aid))
+        self.route(now, out)
         return out
+
+    def route(self, now: float, out: Out) -> None:
+        """Offer waiting callers to agents after an event (``callcore.acd.core.calls.dispatch``)."""
+        cf.dispatch(self.state, now, out)
 
     # --- callers --------------------------------------------------------------------------------------
 
@@ -128,6 +145,9 @@ class Engine:
         st = self.state
         if ev.channel_id in st.calls:
             return
+        reserved = st.agents.get(ev.agent_id or "")
+        if reserved is not None and reserved.outbound_call == ev.channel_id:
+            reserved.outbound_call = None  # the operator's own customer: theirs now
         q = st.queues.get(ev.queue)
         out.append(Answer(ev.channel_id))
         call = Call(ev.channel_id, ev.channel_id, ev.queue, ev.priority, ev.caller_number, ev.caller_name,
@@ -140,7 +160,7 @@ class Engine:
         reason = ""
         if cf.is_empty(st, q.name, q.join_empty):
             reason = "joinempty"
-        elif q.max_len and len(st.waiting(q.name)) >= q.max_len:
+        elif q.max_len and st.waiting_count(q.name) >= q.max_len:
             reason = "full"
         if reason:
             cf.stats(st, q.name).refused += 1
@@ -162,6 +182,9 @@ class Engine:
         st = self.state
         if leg in st.supervisors:
             op.supervisor_answered(st, leg, out)
+            return
+        if leg in st.consults:
+            callcontrol.consult_answered(st, leg, out)
             return
         call = st.calls.get(st.legs.get(leg, ""))
         if call is not None and call.agent_leg == leg:
@@ -191,6 +214,9 @@ class Engine:
         if leg in st.supervisors:
             cf.drop_supervisor(st, leg, out)
             return
+        if leg in st.consults:
+            callcontrol.consult_gone(st, leg, now, out, cause)
+            return
         call = st.calls.get(st.legs.get(leg, ""))
         if call is None:
             st.legs.pop(leg, None)
@@ -207,7 +233,10 @@ class Engine:
             q = st.queues.get(call.queue)
             out.append(Journal("call.offer_failed", {"agent": a.id, "leg_id": leg, "cause": cause},
                                call_id=call.id, agent_id=a.id, queue=call.queue))
-            out += ag.release(a, now, missed=True, max_no_answer=q.max_no_answer if q else 0)
+            # a device Asterisk cannot call at all (unknown or unregistered endpoint: "Allocation failed") is
+            # unreachable, not an operator who did not answer
+            reason = "unreachable" if cause == ORIGINATE_FAILED else "no-answer"
+            out += ag.release(a, now, missed=True, max_no_answer=q.max_no_answer if q else 0, reason=reason)
 
     # --- timers ---------------------------------------------------------------------------------------
 

@@ -33,7 +33,10 @@ class AgentLegAnswered:
 @dataclass(frozen=True, slots=True)
 class AgentLegFailed:
     leg_id: str
-    cause: str = ""
+    cause: str = ""   # ORIGINATE_FAILED: Asterisk refused to create the channel (the device is unreachable)
+
+
+ORIGINATE_FAILED = "originate-failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +99,22 @@ class AgentTransfer:
 
 @dataclass(frozen=True, slots=True)
 class AgentCallControl:
-    """The operator's call controls: ``action`` hold | resume | hangup."""
+    """The operator's call controls: ``action`` hold | resume | hangup, and for an attended transfer
+    complete (the caller goes to the consulted party) | return (back to the caller)."""
 
     agent_id: str
     action: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConsult:
+    """Attended transfer, first step: the caller on hold, ring ``number`` (through the queue's transfer
+    context) or colleague ``agent``; ``leg_id`` names the new channel."""
+
+    agent_id: str
+    leg_id: str
+    number: str | None = None
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +188,25 @@ class Resync:
     entered_at: Mapping[str, float] = field(default_factory=dict)  # call id -> journaled entry time
 
 
+@dataclass(frozen=True, slots=True)
+class OutboundReserved:
+    """The operator placed an outbound call (preview) that is ringing: offer them nothing else until
+    their customer arrives (``CallArrived`` with ``agent_id``) or ``OutboundReleased``."""
+
+    agent_id: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundReleased:
+    agent_id: str
+    call_id: str
+
+
 Event = (
     CallArrived | CallerHungUp | AgentLegAnswered | AgentLegFailed | AgentLegHungUp | DtmfReceived
     | PlaybackFinished | TimerFired | AgentLogin | AgentLogout | AgentPause | AgentReady | AgentDisposition
-    | AgentTransfer | AgentCallControl | AgentSessionConnected | AgentSessionDisconnected | SupervisorRequest
-    | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync
+    | AgentTransfer | AgentCallControl | AgentConsult | AgentSessionConnected | AgentSessionDisconnected
+    | SupervisorRequest
+    | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync | OutboundReserved | OutboundReleased
 )

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from callcore.acd.core import strategies
 from callcore.errors import InputError
 
-Strategy = Literal["longest-idle", "round-robin", "fewest-calls", "ring-all", "random", "linear"]
-STRATEGIES: tuple[str, ...] = ("longest-idle", "round-robin", "fewest-calls", "ring-all", "random", "linear")
+STRATEGIES = strategies.NAMES  # the registry in ``callcore.acd.core.strategies`` is the one list
 
 # What makes a queue "empty" for join/leave decisions:
 #   never          - callers always join / never leave because of staffing
@@ -108,7 +108,7 @@ class SkillRequirement:
 @dataclass(frozen=True, slots=True)
 class QueueConfig:
     name: str
-    strategy: Strategy = "longest-idle"
+    strategy: str = "longest-idle"  # a name in callcore.acd.core.strategies.REGISTRY
     weight: int = 0
     moh_class: str = "default"
     announce_position_every: float = 0.0
@@ -182,6 +182,13 @@ class AgentState(StrEnum):
     PAUSED = "paused"
 
 
+# Fields whose change moves an agent in or out of the routing index (``callcore.acd.core.index``), or a call
+# in or out of its queue's line: setting one reports the record to the index it belongs to.
+_AGENT_WATCH = frozenset({"state", "registered", "session_channel", "endpoint", "config", "idle_since",
+                          "outbound_call"})
+_CALL_WATCH = frozenset({"status", "queue", "priority", "entered_at", "seq", "next_relax"})
+
+
 @dataclass(slots=True)
 class Agent:
     """Runtime state of one agent. Mutated only by ``callcore.acd.core.agent`` transitions."""
@@ -205,6 +212,18 @@ class Agent:
     last_call_id: str | None = None
     last_queue: str | None = None
     last_disposition_done: bool = True
+    outbound_call: str | None = None  # the operator's own outbound (preview) call is ringing: no other offer
+    watcher: set[str] | None = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _AGENT_WATCH:
+            try:
+                w = self.watcher
+            except AttributeError:  # still being built
+                return
+            if w is not None:
+                w.add(self.config.id)
 
     @property
     def id(self) -> str:
@@ -218,7 +237,7 @@ class Agent:
         return self.session or (self.registered and bool(self.endpoint))
 
 
-CallStatus = Literal["waiting", "connected", "ended"]
+CallStatus = Literal["waiting", "connected", "transferred", "ended"]  # transferred: attended, agent gone
 
 
 @dataclass(slots=True)
@@ -245,6 +264,20 @@ class Call:
     next_relax: float | None = None
     required_agent: str | None = None  # only this agent may take the call
     held: bool = False  # the operator put the caller on hold (music, out of the bridge)
+    consult_leg: str | None = None  # attended transfer: the consulted party's channel
+    consult_answered: bool = False
+    consult_target: str = ""
+    watcher: set[str] | None = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _CALL_WATCH:
+            try:
+                w = self.watcher
+            except AttributeError:  # still being built
+                return
+            if w is not None:
+                w.add(self.id)
 
     def waited(self, now: float) -> float:
         return max(0.0, now - self.queue_entered_at)

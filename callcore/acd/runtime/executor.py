@@ -42,6 +42,7 @@ from callcore.acd.core.commands import (
 )
 from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
+    ORIGINATE_FAILED,
     AgentLegAnswered,
     AgentLegFailed,
     AgentLegHungUp,
@@ -212,7 +213,7 @@ class AcdRuntime:
                     prio = int(args[2]) if len(args) > 2 and args[2].lstrip("-").isdigit() else 0
                     return [CallArrived(ch.id, args[1], prio, ch.caller.number, ch.caller.name,
                                         dict(ch.channelvars or {}))]
-                if kind in ("agent", "supervisor"):
+                if kind in ("agent", "supervisor", "consult"):
                     return [AgentLegAnswered(ch.id)]
                 if kind == "agent-login" and len(args) >= 2:
                     return [AgentSessionConnected(args[1], ch.id)]
@@ -237,6 +238,8 @@ class AcdRuntime:
             return [AgentSessionDisconnected(channel)]
         if channel in st.supervisors:
             return [AgentLegHungUp(channel)]
+        if channel in st.consults:
+            return [AgentLegFailed(channel, cause)]
         call = st.calls.get(st.legs.get(channel, ""))
         if call is not None:
             if call.agent_leg == channel:
@@ -316,7 +319,7 @@ class AcdRuntime:
             if isinstance(cmd, OriginateAgent):
                 if not isinstance(exc, AriUnavailable):  # unanswered requests may have created it
                     self._originated.discard(cmd.leg_id)
-                self.feed_core(AgentLegFailed(cmd.leg_id, "originate-failed"))
+                self.feed_core(AgentLegFailed(cmd.leg_id, ORIGINATE_FAILED))
 
     def feed_core(self, ev: Event) -> None:
         try:

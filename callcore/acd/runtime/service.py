@@ -11,6 +11,7 @@ from callcore.acd.core.commands import CallbackRequested, Command
 from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
     AgentCallControl,
+    AgentConsult,
     AgentDisposition,
     AgentLogin,
     AgentLogout,
@@ -32,7 +33,7 @@ from callcore.errors import InputError, NotFound
 from callcore.store.api import JournalSink
 
 ConfigLoader = Callable[[], Awaitable[tuple[Sequence[QueueConfig], Sequence[AgentConfig]]]]
-CALL_CONTROLS = ("hold", "resume", "hangup")
+CALL_CONTROLS = ("hold", "resume", "hangup", "complete", "return")
 EVENT_BUFFER = 256  # per operator stream; the oldest notification is dropped when a reader falls behind
 
 
@@ -125,6 +126,13 @@ class AcdService:
             raise InputError(f"must be one of {', '.join(CALL_CONTROLS)}", field="action")
         self._do(AgentCallControl(agent_id, action))
         return {**self.agent_state(agent_id), "call": self.current_call(agent_id)}
+
+    async def consult(self, agent_id: str, *, number: str | None = None,
+                      agent: str | None = None) -> dict[str, Any]:
+        self._sup_seq += 1
+        leg = f"consult-{agent_id}-{int(self.clock.now())}-{self._sup_seq}"
+        self._do(AgentConsult(agent_id, leg, number, agent))
+        return {**self.agent_state(agent_id), "call": self.current_call(agent_id), "leg_id": leg}
 
     def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
         if agent_id not in self.engine.state.agents:

@@ -1,0 +1,1 @@
+DELETE FROM web_accounts WHERE login = $1 RETURNING login

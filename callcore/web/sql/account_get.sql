@@ -1,0 +1,1 @@
+SELECT login, role, password_hash, endpoint FROM web_accounts WHERE login = $1

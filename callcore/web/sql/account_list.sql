@@ -1,0 +1,1 @@
+SELECT login, role, endpoint, updated_at FROM web_accounts ORDER BY login

@@ -1,0 +1,1 @@
+UPDATE web_accounts SET password_hash = $2 WHERE login = $1

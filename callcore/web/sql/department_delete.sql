@@ -1,0 +1,1 @@
+DELETE FROM departments WHERE id = $1 RETURNING id

@@ -1,0 +1,1 @@
+SELECT count(*) FROM leads WHERE campaign_id = $1 AND state <> 'done'

@@ -1,0 +1,3 @@
+SELECT s.login, s.role, s.csrf, s.expires_at, a.endpoint
+  FROM web_sessions s JOIN web_accounts a ON a.login = s.login
+ WHERE s.id_hash = $1 AND s.expires_at > now()
