@@ -44,7 +44,9 @@ VOLUME ["/var/lib/callcore"]
 # HTTP API, /healthz, /readyz and /metrics; FastAGI
 EXPOSE 8080 4573
 STOPSIGNAL SIGTERM
+# Liveness at CALLCORE_HTTP_HOST:CALLCORE_HTTP_PORT (a wildcard address is checked on loopback).
+# Podman keeps HEALTHCHECK only in the Docker image format: podman build --format docker .
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os,sys,urllib.request; p=os.environ.get('CALLCORE_HTTP_PORT','8080'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{p}/healthz', timeout=2).status == 200 else 1)"]
+    CMD ["python", "-c", "import os,sys,urllib.request; e=os.environ; h=e.get('CALLCORE_HTTP_HOST') or '127.0.0.1'; h={'0.0.0.0':'127.0.0.1','::':'::1'}.get(h,h); h=f'[{h}]' if ':' in h else h; p=e.get('CALLCORE_HTTP_PORT','8080'); sys.exit(0 if urllib.request.urlopen(f'http://{h}:{p}/healthz', timeout=2).status == 200 else 1)"]
 ENTRYPOINT ["callcore"]
 CMD ["run"]
