@@ -13,6 +13,7 @@ from test_report import SCENARIO, T0, insert_events
 from callcore.directory import store
 from callcore.directory.model import build_agent, build_queue
 from callcore.directory.report import write_queue_log
+from callcore.directory.stats import EventRow
 
 pytestmark = pytest.mark.postgres
 
@@ -50,3 +51,34 @@ async def test_agent_column_from_the_agents_endpoints(pg_pool: Any) -> None:
             await write_queue_log(conn, at(-3600), at(7200), out, agent_field=field)
         connects = [ln for ln in out.getvalue().splitlines() if "|CONNECT|" in ln and "|c1|" in ln]
         assert connects and connects[0].split("|")[3] == shown, (field, connects)
+
+
+async def test_adding_an_agent_to_a_queue_later_does_not_rewrite_earlier_logins(pg_pool: Any) -> None:
+    await store.create_queue(pg_pool, build_queue({"name": "sales"}))
+    await store.create_queue(pg_pool, build_queue({"name": "support"}))
+    await store.create_agent(pg_pool, build_agent({"id": "a1", "memberships": {"sales": 0}}))
+    async with pg_pool.acquire() as conn:
+        start = float(await conn.fetchval("SELECT extract(epoch FROM clock_timestamp())"))
+    login = EventRow(start + 1, "agent.state", None, "a1", None, {"from": "logged_out", "to": "available"})
+    await insert_events(pg_pool, [login])
+
+    async def adds() -> list[str]:
+        out = io.StringIO()
+        async with pg_pool.acquire() as conn:
+            await write_queue_log(conn, datetime.fromtimestamp(start - 60, UTC),
+                                  datetime.fromtimestamp(start + 3600, UTC), out)
+        return [ln for ln in out.getvalue().splitlines() if "|ADDMEMBER|" in ln]
+
+    before = await adds()
+    assert [ln.split("|")[2] for ln in before] == ["sales"]
+    async with pg_pool.acquire() as conn:
+        # the agent joins support after the login: a re-export must not invent a login into support
+        await conn.execute("SELECT pg_sleep(1.2)")
+        await conn.execute("INSERT INTO memberships (agent_id, queue) VALUES ('a1', 'support')")
+        await conn.execute("DELETE FROM memberships WHERE agent_id = 'a1' AND queue = 'sales'")
+    assert await adds() == before
+    # the history itself: sales closed, support from now on
+    async with pg_pool.acquire() as conn:
+        rows = await conn.fetch("SELECT queue, valid_to IS NULL AS open FROM membership_history "
+                                "WHERE agent_id = 'a1' ORDER BY id")
+    assert [(r["queue"], r["open"]) for r in rows] == [("sales", False), ("support", True)]

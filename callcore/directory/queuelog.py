@@ -44,21 +44,39 @@ class QueueLogWriter:
     """Turns events (in time order) into queue_log lines, keeping the per-call context it needs."""
 
     def __init__(self, memberships: Mapping[str, Iterable[str]] | None = None, *, agent_field: str = "id",
-                 endpoints: Mapping[str, str] | None = None) -> None:
+                 endpoints: Mapping[str, str] | None = None,
+                 history: Iterable[tuple[str, str, float, float | None]] | None = None) -> None:
         """``agent_field``: what the agent column holds: ``id`` (callcore's agent id), ``agent``
         (``Agent/<id>``, as app_queue's agent channels) or ``endpoint`` (the agent's endpoint from
-        ``endpoints``, e.g. ``PJSIP/1001``; the id when unknown)."""
+        ``endpoints``, e.g. ``PJSIP/1001``; the id when unknown).
+
+        ``history`` (agent, queue, valid_from, valid_to or None) gives the memberships at each instant and
+        wins over ``memberships``: login and pause lines name the queues the agent belonged to then. Before
+        an agent's first recorded membership its first known queues are used."""
         if agent_field not in AGENT_FIELDS:
             raise ValueError(f"agent field must be one of {', '.join(AGENT_FIELDS)}, got {agent_field!r}")
         self._agent_field = agent_field
         self._endpoints = dict(endpoints or {})
         self._memberships = {a: sorted(qs) for a, qs in (memberships or {}).items()}
+        self._history: dict[str, list[tuple[str, float, float | None]]] = {}
+        for agent, queue, since, until in history or ():
+            self._history.setdefault(agent, []).append((queue, since, until))
         self._calls: dict[str, _CallTrack] = {}
         self._waiting: dict[str, list[str]] = {}
 
     def _line(self, ev: EventRow, queue: str, agent: str | None, event: str, *data: object) -> str:
         parts = [str(int(ev.ts)), _clean(ev.call_id or "NONE"), _clean(queue), _clean(self._agent(agent)), event]
         return "|".join(parts + [_clean(d) for d in data])
+
+    def _queues_at(self, agent: str, ts: float) -> list[str]:
+        rows = self._history.get(agent)
+        if rows is None:
+            return self._memberships.get(agent, [])
+        now = sorted({q for q, since, until in rows if since <= ts and (until is None or ts < until)})
+        if now or any(since <= ts for _, since, _ in rows):
+            return now
+        first = min(since for _, since, _ in rows)
+        return sorted({q for q, since, _ in rows if since == first})
 
     def _agent(self, agent: str | None) -> str:
         if not agent:
@@ -165,7 +183,7 @@ class QueueLogWriter:
             events = [("UNPAUSE", "")]
         else:
             return []
-        queues = self._memberships.get(ev.agent_id) or ["NONE"]
+        queues = self._queues_at(ev.agent_id, ev.ts) or ["NONE"]
         plain = EventRow(ev.ts, ev.type, None, ev.agent_id)
         return [self._line(plain, q, ev.agent_id, name, data) for name, data in events for q in queues]
 

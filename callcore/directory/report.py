@@ -86,7 +86,10 @@ async def write_queue_log(conn: Db, since: datetime, until: datetime, out: IO[st
         memberships.setdefault(r["agent_id"], []).append(r["queue"])
     endpoints = {r["id"]: r["endpoint"] for r in await conn.fetch("SELECT id, endpoint FROM agents")} \
         if agent_field == "endpoint" else {}
-    writer = QueueLogWriter(memberships, agent_field=agent_field, endpoints=endpoints)
+    history = [(r["agent_id"], r["queue"], float(r["valid_from"]),
+                None if r["valid_to"] is None else float(r["valid_to"]))
+               for r in await conn.fetch(sql("report_membership_history"))]
+    writer = QueueLogWriter(memberships, agent_field=agent_field, endpoints=endpoints, history=history)
     # calls that entered before the window: their earlier events give context, their lines were written
     # by the previous window's export
     async with conn.transaction():
