@@ -170,10 +170,14 @@ async def check_database(settings: Settings) -> list[Check]:
                       "CALLCORE_DATABASE_URL and that PostgreSQL runs")]
     try:
         states = await migrate.status(conn)
+        from callcore.directory.references import dangling
+
+        broken = await dangling(conn) if all(s.state == "applied" for s in states) else []
     except Exception as exc:
         return [Check("Database", "fail", f"connected, but the migration state is unreadable ({exc})")]
     finally:
         await conn.close()
+    refs = [Check("References", "fail", str(d) + ": fix it or create the queue") for d in broken]
     pending = [f"{s.version:04d}_{s.name}" for s in states if s.state == "pending"]
     changed = [f"{s.version:04d}_{s.name}" for s in states if s.state in ("changed", "unknown")]
     if changed:
@@ -182,7 +186,7 @@ async def check_database(settings: Settings) -> list[Check]:
     if pending:
         return [Check("Database", "fail", f"migrations not applied: {', '.join(pending)}; run `callcore db "
                       "migrate`")]
-    return [Check("Database", "ok", f"{shown} reachable, {len(states)} migrations applied")]
+    return [Check("Database", "ok", f"{shown} reachable, {len(states)} migrations applied"), *refs]
 
 
 CheckFn = Callable[[Settings], Awaitable[list[Check]]]

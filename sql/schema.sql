@@ -93,7 +93,8 @@ CREATE TABLE IF NOT EXISTS agent_state (
     agent_id      text PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
     state         text NOT NULL,
     pause_reason  text,
-    since         timestamptz NOT NULL DEFAULT now()
+    since         timestamptz NOT NULL DEFAULT now(),
+    instance      text NOT NULL DEFAULT ''   -- the instance the agent is logged in on (0007)
 );
 
 CREATE TABLE IF NOT EXISTS calls (

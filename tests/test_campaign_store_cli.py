@@ -43,6 +43,8 @@ def test_build_settings_from_options() -> None:
 
 
 async def test_campaign_and_dnc_commands(pg_dsn: str, tmp_path: Path) -> None:
+    for queue in ("sales", "q"):   # a campaign names an existing queue
+        assert (await cli(pg_dsn, "queue", "create", queue))[0] == 0
     code, out, err = await cli(pg_dsn, "campaign", "create", "spring", "--mode", "predictive", "--queue",
                                "sales", "--caller-id", "+74950000000", "--window", "09:00-21:00")
     assert code == 0, err

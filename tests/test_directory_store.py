@@ -69,6 +69,26 @@ async def test_agent_memberships_skills_and_cascade(pg_pool: Any) -> None:
     assert [a.id for a in directory.agents] == ["1001"] and [q.name for q in directory.queues] == ["sales"]
 
 
+async def test_agent_state_belongs_to_the_instance_she_is_logged_in_on(pg_pool: Any) -> None:
+    for aid in ("n1-a", "n2-a"):
+        await store.create_agent(pg_pool, build_agent({"id": aid}))
+    assert await store.save_agent_state(pg_pool, "n1-a", "available", None, T0, instance="node1")
+    assert await store.save_agent_state(pg_pool, "n2-a", "available", None, T0, instance="node2")
+    # node2's view of node1's operator (e.g. an auto-pause after ringing her there) is refused
+    assert not await store.save_agent_state(pg_pool, "n1-a", "paused", "no-answer", T0, instance="node2")
+    assert (await store.load_agent_states(pg_pool))["n1-a"].state == "available"
+    assert set(await store.load_agent_states(pg_pool, "node1")) == {"n1-a"}
+    assert [p.agent_id for p in await store.persisted_agents(pg_pool, "node2")] == ["n2-a"]
+    # she logs in on node2: the row moves with her
+    assert await store.save_agent_state(pg_pool, "n1-a", "available", None, T0, instance="node2", take_over=True)
+    assert (await store.load_agent_states(pg_pool))["n1-a"].instance == "node2"
+    # once logged out anywhere, any instance may write it
+    assert await store.save_agent_state(pg_pool, "n2-a", "logged_out", None, T0, instance="node2")
+    assert await store.save_agent_state(pg_pool, "n2-a", "paused", "x", T0, instance="node1")
+    with pytest.raises(NotFound):
+        await store.save_agent_state(pg_pool, "ghost", "available", None, T0, instance="node1")
+
+
 async def test_agent_state_survives_and_tokens(pg_pool: Any) -> None:
     await store.create_agent(pg_pool, build_agent({"id": "7"}))
     await store.save_agent_state(pg_pool, "7", "paused", "lunch", T0)

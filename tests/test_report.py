@@ -118,7 +118,12 @@ def call_histories(draw: st.DrawFn) -> list[EventRow]:
         start = draw(st.floats(0, 3600, allow_nan=False))
         wait = draw(st.floats(0, 300, allow_nan=False))
         cid = f"k{i}"
-        events.append(ev(start, "call.queued", cid, queue=queue, caller_number="1"))
+        if draw(st.booleans()):
+            events.append(ev(start, "call.queued", cid, queue=queue, caller_number="1"))
+            if draw(st.booleans()):
+                events.append(ev(start, "call.readopted", cid, queue=queue))  # a restart while it waited
+        else:  # entered while callcore was down, adopted at its restart
+            events.append(ev(start, "call.readopted", cid, queue=queue))
         outcome = draw(st.sampled_from(["answered", "abandoned", "overflowed"]))
         if outcome == "answered":
             talk = draw(st.floats(0, 600, allow_nan=False))
@@ -134,7 +139,9 @@ def call_histories(draw: st.DrawFn) -> list[EventRow]:
 @given(call_histories())
 def test_figures_are_consistent(events: list[EventRow]) -> None:
     reports = queue_stats(events)
-    assert sum(r.offered for r in reports.values()) == sum(e.type == "call.queued" for e in events)
+    first_seen = {e.call_id: e.type for e in reversed(events)}
+    assert sum(r.offered for r in reports.values()) == len(first_seen)
+    assert all(t in ("call.queued", "call.readopted") for t in first_seen.values())
     for r in reports.values():
         assert r.answered + r.abandoned + r.overflowed == r.offered
         assert 0 <= r.answered_within_sl <= r.answered and 0 <= r.abandoned_after_sl <= r.abandoned
@@ -262,7 +269,10 @@ def random_history(seed: int, calls: int) -> list[EventRow]:
     for i in range(calls):
         queue, cid, start = rnd.choice(["x", "y", "z"]), f"r{i}", rnd.uniform(0, 3000)
         wait = round(rnd.uniform(0, 90), 3)
-        events.append(ev(start, "call.queued", cid, queue=queue))
+        # one call in ten entered while no instance ran: first seen when adopted after the restart
+        events.append(ev(start, "call.readopted" if i % 10 == 3 else "call.queued", cid, queue=queue))
+        if i % 10 == 5:  # queued, then adopted again after a restart
+            events.append(ev(start + 0.001, "call.readopted", cid, queue=queue))
         kind = rnd.choice(["answered", "abandoned", "overflowed", "callback", "refused"])
         if kind == "answered":
             agent, talk, wrap = f"g{i}", round(rnd.uniform(1, 300), 3), round(rnd.uniform(0, 30), 3)

@@ -149,3 +149,27 @@ def test_release_keeps_segments_with_unsafe_events(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.wal"))
     w.close()
     assert adopt_wal_segments(tmp_path) == []
+
+
+def test_spill_write_failure_leaves_no_partial_line_and_the_writer_usable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import callcore.store.spill as spill_mod
+    from callcore.errors import StoreError
+    from callcore.store.spill import SpillReader, SpillWriter
+
+    row = ("k1", 1.0, "t", "i", None, None, None, None, None, "{}")
+    w = SpillWriter(tmp_path, "00000000000000000001")
+    path = w.append([row], 1)
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spill_mod.os, "fsync", full)
+    with pytest.raises(StoreError, match="No space left"):
+        w.append([("k2", *row[1:])], 2)
+    monkeypatch.undo()
+    w.append([("k3", *row[1:])], 3)
+    w.close()
+    w.close()  # closing twice (or after a failed close) is harmless
+    rows, _ = SpillReader().read(path, 10)
+    assert [r[0] for r in rows] == ["k1", "k3"]

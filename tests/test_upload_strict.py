@@ -85,3 +85,15 @@ async def test_reject_file_uses_the_input_delimiter(conn: Any, tmp_path: Path) -
     with rejects.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh, delimiter=";"))
     assert rows[1][:3] == ["3", "invalid-number", "phone"]
+
+
+@pytest.mark.postgres
+async def test_the_summary_ends_with_the_rate_and_time_split(conn: Any, tmp_path: Path) -> None:
+    p = tmp_path / "leads.csv"
+    p.write_text(_rows(3000))
+    report = await upload_leads(conn, "spring", p, UploadOptions(workers=0))
+    assert report.rows == 3000 and report.seconds > 0
+    assert 0 < report.read_seconds + report.normalise_seconds <= report.seconds
+    last = report.lines()[-1]
+    assert last.startswith("rate: ") and "rows/s" in last and "read " in last and "normalise " in last
+    assert "COPY and SQL" in last

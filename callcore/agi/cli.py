@@ -271,6 +271,9 @@ async def _fetch(db: Db, name: str, *args: Any) -> list[Any]:
 
 async def _did(db: Db, ns: argparse.Namespace, out: IO[str]) -> None:
     if ns.cmd == "add":
+        from callcore.directory.references import require_queues
+
+        await require_queues(db, [("--queue", ns.queue), ("--after-hours-queue", ns.after_hours_queue)])
         rows = await _fetch(db, "cli_did_upsert", ns.did, ns.queue, ns.priority, ns.language,
                             ns.after_hours_queue, ns.note)
         out.write(f"DID {ns.did} -> queue {ns.queue} priority {ns.priority} "

@@ -38,7 +38,8 @@ ACTIONS = Counter("callcore_ami_actions", "AMI actions by name and result.", ["a
                   registry=REGISTRY)
 
 EventCallback = Callable[[str, dict[str, str]], None]
-BACKOFF_START = 0.5
+BACKOFF_START = 1.0   # a peer that is not AMI (or is restarting) is tried again after >= 1 s
+FAILURE_LOG_EVERY = 30.0   # one log line per this many seconds while connecting keeps failing
 
 
 class AmiClient:
@@ -60,6 +61,8 @@ class AmiClient:
         self.last_error: str | None = None
         self.reconnects = 0
         self.auth_failed = False
+        self._failures_unlogged = 0
+        self._last_failure_log = -FAILURE_LOG_EVERY
 
     # --- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -120,7 +123,9 @@ class AmiClient:
         def on_lost(exc: Exception | None) -> None:
             lost.set()
             if not banner.done():
-                banner.set_exception(AmiUnavailable(f"AMI connection closed before the banner ({exc})"))
+                what = f": {exc}" if exc is not None else " (nothing was received)"
+                banner.set_exception(AmiUnavailable(
+                    f"AMI at {self._s.ami_host}:{self._s.ami_port} closed the connection before the banner{what}"))
 
         try:
             async with asyncio.timeout(self._s.ami_timeout):
@@ -172,16 +177,30 @@ class AmiClient:
                 self._drop()
                 log.warning("ami.connection_lost")
                 backoff = BACKOFF_START
-            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+            await asyncio.sleep(backoff * random.uniform(1.0, 1.25))
             try:
                 await self._connect()
                 backoff = BACKOFF_START
+                self._failures_unlogged = 0
             except AmiAuthError as exc:
                 log.error("ami.login_refused", error=str(exc))
                 return  # a wrong secret does not fix itself: no endless login loop
             except AmiError as exc:
                 self.last_error = str(exc)
+                self._log_failure(exc)
                 backoff = min(self._backoff_max, backoff * 2)
+
+    def _log_failure(self, exc: AmiError) -> None:
+        """Every failed attempt is counted; one line per FAILURE_LOG_EVERY seconds says why (timeout or
+        what the peer sent) and how many attempts failed since the last line."""
+        self._failures_unlogged += 1
+        now = time.monotonic()
+        if now - self._last_failure_log < FAILURE_LOG_EVERY:
+            return
+        reason = "timeout" if isinstance(exc, AmiTimeout) or "timeout" in str(exc) else "not-ami-or-closed"
+        log.warning("ami.connect_failed", reason=reason, error=str(exc), attempts=self._failures_unlogged)
+        self._last_failure_log = now
+        self._failures_unlogged = 0
 
     async def _supervise(self) -> None:
         """Ping on the interval until the connection is lost or a Ping goes unanswered."""
@@ -235,7 +254,7 @@ class AmiClient:
             protocol.forget(act.id)
             ACTIONS.labels(action=label, result="timeout").inc()
             limit = within or self._s.ami_timeout
-            raise AmiTimeout(f"AMI {name} got no answer within {limit:g} s") from None
+            raise AmiTimeout(f"AMI {name}: timeout (no answer within {limit:g} s)") from None
         except AmiError:
             ACTIONS.labels(action=label, result="unavailable").inc()
             raise

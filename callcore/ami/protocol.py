@@ -39,6 +39,7 @@ class CallcoreAmiProtocol(AMIProtocol):  # type: ignore[misc]
         self._on_lost = on_lost
         self._on_banner = on_banner
         self._decoder = FrameDecoder()
+        self.protocol_error: Exception | None = None   # why we hung up: the peer does not speak AMI
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -49,6 +50,7 @@ class CallcoreAmiProtocol(AMIProtocol):  # type: ignore[misc]
         try:
             messages = self._decoder.feed(data)
         except AmiProtocolError as exc:
+            self.protocol_error = exc
             self._fail_pending(exc)
             self.transport.abort()
             return
@@ -96,7 +98,7 @@ class CallcoreAmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.closed = True
         self._fail_pending(exc)
         if first:
-            self._on_lost(exc)
+            self._on_lost(exc or self.protocol_error)
 
     def close(self) -> None:
         self._fail_pending(None)

@@ -151,6 +151,25 @@ def _campaign_parser() -> argparse.ArgumentParser:
     return p
 
 
+async def _ambiguity(conn: Any, name: str, out: IO[str]) -> None:
+    """How many remaining leads have several possible time zones, and what that leaves of the window."""
+    from callcore.dialer.compliance import shared_open_hours
+    from callcore.dialer.upload import ambiguity_note, ambiguity_sample
+    from callcore.store.sqlfiles import load_sql
+
+    c = await DialerStore(conn).get_campaign(name)
+    row = await conn.fetchrow(load_sql("callcore.dialer", "campaign_ambiguous_zones"), c.id)
+    if row is None or not row["n"]:
+        return
+    zones = list(row["zones"])
+    print(ambiguity_note(int(row["n"]), int(row["widest"]), ambiguity_sample(row["sample"], zones)), file=out)
+    w = c.settings.window
+    day = time.time() // 86_400 * 86_400
+    hours = shared_open_hours(w, zones, day)
+    print(f"note: with the window {w.start:%H:%M}-{w.end:%H:%M} such a lead can be dialled {hours:.1f} h a day "
+          f"(open in all {len(zones)} zones at once)", file=out)
+
+
 def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str] | None = None,
                   err: IO[str] | None = None) -> int:
     out = out or sys.stdout
@@ -161,7 +180,11 @@ def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str]
     async def action(conn: Any) -> None:
         store = DialerStore(conn)
         if ns.cmd == "create":
-            c = await store.create_campaign(ns.name, build_settings(ns))
+            from callcore.directory.references import require_queues
+
+            settings = build_settings(ns)
+            await require_queues(conn, [("--queue", settings.queue)])
+            c = await store.create_campaign(ns.name, settings)
             print(f"campaign {c.name} created (id {c.id}, {c.settings.mode.value})", file=out)
         elif ns.cmd == "list":
             rows = await store.list_campaigns()
@@ -191,6 +214,7 @@ def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str]
                                   "abandoned_30d": [r.abandoned_30d, r.answered_30d]}), file=out)
             else:
                 print("\n".join(r.lines()), file=out)
+                await _ambiguity(conn, ns.name, out)
         elif ns.cmd == "upload":
             opts = UploadOptions(region=ns.region, column_map=parse_map(ns.map), tz_column=ns.tz_column,
                                  dry_run=ns.dry_run, reject_file=ns.reject_file, workers=ns.workers)

@@ -198,3 +198,29 @@ def check_abandon_lockout(last_abandoned_at: float | None, at: float, operator_g
     if at < until:
         return Refusal(RefusalCode.ABANDON_LOCKOUT, "number had an abandoned call within the lockout", until)
     return None
+
+
+# --- ambiguous time zones ------------------------------------------------------------------------------
+
+AMBIGUOUS_POLICIES = ("strict", "default")   # "default:<IANA zone>" names the zone
+
+
+def resolve_zones(zones: Sequence[str], policy: str = "strict") -> tuple[str, ...]:
+    """The zones a lead is dialled by. ``strict`` (the default) keeps all of them, so the window must be open in
+    every one (the intersection); ``default:Europe/Moscow`` uses that zone when it is one of the lead's
+    possible zones (else keeps them all: a zone the number cannot be in would be a guess)."""
+    if policy == "strict" or len(zones) <= 1:
+        return tuple(zones)
+    kind, _, name = policy.partition(":")
+    if kind != "default" or not name:
+        raise InputError(f"must be strict or default:<time zone>, got {policy!r}", field="ambiguous_zones")
+    zone(name)   # an unknown zone is an error here, not a silent strict
+    return (name,) if name in zones else tuple(zones)
+
+
+def shared_open_hours(window: CallingWindow, zones: Sequence[str], day_start: float, step: float = 300.0) -> float:
+    """Hours of the 24 h from ``day_start`` during which ``window`` is open in all ``zones`` (``step``
+    seconds resolution): what a lead with these possible zones can be dialled in a day."""
+    samples = int(86_400 / step)
+    open_steps = sum(1 for i in range(samples) if window_open(window, zones, day_start + i * step))
+    return open_steps * step / 3600.0

@@ -20,6 +20,7 @@ import csv
 import gc
 import multiprocessing
 import os
+import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -95,6 +96,12 @@ class UploadReport:
     previous_upload: str = ""
     samples: list[Reject] = field(default_factory=list)
     reject_file: str = ""
+    seconds: float = 0.0            # the whole upload, wall clock
+    read_seconds: float = 0.0       # reading and splitting the CSV
+    normalise_seconds: float = 0.0  # cleaning rows (phones, zones, COPY text); in this process
+    ambiguous: int = 0              # leads with several possible time zones
+    ambiguous_widest: int = 0
+    ambiguous_sample: str = ""      # e.g. "+79161234567 (16 zones: Europe/Kaliningrad ... Asia/Kamchatka)"
 
     @property
     def rejected_total(self) -> int:
@@ -120,9 +127,27 @@ class UploadReport:
             out.append(f"  ... and {more} more" + (f" (see {self.reject_file})" if self.reject_file else ""))
         elif self.reject_file:
             out.append(f"rejected lines written to {self.reject_file}")
+        if self.ambiguous:
+            out.append(ambiguity_note(self.ambiguous, self.ambiguous_widest, self.ambiguous_sample))
         if self.dry_run:
             out.append("dry run: nothing was loaded")
+        if self.seconds > 0:
+            db = max(0.0, self.seconds - self.read_seconds - self.normalise_seconds)
+            out.append(f"rate: {self.rows / self.seconds:,.0f} rows/s ({self.seconds:.2f} s: read "
+                       f"{self.read_seconds:.2f} s, normalise {self.normalise_seconds:.2f} s, COPY and SQL "
+                       f"{db:.2f} s not overlapped with them)")
         return out
+
+
+def ambiguity_note(n: int, widest: int, sample: str) -> str:
+    return (f"note: {n} leads have several possible time zones (up to {widest}, e.g. {sample}): each is dialled "
+            "only while the calling window is open in all of its zones; give a time-zone column (--tz-column) "
+            "for the exact zone")
+
+
+def ambiguity_sample(phone: str, zones: list[str]) -> str:
+    shown = ", ".join(zones) if len(zones) <= 3 else f"{zones[0]} ... {zones[-1]}"
+    return f"{phone}: {len(zones)} zones, {shown}"
 
 
 # --- pure batch cleaning (also runs in worker processes) ---------------------------------------------
@@ -265,6 +290,7 @@ async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOpti
         when = prev["created_at"].strftime("%Y-%m-%d %H:%M")
         report.previous_upload = (f"this file was already uploaded to the campaign at {when} "
                                   f"(upload #{prev['id']}); leads already present are skipped")
+    started = time.perf_counter()
     sink = RejectSink(opts.reject_file, delimiter=fmt.delimiter)   # opens where the input file opens
     try:
         with RowReader(path, fmt) as reader:
@@ -280,6 +306,7 @@ async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOpti
         sink.close()
     report.rejected = sink.counts
     report.samples = sorted(sink.samples, key=lambda r: r.line)
+    report.seconds = time.perf_counter() - started
     log.info("leads_uploaded", campaign=campaign, file=str(path), rows=report.rows, inserted=report.inserted,
              rejected=report.rejected_total, dry_run=opts.dry_run, encoding=fmt.encoding)
     return report
@@ -319,12 +346,21 @@ async def _cleaned(reader: RowReader, cols: Columns, opts: UploadOptions, pool: 
     pending: deque[asyncio.Future[tuple[list[Record], list[Reject]]]] = deque()
     seen: dict[str, int] = {}   # first line of every number (about 100 bytes per distinct number)
     depth = workers + 1 if pool is not None else 0
-    for batch in reader.batches(opts.batch_size):
+    clock = time.perf_counter
+    batches = reader.batches(opts.batch_size)
+    while True:
+        t0 = clock()
+        batch = next(batches, None)
+        t1 = clock()
+        report.read_seconds += t1 - t0
+        if batch is None:
+            break
         if pool is not None:
             pending.append(loop.run_in_executor(pool, clean_batch, batch, cols, opts.region))
         else:
             done: asyncio.Future[tuple[list[Record], list[Reject]]] = loop.create_future()
             done.set_result(clean_batch(batch, cols, opts.region))
+            report.normalise_seconds += clock() - t1
             pending.append(done)
         while len(pending) > depth:
             yield _take(await pending.popleft(), report, sink, seen)
@@ -360,6 +396,10 @@ async def _finish(conn: Any, report: UploadReport, sink: RejectSink) -> None:
     async for r in conn.cursor(load_sql(PKG, "upload_rejects"), prefetch=5000):   # streamed, in line order
         sink.add(Reject(r["line"], r["reason"], "phone", r["phone_e164"], r["detail"]))
     report.inserted = int(await conn.fetchval(load_sql(PKG, "upload_inserted")))
+    amb = await conn.fetchrow(load_sql(PKG, "upload_ambiguous_zones"), report.upload_id)
+    if amb is not None and amb["n"]:
+        report.ambiguous, report.ambiguous_widest = int(amb["n"]), int(amb["widest"])
+        report.ambiguous_sample = ambiguity_sample(amb["sample"], list(amb["zones"]))
     c = sink.counts
     await conn.execute(load_sql(PKG, "upload_finish"), report.upload_id, report.rows, report.inserted,
                        sum(c.values()), c[INVALID] + c[BAD_ROW] + c[BAD_TZ], c[DUP_FILE], c[DUP_CAMPAIGN],

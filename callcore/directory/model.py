@@ -21,7 +21,7 @@ from callcore.errors import InputError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SKILL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:=-]{0,63}$")
-ENDPOINT_RE = re.compile(r"^[A-Za-z0-9]+/\S{1,200}$")
+ENDPOINT_RE = re.compile(r"^[A-Za-z0-9]+/[!-~]{1,200}$")   # TECH/resource, printable ASCII
 
 TICKET_TYPES = ("complaint", "claim", "request")
 MAX_LEVEL = 100
@@ -46,6 +46,8 @@ def check_name(value: Any, fld: str) -> str:
 
 
 def check_int(value: Any, fld: str, *, lo: int = 0, hi: int = 86_400) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)   # JSON's 128.0 is the integer 128
     if isinstance(value, str):
         try:
             value = int(value.strip())

@@ -60,8 +60,8 @@ async def queue_report(conn: Db, since: datetime, until: datetime, *, queue: str
 
     Each queue's own service-level threshold applies unless ``sl_threshold`` is given.
     """
-    if until <= since:
-        raise InputError("must be after --since", field="until")
+    if until < since:
+        raise InputError("must not be before since", field="until")
     rows = await conn.fetch(sql("report_queues"), since, until, queue, sl_threshold)
     reports = []
     for r in rows:

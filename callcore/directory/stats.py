@@ -110,6 +110,7 @@ class QueueStatsBuilder:
         self._only = only
         self._reports: dict[str, QueueReport] = {}
         self._wrap_started: dict[str, tuple[float, str]] = {}  # agent -> (ts, queue)
+        self._queued: set[str] = set()  # calls with a call.queued event so far
 
     def _rep(self, queue: str) -> QueueReport:
         if queue not in self._reports:
@@ -141,6 +142,13 @@ class QueueStatsBuilder:
         match ev.type:
             case "call.queued":
                 r.offered += 1
+                if ev.call_id:
+                    self._queued.add(ev.call_id)
+            case "call.readopted":
+                # a caller who entered while no instance was running is offered when adopted
+                if ev.call_id and ev.call_id not in self._queued:
+                    self._queued.add(ev.call_id)
+                    r.offered += 1
             case "call.answered":
                 r.answered += 1
                 r.wait_total += wait or 0.0

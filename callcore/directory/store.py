@@ -88,7 +88,15 @@ def queue_from_row(row: Mapping[str, Any]) -> QueueConfig:
     return build_queue(data)
 
 
+def _overflow_queue(spec: QueueConfig) -> tuple[str, str | None]:
+    o = spec.overflow
+    return "overflow", o.target if o is not None and o.kind == "queue" else None
+
+
 async def create_queue(db: Db, spec: QueueConfig) -> QueueConfig:
+    from callcore.directory.references import require_queues
+
+    await require_queues(db, [_overflow_queue(spec)])
     try:
         name = await db.fetchval(sql("queue_insert"), *_queue_args(spec))
     except asyncpg.PostgresError as exc:
@@ -116,6 +124,10 @@ async def update_queue(db: Db, name: str, changes: Mapping[str, Any]) -> QueueCo
         if row is None:
             raise NotFound(f"queue {name!r} does not exist")
         spec = build_queue(changes, base=queue_from_row(row))
+        if "overflow" in changes:
+            from callcore.directory.references import require_queues
+
+            await require_queues(conn, [_overflow_queue(spec)])
         await conn.fetchval(sql("queue_update"), *_queue_args(spec))
     return spec
 
@@ -241,24 +253,34 @@ class SavedAgentState:
     state: str
     pause_reason: str | None
     since: datetime
+    instance: str = ""
 
 
 async def save_agent_state(db: Db, agent_id: str, state: str, pause_reason: str | None,
-                           since: datetime) -> None:
-    """Persist an agent's state (e.g. paused with its reason) so that it survives restarts."""
-    if await db.fetchval(sql("agent_state_save"), agent_id, state, pause_reason, since) is None:
+                           since: datetime, *, instance: str = "", take_over: bool = False) -> bool:
+    """Persist an agent's state (e.g. paused with its reason) as seen by ``instance``, so that it survives
+    restarts. The row of an agent logged in on another instance is left alone (returns False) unless
+    ``take_over`` (she logs in here). NotFound when the agent does not exist."""
+    if await db.fetchval(sql("agent_state_save"), agent_id, state, pause_reason, since, instance,
+                         take_over) is not None:
+        return True
+    if await db.fetchval(sql("agent_get"), agent_id) is None:
         raise NotFound(f"agent {agent_id!r} does not exist")
+    return False
 
 
-async def load_agent_states(db: Db) -> dict[str, SavedAgentState]:
-    rows = await db.fetch(sql("agent_state_list"))
-    return {r["agent_id"]: SavedAgentState(r["agent_id"], r["state"], r["pause_reason"], r["since"])
+async def load_agent_states(db: Db, instance: str | None = None) -> dict[str, SavedAgentState]:
+    """Saved agent states; ``instance``: only those of the agents logged in on it."""
+    rows = await db.fetch(sql("agent_state_list"), instance)
+    return {r["agent_id"]: SavedAgentState(r["agent_id"], r["state"], r["pause_reason"], r["since"],
+                                           r["instance"])
             for r in rows}
 
 
-async def persisted_agents(db: Db) -> list[PersistedAgent]:
-    """Saved agent states in the form ``AcdService.restore`` takes after a restart."""
-    rows = await db.fetch(sql("agent_state_restore"))
+async def persisted_agents(db: Db, instance: str | None = None) -> list[PersistedAgent]:
+    """Saved agent states in the form ``AcdService.restore`` takes after a restart (``instance``: only
+    that instance's agents)."""
+    rows = await db.fetch(sql("agent_state_restore"), instance)
     return [PersistedAgent(r["agent_id"], r["state"], r["pause_reason"], r["endpoint"]) for r in rows]
 
 

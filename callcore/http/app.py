@@ -74,7 +74,9 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
 def _guarded(route: Route) -> Handler:
     @functools.wraps(route.handler)
     async def handler(request: web.Request) -> web.StreamResponse:
+        request = ctx.without_empty_query(request)
         ctx.check_request_text(request)
+        request[ctx.BODY_REQUIRED] = route.body is not None and route.body_required
         if route.role is not None:
             who = await authenticate(request, allow_query=route.sse)
             authorize(who, route.role)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from aiohttp import web
 from callcore.acd.ports import AcdPort
 from callcore.config import Settings
 from callcore.directory.records import jsonable
-from callcore.errors import InputError, Unavailable
+from callcore.errors import InputError, NotFound, Unavailable
 from callcore.http.errors import BadRequest, Forbidden
 from callcore.http.sse import EventHub
 
@@ -38,6 +39,7 @@ HEALTH = web.AppKey("health", object)
 METRICS = web.AppKey("metrics", object)
 STATIC_TOKENS = web.AppKey("static_tokens", dict)
 PRINCIPAL = web.RequestKey("principal", Principal)
+BODY_REQUIRED = web.RequestKey("body_required", bool)
 
 
 def acd(request: web.Request) -> AcdPort:
@@ -88,7 +90,11 @@ def check_text(value: str, where: str) -> str:
     return value
 
 
-INT_PATH_PARAMS = frozenset({"ticket_id", "request_id"})   # bigint ids in PostgreSQL
+INT_PATH_PARAMS = frozenset({"ticket_id", "request_id", "department_id", "flag_id"})   # bigint ids
+NAME_PATH_PARAMS = frozenset({"agent_id", "name", "queue", "login"})
+NAME_QUERY = frozenset({"agent_id", "queue"})
+BOOL_QUERY = frozenset({"all"})
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")   # directory.model.NAME_RE
 
 
 def int64(raw: str, key: str) -> int:
@@ -101,15 +107,30 @@ def int64(raw: str, key: str) -> int:
     return value
 
 
+def without_empty_query(request: web.Request) -> web.Request:
+    """``?queue=&status=`` means the same as leaving them out (as HTML forms send unset fields)."""
+    query = request.query
+    if all(v != "" for v in query.values()):
+        return request
+    kept = [(k, v) for k, v in query.items() if v != ""]
+    return request.clone(rel_url=request.rel_url.with_query(kept))
+
+
 def check_request_text(request: web.Request) -> None:
     """Path and query values: no U+0000 anywhere; integer ids within int64 (before any handler runs)."""
     for key, value in request.match_info.items():
         check_text(value, key)
         if key in INT_PATH_PARAMS:
             int64(value, key)
+        elif key in NAME_PATH_PARAMS and not _NAME.match(value):
+            raise NotFound(f"no {key.replace('_', ' ')} {value!r} (names are 1-64 letters, digits, '_', '.' or '-')")
     for key, value in request.query.items():
         check_text(key, key)
         check_text(value, key)
+        if key in NAME_QUERY and not _NAME.match(value):
+            raise BadRequest(f"must be a name (1-64 letters, digits, '_', '.' or '-'), got {value!r}", field=key)
+        if key in BOOL_QUERY and value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise BadRequest(f"must be true or false, got {value!r}", field=key)
 
 
 def _check_json(value: Any, where: str, depth: int) -> None:
@@ -136,10 +157,10 @@ def _check_json(value: Any, where: str, depth: int) -> None:
 
 async def body(request: web.Request, allowed: tuple[str, ...] = ()) -> dict[str, Any]:
     """The JSON object of the request (``{}`` when empty); unknown keys are refused when ``allowed``."""
-    if not request.can_read_body:
-        return {}
-    raw = await request.read()
+    raw = await request.read() if request.can_read_body else b""
     if not raw.strip():
+        if request.get(BODY_REQUIRED):
+            raise BadRequest("a JSON object body is required")
         return {}
     try:
         data = json.loads(raw)

@@ -23,6 +23,8 @@ log = structlog.get_logger(__name__)
 
 
 def _int(raw: Any, fld: str) -> int:
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)   # JSON's 7.0 is the integer 7
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
     else:
@@ -182,7 +184,7 @@ async def flag(request: web.Request) -> web.Response:
     call = await _call_of(request, aid)
     call_id = text_field(data, "call_id", max_len=128) or call.get("call_id")
     if not call_id:
-        raise InputError("no current call: give call_id", field="call_id")
+        raise Conflict("no current call: give call_id")
     flagged = await records.flag_call(ctx.pool(request), agent_id=aid, call_id=str(call_id),
                                       caller_number=str(call.get("caller_number") or ""),
                                       reason=data.get("reason"), note=text_field(data, "note", max_len=2000) or "")

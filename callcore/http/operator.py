@@ -66,7 +66,8 @@ async def _persist_state(request: web.Request, aid: str, state: dict[str, Any]) 
         # the ACD has already changed the state; a slow or absent database must not hold up the operator
         # (the service's journal projection writes the same row again once PostgreSQL is back)
         async with asyncio.timeout(PERSIST_TIMEOUT):
-            await store.save_agent_state(db, aid, str(state["state"]), state.get("pause_reason") or None, when)
+            await store.save_agent_state(db, aid, str(state["state"]), state.get("pause_reason") or None, when,
+                                         instance=request.app[ctx.SETTINGS].instance_id)
     except Exception as exc:
         log.warning("agent_state_not_saved", agent_id=aid, error=repr(exc))
 

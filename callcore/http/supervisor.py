@@ -88,7 +88,7 @@ async def report_queues(request: web.Request) -> web.Response:
     if "since" not in q:
         raise BadRequest("is required (ISO 8601)", field="since")
     since = parse_time(q["since"], "since")
-    until = parse_time(q["until"], "until") if "until" in q else datetime.now(UTC)
+    until = parse_time(q["until"], "until") if "until" in q else max(since, datetime.now(UTC))
     threshold = None
     if "sl_threshold" in q:
         try:

@@ -18,6 +18,10 @@ AGENT = f"{API}/agents/{{agent_id}}"
 S: dict[str, Any] = {"type": "string"}
 I: dict[str, Any] = {"type": "integer"}  # noqa: E741
 FREE: dict[str, Any] = {"type": "object", "additionalProperties": True}
+TEXT: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 4000, "pattern": r"[^\s\x1c-\x1f\x85]"}
+OPT: dict[str, Any] = {"type": ["string", "null"], "maxLength": 4000}
+ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": (1 << 63) - 1}
+QUEUE: dict[str, Any] = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
 
 
 
@@ -31,16 +35,19 @@ def obj(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]
 ARR = {"type": "array", "items": FREE}
 SESSION = obj({"login": S, "role": S, "csrf": {"type": ["string", "null"]},
                "expires_at": {"type": ["number", "null"]}, "endpoint": S})
-ACCOUNT = obj({"role": {"enum": ["agent", "supervisor", "admin"]}, "password": S, "endpoint": S}, ("password",))
-DEPARTMENT = obj({"project": S, "name": S, "phone": S, "hours": S, "transfer_queue": {"type": ["string", "null"]}},
-                 ("name", "phone"))
+ACCOUNT = obj({"role": {"enum": ["agent", "supervisor", "admin"]},
+               "password": {"type": "string", "minLength": 8, "maxLength": 1024},
+               "endpoint": {"type": ["string", "null"], "maxLength": 200}}, ("password",))
+DEPARTMENT = obj({"project": OPT, "name": TEXT, "phone": TEXT, "hours": OPT,
+                  "transfer_queue": {"oneOf": [QUEUE, {"type": "null"}]}}, ("name", "phone"))
 
 def web_routes(make: Callable[..., Route]) -> tuple[Route, ...]:
     """The table's rows, built with the ``Route`` class of ``callcore.http.routes`` (which calls this)."""
     return (
         make("POST", f"{API}/session", ss.sign_in, None,
               "Sign in with a login (an agent id) and password: sets the HttpOnly session cookie; returns the CSRF "
-              "token to send as X-CSRF-Token", obj({"login": S, "password": S}, ("login", "password")),
+              "token to send as X-CSRF-Token",
+              obj({"login": {**TEXT, "maxLength": 64}, "password": {**TEXT, "maxLength": 1024}}, ("login", "password")),
               response=SESSION),
         make("GET", f"{API}/session", ss.current, "agent", "Who is signed in (and the session's CSRF token)",
               response=SESSION),
@@ -62,12 +69,14 @@ def web_routes(make: Callable[..., Route]) -> tuple[Route, ...]:
         make("GET", f"{AGENT}/departments", dk.departments, "agent", "Department directory of the agent's projects",
               response=obj({"departments": ARR})),
         make("POST", f"{AGENT}/transfer/department", dk.transfer_department, "agent",
-              "Blind transfer to a department (its queue, else its phone number)", obj({"department_id": I},
+              "Blind transfer to a department (its queue, else its phone number)", obj({"department_id": ID},
                                                                                       ("department_id",)),
               response=FREE),
         make("POST", f"{AGENT}/consult", dk.consult, "agent",
              "Attended transfer: the caller on hold, ring a department, a number or a colleague",
-             obj({"department_id": I, "number": S, "agent": S}), response=FREE),
+             {"oneOf": [obj({"department_id": ID}, ("department_id",)),
+                        obj({"number": {**TEXT, "maxLength": 64}}, ("number",)),
+                        obj({"agent": {**QUEUE}}, ("agent",))]}, response=FREE),
         make("POST", f"{AGENT}/consult/complete", dk.consult_complete, "agent",
              "Attended transfer: hand the caller to the consulted party (wrap-up follows)", response=FREE),
         make("POST", f"{AGENT}/consult/return", dk.consult_return, "agent",
@@ -76,7 +85,8 @@ def web_routes(make: Callable[..., Route]) -> tuple[Route, ...]:
              "Manual dial on a preview campaign (compliance guards apply; the customer is connected to the agent)",
              obj({"number": S, "campaign": S}, ("number", "campaign")), response=FREE),
         make("POST", f"{AGENT}/flag", dk.flag, "agent", "Flag the current call for review (e.g. abusive caller)",
-              obj({"reason": S, "note": S, "call_id": S}, ("reason",)), response=FREE, status=201),
+              obj({"reason": {"enum": ["abusive", "threat", "quality", "repeat", "other"]}, "note": OPT,
+                   "call_id": {"type": ["string", "null"], "maxLength": 128}}, ("reason",)), response=FREE, status=201),
         make("POST", f"{AGENT}/hold", dk.hold, "agent", "Put the caller on hold (music on hold)", response=FREE),
         make("POST", f"{AGENT}/resume", dk.resume, "agent", "Take the caller off hold", response=FREE),
         make("POST", f"{AGENT}/hangup", dk.hangup, "agent", "Hang up the current call (wrap-up follows)",
@@ -86,14 +96,14 @@ def web_routes(make: Callable[..., Route]) -> tuple[Route, ...]:
         make("GET", f"{AGENT}/help/{{request_id}}/messages", dk.my_messages, "agent",
               "Messages of one of the agent's help conversations", response=obj({"messages": ARR})),
         make("POST", f"{AGENT}/help/{{request_id}}/messages", dk.post_my_message, "agent",
-              "Write in a help conversation (pushed to the supervisors)", obj({"text": S}, ("text",)),
+              "Write in a help conversation (pushed to the supervisors)", obj({"text": TEXT}, ("text",)),
               response=FREE, status=201),
         make("GET", f"{API}/help-threads", dk.threads, "supervisor",
               "Open help conversations with message counts and who wrote last", response=obj({"help_requests": ARR})),
         make("GET", f"{API}/help-requests/{{request_id}}/messages", dk.thread_messages, "supervisor",
               "Messages of a help conversation", response=obj({"messages": ARR})),
         make("POST", f"{API}/help-requests/{{request_id}}/messages", dk.post_supervisor_message, "supervisor",
-              "Answer in a help conversation (pushed to the agent)", obj({"text": S}, ("text",)), response=FREE,
+              "Answer in a help conversation (pushed to the agent)", obj({"text": TEXT}, ("text",)), response=FREE,
               status=201),
         make("GET", f"{API}/flags", dk.list_flags, "supervisor", "Calls flagged for review (open ones by default)",
               query=(("all", "true: include reviewed"),), response=obj({"flags": ARR})),

@@ -121,7 +121,7 @@ class Service:
             self.pool = None
         self.journal = PgJournal(dsn, s, clock=self.clock)
         await self.journal.start()
-        self.sink = ProjectingJournal(self.journal, self.pool)
+        self.sink = ProjectingJournal(self.journal, self.pool, instance=s.instance_id)
         await self.sink.start()
         self.ari = AriSession.from_settings(s)
         queues, agents, states = await self._load_directory()
@@ -154,6 +154,8 @@ class Service:
                     from callcore.service.hubrelay import HubRelay
 
                     tg.create_task(HubRelay(self.hub, self.pool, dsn).run(), name="hub-relay")
+                if self.pool is not None:
+                    tg.create_task(self._close_ended_calls(), name="close-ended-calls")
                 runner = await self._start_http()
                 self.started.set()
                 log.info("service_started", instance=s.instance_id, http_port=self.http_port)
@@ -211,6 +213,30 @@ class Service:
                 await asyncio.wait_for(self.pool.close(), 5.0)
         log.info("service_stopped")
 
+    async def _close_ended_calls(self) -> None:
+        """Close this instance's call records that ended while it was not running (see service.reconcile)."""
+        from callcore.service.reconcile import close_calls_ended_while_down
+
+        connected_since: list[float] = []
+
+        def ready() -> bool:
+            j = self.journal.health() if self.journal is not None else {}
+            if not (self.ari is not None and self.ari.connected):
+                connected_since.clear()
+                return False
+            if not connected_since:
+                connected_since.append(self.clock.monotonic())
+            # the ACD re-adopts from the first snapshot; the journal has replayed what a killed run left
+            return (self.clock.monotonic() - connected_since[0] >= 1.0 and not j.get("spilling")
+                    and not j.get("spilled_pending"))
+
+        def live() -> set[str]:
+            return set(self.acd.engine.state.calls) if self.acd is not None else set()
+
+        assert self.sink is not None
+        await close_calls_ended_while_down(self.pool, self.sink, self.settings.instance_id, self.clock, ready,
+                                           live)
+
     # --- configuration ----------------------------------------------------------------------------------
 
     async def _load_directory(self) -> tuple[list[QueueConfig], list[AgentConfig], list[PersistedAgent]]:
@@ -220,7 +246,7 @@ class Service:
             if self.pool is None:
                 raise StoreError("no database pool")
             queues, agents = await self._loader()
-            saved = await load_agent_states(self.pool)
+            saved = await load_agent_states(self.pool, self.settings.instance_id)  # only this node's agents
             states = [PersistedAgent(a, st.state, st.pause_reason or "") for a, st in saved.items()]
             self._cache.save(queues, agents, states)
             return list(queues), list(agents), states

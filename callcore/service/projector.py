@@ -28,7 +28,8 @@ from callcore.store.sqlfiles import load_sql
 log = structlog.get_logger(__name__)
 
 PROJECTED_TYPES = frozenset({"agent.state", "call.queued", "call.answered", "call.ended", "call.abandoned",
-                             "call.overflowed", "call.disposition", "call.callback", "call.transferred"})
+                             "call.overflowed", "call.disposition", "call.callback", "call.transferred",
+                             "call.closed"})
 
 PROJECTION_DROPPED = Counter("callcore_projection_dropped", "Table projections dropped (queue full)",
                              registry=REGISTRY)
@@ -40,9 +41,11 @@ def _dt(ts: float) -> datetime:
 
 
 class ProjectingJournal:
-    def __init__(self, inner: JournalSink, pool: Any, *, maxlen: int = 50_000, retry: float = 1.0) -> None:
+    def __init__(self, inner: JournalSink, pool: Any, *, maxlen: int = 50_000, retry: float = 1.0,
+                 instance: str = "") -> None:
         self.inner = inner
         self.pool = pool
+        self.instance = instance  # agent states are written as this instance's view (see save_agent_state)
         self._q: deque[JournalEvent] = deque()
         self._maxlen = maxlen
         self._retry = retry
@@ -112,7 +115,11 @@ class ProjectingJournal:
         if ev.type == "agent.state" and ev.agent_id:
             reason = p.get("reason") if p.get("to") == "paused" else None
             try:
-                await store.save_agent_state(self.pool, ev.agent_id, str(p.get("to", "")), reason, when)
+                # a login on this instance takes the agent over; other changes only touch this instance's agents
+                if not await store.save_agent_state(self.pool, ev.agent_id, str(p.get("to", "")), reason, when,
+                                                    instance=self.instance,
+                                                    take_over=p.get("from") == "logged_out"):
+                    log.info("agent_state_owned_elsewhere", agent_id=ev.agent_id, state=p.get("to"))
             except CallcoreError:
                 pass  # agent deleted meanwhile
         elif ev.type == "call.queued" and ev.call_id and not p.get("from_queue"):
@@ -120,7 +127,7 @@ class ProjectingJournal:
                 self.pool, call_id=ev.call_id, queue=ev.queue, entered_at=when, channel_id=ev.channel_id,
                 caller_number=str(p.get("caller_number", "")), caller_name=str(p.get("caller_name", "")))
         elif ev.call_id and ev.type in ("call.answered", "call.ended", "call.abandoned", "call.overflowed",
-                                        "call.disposition", "call.transferred"):
+                                        "call.disposition", "call.transferred", "call.closed"):
             await self._call_update(ev, when)
         elif ev.type == "call.callback":
             await self.pool.execute(load_sql("callcore.service", "inbound_callback_add"),
@@ -145,6 +152,9 @@ class ProjectingJournal:
                 await records.record_disposition(self.pool, call_id=ev.call_id or "", code=str(p.get("code", "")),
                                                  notes=str(p.get("notes", "")),
                                                  callback_at=_dt(float(cb)) if cb else None)
+            elif ev.type == "call.closed":
+                await records.record_call_ended(self.pool, call_id=ev.call_id or "", ended_at=when,
+                                                outcome=str(p.get("outcome") or "unknown-during-outage"))
             else:
                 outcome = {"call.ended": "answered", "call.abandoned": "abandoned",
                            "call.overflowed": "overflowed", "call.transferred": "transferred"}[ev.type]

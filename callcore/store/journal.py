@@ -88,7 +88,7 @@ OVERFLOW_FACTOR = 4
 STAGING_TABLE = "callcore_journal_staging"
 COLUMNS = ("event_key", "ts", "type", "instance", "call_id", "channel_id", "agent_id", "queue", "campaign_id",
            "payload")
-MAX_BACKOFF = 5.0
+MAX_BACKOFF = 1.0  # a probe per second while PostgreSQL is down: back within a second of it
 IDLE_PROBE = 5.0
 
 
@@ -266,7 +266,7 @@ class PgJournal:
         rows, self._overflow = self._overflow, []
         try:
             self._spill_now(rows)
-        except StoreError as exc:
+        except Exception as exc:  # disk full or unwritable: the rows stay in memory
             self._overflow[:0] = rows
             log.error("journal_spill_failed", error=str(exc), held_in_memory=len(self._overflow))
             excess = len(self._overflow) - OVERFLOW_FACTOR * self._max

@@ -67,7 +67,7 @@ class SpillWriter:
             path = self.path_for(first_seq)
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                self._fh = open(path, "ab")
+                self._fh = open(path, "ab", buffering=0)  # unbuffered: a failed write leaves nothing behind
             except OSError as exc:
                 raise StoreError(f"cannot create journal spill file {path}: {exc}") from exc
             self.current = path
@@ -80,7 +80,7 @@ class SpillWriter:
         path = self.path_for(first_seq)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            with open(path, "ab") as fh:
+            with open(path, "ab", buffering=0) as fh:
                 write_synced(fh, encode_lines(rows), path)
         except OSError as exc:
             raise StoreError(f"cannot write journal spill file {path}: {exc}") from exc
@@ -89,18 +89,28 @@ class SpillWriter:
     def close(self) -> Path | None:
         """Close the current file; returns its path (still on disk)."""
         path, self.current = self.current, None
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            with suppress(OSError):
+                fh.close()
         return path
 
 
 def write_synced(fh: IO[bytes], data: bytes, path: Path) -> None:
+    """Append ``data`` and fsync; on failure (disk full) the file is cut back to where it was, so a
+    later write never continues a partial line."""
+    start = -1
     try:
-        fh.write(data)
+        start = fh.tell()
+        written = fh.write(data)
+        if written != len(data):
+            raise OSError(f"short write ({written} of {len(data)} bytes)")
         fh.flush()
         os.fsync(fh.fileno())
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
+        if start >= 0:
+            with suppress(OSError, ValueError):
+                fh.truncate(start)
         raise StoreError(f"cannot write journal spill file {path}: {exc}") from exc
 
 

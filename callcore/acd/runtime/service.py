@@ -26,6 +26,7 @@ from callcore.acd.core.events import (
     SupervisorRequest,
 )
 from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime import metrics
 from callcore.acd.runtime.executor import AcdRuntime
 from callcore.ari.api import AriApi
 from callcore.clock import Clock
@@ -51,6 +52,7 @@ class AcdService:
         self.runtime = AcdRuntime(self.engine, ari, journal, clock, app=app, notify=self._push,
                                   on_callback=on_callback, concurrency=concurrency, on_request=on_request)
         self._loader = loader
+        metrics.QUEUES.set(q.name for q in queues)
         self._streams: dict[str, list[asyncio.Queue[dict[str, Any]]]] = {}
         self._sup_seq = 0
 
@@ -70,6 +72,7 @@ class AcdService:
 
     def apply_config(self, queues: Sequence[QueueConfig], agents: Sequence[AgentConfig]) -> None:
         self.runtime.handle(ConfigChanged(tuple(queues), tuple(agents)))
+        metrics.QUEUES.set(q.name for q in queues)
 
     async def reload(self) -> None:
         if self._loader is None:

@@ -14,13 +14,15 @@ WITH touched AS (
            min(e.ts) FILTER (WHERE e.type = 'call.queued') AS entered_at,
            min(e.ts) FILTER (WHERE e.type = 'call.answered') AS answered_at,
            max(e.ts) FILTER (WHERE e.type IN ('call.ended', 'call.abandoned', 'call.overflowed', 'call.callback',
-                                              'call.refused')) AS ended_at,
+                                              'call.refused', 'call.closed')) AS ended_at,
            (array_agg(e.agent_id ORDER BY e.ts DESC) FILTER (WHERE e.type = 'call.answered'))[1] AS agent_id,
            CASE WHEN bool_or(e.type = 'call.ended') THEN 'answered'
                 WHEN bool_or(e.type = 'call.abandoned') THEN 'abandoned'
                 WHEN bool_or(e.type = 'call.callback') THEN 'callback'
                 WHEN bool_or(e.type = 'call.overflowed') THEN 'overflowed'
                 WHEN bool_or(e.type = 'call.refused') THEN 'refused'
+                WHEN bool_or(e.type = 'call.closed')
+                     THEN (array_agg(e.payload->>'outcome' ORDER BY e.ts DESC) FILTER (WHERE e.type = 'call.closed'))[1]
            END AS outcome,
            (array_agg(e.payload->>'recording' ORDER BY e.ts DESC)
                 FILTER (WHERE e.type = 'call.answered' AND e.payload->>'recording' IS NOT NULL))[1] AS recording_name,

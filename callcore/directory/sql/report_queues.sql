@@ -1,12 +1,16 @@
 -- Per-queue figures of [$1, $2); $3: only this queue (NULL: all); $4: service level threshold in seconds
 -- (NULL: each queue's own, 20 s for queues not in the directory). Same definitions as callcore.directory.stats.
 WITH ev AS (
-    SELECT id, ts, type, agent_id, queue, payload
+    SELECT id, ts, type, call_id, agent_id, queue, payload
       FROM events
      WHERE ts >= $1 AND ts < $2
        AND (type LIKE 'call.%' OR type = 'agent.state')
 ), per_call AS (
     SELECT e.queue, e.type,
+           -- a caller who entered while no instance was running is offered when adopted
+           e.type = 'call.readopted' AND NOT EXISTS (
+               SELECT 1 FROM ev q WHERE q.call_id = e.call_id AND q.type IN ('call.queued', 'call.readopted')
+                  AND (q.ts, q.id) < (e.ts, e.id)) AS adopted_unqueued,
            CASE WHEN jsonb_typeof(e.payload->'wait') = 'number' THEN (e.payload->>'wait')::float8 END AS wait,
            CASE WHEN jsonb_typeof(e.payload->'talk') = 'number' THEN (e.payload->>'talk')::float8 END AS talk,
            COALESCE($4::float8, q.service_level_threshold, 20.0) AS threshold
@@ -15,7 +19,7 @@ WITH ev AS (
      WHERE e.type LIKE 'call.%' AND e.queue IS NOT NULL AND ($3::text IS NULL OR e.queue = $3)
 ), figures AS (
     SELECT queue, max(threshold) AS threshold,
-           count(*) FILTER (WHERE type = 'call.queued') AS offered,
+           count(*) FILTER (WHERE type = 'call.queued' OR adopted_unqueued) AS offered,
            count(*) FILTER (WHERE type = 'call.answered') AS answered,
            count(*) FILTER (WHERE type = 'call.abandoned') AS abandoned,
            count(*) FILTER (WHERE type = 'call.overflowed') AS overflowed,
