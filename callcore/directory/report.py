@@ -76,11 +76,19 @@ async def queue_report(conn: Db, since: datetime, until: datetime, *, queue: str
 
 
 async def write_queue_log(conn: Db, since: datetime, until: datetime, out: IO[str]) -> int:
-    """Write queue_log lines for ``[since, until)``; returns the number of lines."""
+    """Write queue_log lines for ``[since, until)``; returns the number of lines.
+
+    Consecutive windows give the lines of one export of their union: a call that straddles ``since`` has its
+    ENTERQUEUE in the earlier window and its CONNECT/COMPLETE... lines in this one."""
     memberships: dict[str, list[str]] = {}
     for r in await conn.fetch(sql("report_memberships")):
         memberships.setdefault(r["agent_id"], []).append(r["queue"])
     writer = QueueLogWriter(memberships)
+    # calls that entered before the window: their earlier events give context, their lines were written
+    # by the previous window's export
+    async with conn.transaction():
+        async for row in conn.cursor(sql("report_events_before"), since, until, prefetch=2000):
+            writer.feed(_event(row))
     count = 0
     async for ev in journal_events(conn, since, until):
         for line in writer.feed(ev):
