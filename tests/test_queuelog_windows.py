@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from test_report import SCENARIO, T0, insert_events
 
+from callcore.directory import store
+from callcore.directory.model import build_agent, build_queue
 from callcore.directory.report import write_queue_log
 
 pytestmark = pytest.mark.postgres
@@ -35,3 +37,16 @@ async def test_windows_split_inside_calls_lose_no_line(pg_pool: Any) -> None:
         cut_at = cut - 0.5  # between two events, inside whatever calls are open then
         parts = await export(pg_pool, -3600, cut_at) + await export(pg_pool, cut_at, 7200)
         assert parts == whole, f"split at {cut_at}"
+
+
+async def test_agent_column_from_the_agents_endpoints(pg_pool: Any) -> None:
+    await store.create_queue(pg_pool, build_queue({"name": "sales"}))
+    await store.create_agent(pg_pool, build_agent({"id": "a1", "endpoint": "PJSIP/1001",
+                                                   "memberships": {"sales": 0}}))
+    await insert_events(pg_pool, SCENARIO)
+    for field, shown in (("endpoint", "PJSIP/1001"), ("agent", "Agent/a1"), ("id", "a1")):
+        out = io.StringIO()
+        async with pg_pool.acquire() as conn:
+            await write_queue_log(conn, at(-3600), at(7200), out, agent_field=field)
+        connects = [ln for ln in out.getvalue().splitlines() if "|CONNECT|" in ln and "|c1|" in ln]
+        assert connects and connects[0].split("|")[3] == shown, (field, connects)
