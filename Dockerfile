@@ -12,7 +12,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
 RUN pip install "build>=1.2"
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY sql ./sql
 COPY callcore ./callcore
 RUN python -m build --wheel --outdir /dist
@@ -35,8 +35,12 @@ RUN groupadd --system --gid 10001 callcore \
     && useradd --system --uid 10001 --gid callcore --home-dir /var/lib/callcore --shell /usr/sbin/nologin callcore \
     && mkdir -p /var/lib/callcore/spill \
     && chown -R callcore:callcore /var/lib/callcore
-COPY --from=build /dist/*.whl /tmp/wheels/
-RUN pip install /tmp/wheels/*.whl && rm -rf /tmp/wheels
+COPY --from=build /dist/*.whl /src/constraints.txt /tmp/wheels/
+# exact dependency versions (constraints.txt); phonenumbers' geocoder and carrier data (42 MB) are never used
+# by callcore (it uses the number metadata and the time-zone data) and are removed
+RUN pip install -c /tmp/wheels/constraints.txt /tmp/wheels/*.whl && rm -rf /tmp/wheels \
+    && site=$(python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") \
+    && rm -rf "$site/phonenumbers/geodata" "$site/phonenumbers/carrierdata"
 USER 10001:10001
 WORKDIR /var/lib/callcore
 # all local state (configuration cache, journal spill files, local logs): one volume
@@ -44,7 +48,9 @@ VOLUME ["/var/lib/callcore"]
 # HTTP API, /healthz, /readyz and /metrics; FastAGI
 EXPOSE 8080 4573
 STOPSIGNAL SIGTERM
+# Liveness at CALLCORE_HTTP_HOST:CALLCORE_HTTP_PORT (a wildcard address is checked on loopback).
+# Podman keeps HEALTHCHECK only in the Docker image format: podman build --format docker .
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os,sys,urllib.request; p=os.environ.get('CALLCORE_HTTP_PORT','8080'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{p}/healthz', timeout=2).status == 200 else 1)"]
+    CMD ["python", "-c", "import os,sys,urllib.request; e=os.environ; h=e.get('CALLCORE_HTTP_HOST') or '127.0.0.1'; h={'0.0.0.0':'127.0.0.1','::':'::1'}.get(h,h); h=f'[{h}]' if ':' in h else h; p=e.get('CALLCORE_HTTP_PORT','8080'); sys.exit(0 if urllib.request.urlopen(f'http://{h}:{p}/healthz', timeout=2).status == 200 else 1)"]
 ENTRYPOINT ["callcore"]
 CMD ["run"]

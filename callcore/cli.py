@@ -169,6 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if entry is None:
         print(f"callcore: unknown command {args[0]!r}\n\n{usage()}", file=sys.stderr)
         return EXIT_USAGE
+    if args[0] not in ("run", "demo"):  # these configure logging from their own settings
+        from callcore.logs import configure_cli_logging
+
+        configure_cli_logging()
     try:
         code = entry[0](args[1:])
         sys.stdout.flush()   # a closed pipe shows here, not as a message at interpreter exit

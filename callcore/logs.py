@@ -61,3 +61,18 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
+
+
+def configure_cli_logging(env: Any = None) -> None:
+    """One-shot commands log like the service (CALLCORE_LOG_FORMAT/LEVEL), always to stderr.
+
+    A bad configuration is not reported here: the command itself loads the settings and names the setting.
+    """
+    import os
+
+    env = os.environ if env is None else env
+    fmt = env.get("CALLCORE_LOG_FORMAT", "auto")
+    level = env.get("CALLCORE_LOG_LEVEL", "info")
+    if fmt not in ("auto", "json", "console") or level not in ("debug", "info", "warning", "error"):
+        return
+    configure_logging(level, fmt, stream=sys.stderr)

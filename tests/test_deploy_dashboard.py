@@ -1,6 +1,6 @@
 """deploy/grafana/dashboards/callcore.json: a loadable Grafana dashboard with the expected rows and panels,
-the ``queue`` and ``campaign`` variables, one datasource, a non-overlapping layout, and up to date with its
-generator (deploy/grafana/make_dashboard.py)."""
+the ``datasource``, ``instance``, ``queue`` and ``campaign`` variables (no hard-coded datasource uid), a
+non-overlapping layout, and up to date with its generator (deploy/grafana/make_dashboard.py)."""
 
 from __future__ import annotations
 
@@ -58,12 +58,40 @@ def test_dashboard_header(dash: dict[str, Any]) -> None:
 
 def test_variables(dash: dict[str, Any]) -> None:
     variables = {v["name"]: v for v in dash["templating"]["list"]}
-    assert {"queue", "campaign"} <= set(variables)
-    for name in ("queue", "campaign"):
+    assert next(iter(variables)) == "datasource", "the datasource variable comes first: the others query it"
+    ds = variables["datasource"]
+    assert ds["type"] == "datasource" and ds["query"] == "prometheus"
+    assert {"instance", "queue", "campaign"} <= set(variables)
+    for name in ("instance", "queue", "campaign"):
         v = variables[name]
-        assert v["type"] == "query" and v["datasource"]["uid"] == "prometheus"
+        assert v["type"] == "query" and v["datasource"]["uid"] == "${datasource}"
         assert f", {name})" in v["query"]["query"], v["query"]
         assert v["includeAll"] and v["multi"]
+    assert "callcore_build_info" in variables["instance"]["query"]["query"]
+
+
+def test_no_hard_coded_datasource_uid(dash: dict[str, Any]) -> None:
+    """Imported into an existing Grafana the provisioned uid does not exist: every reference is the variable."""
+    def uids(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            own = [str(node["uid"])] if node.get("type") == "prometheus" and "uid" in node else []
+            return own + [u for v in node.values() for u in uids(v)]
+        if isinstance(node, list):
+            return [u for v in node for u in uids(v)]
+        return []
+
+    found = set(uids(dash))
+    assert found == {"${datasource}"}, found
+
+
+def test_raw_series_honour_the_instance_variable(dash: dict[str, Any]) -> None:
+    import re
+
+    for panel in dash["panels"]:
+        for t in panel.get("targets", []):
+            for m in re.finditer(r"(?<![\w:])(callcore_\w+|up)(\{[^}]*\})?(?![\w:(])", t["expr"]):
+                assert m.group(2) and 'instance=~"$instance"' in m.group(2), \
+                    f"{panel['title']}: {m.group(0)} in {t['expr']} ignores $instance"
 
 
 def test_rows_hold_the_expected_expressions(dash: dict[str, Any]) -> None:
@@ -84,14 +112,14 @@ def test_queue_and_campaign_panels_honour_the_variables(dash: dict[str, Any]) ->
                     assert var in t["expr"], f"{panel['title']}: {t['expr']} ignores {var}"
 
 
-def test_every_panel_uses_the_provisioned_datasource(dash: dict[str, Any]) -> None:
+def test_every_panel_uses_the_datasource_variable(dash: dict[str, Any]) -> None:
     for panel in dash["panels"]:
         if panel["type"] == "row":
             continue
-        assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}, panel["title"]
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
         assert panel["targets"], f"{panel['title']} has no query"
         for t in panel["targets"]:
-            assert t["datasource"]["uid"] == "prometheus"
+            assert t["datasource"]["uid"] == "${datasource}"
         refs = [t["refId"] for t in panel["targets"]]
         assert len(refs) == len(set(refs)), f"{panel['title']}: duplicate refIds"
 

@@ -257,14 +257,17 @@ def _healthcheck_argv() -> list[str]:
     return [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
 
 
-async def _healthcheck_exit(port: int) -> int:
-    env = {**os.environ, "CALLCORE_HTTP_PORT": str(port)}
+async def _healthcheck_exit(port: int, host: str | None = None) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCORE_")}
+    env["CALLCORE_HTTP_PORT"] = str(port)
+    if host is not None:
+        env["CALLCORE_HTTP_HOST"] = host
     proc = await asyncio.create_subprocess_exec(*_healthcheck_argv(), env=env, stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.DEVNULL)
     return await asyncio.wait_for(proc.wait(), 30)
 
 
-async def _serve(status: int) -> tuple[web.AppRunner, int]:
+async def _serve(status: int, host: str = "127.0.0.1") -> tuple[web.AppRunner, int]:
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "alive"}, status=status)
 
@@ -272,7 +275,7 @@ async def _serve(status: int) -> tuple[web.AppRunner, int]:
     app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, host, 0)
     await site.start()
     port: int = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, port
@@ -298,3 +301,20 @@ async def test_healthcheck_fails_when_nothing_listens() -> None:
     runner, port = await _serve(200)
     await runner.cleanup()
     assert await _healthcheck_exit(port) != 0
+
+
+async def test_healthcheck_follows_the_http_host() -> None:
+    runner, port = await _serve(200, host="127.0.0.2")
+    try:
+        assert await _healthcheck_exit(port, "127.0.0.2") == 0
+        assert await _healthcheck_exit(port, "127.0.0.1") != 0, "nothing listens there"
+    finally:
+        await runner.cleanup()
+
+
+async def test_healthcheck_checks_a_wildcard_address_on_loopback() -> None:
+    runner, port = await _serve(200, host="0.0.0.0")
+    try:
+        assert await _healthcheck_exit(port, "0.0.0.0") == 0
+    finally:
+        await runner.cleanup()

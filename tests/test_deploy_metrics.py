@@ -84,9 +84,11 @@ def dashboard_exprs(dash: dict[str, object]) -> list[str]:
     walk(dash.get("panels", []))
     templating = dash.get("templating", {})
     for var in templating.get("list", []) if isinstance(templating, dict) else []:
+        if var.get("type") == "datasource":
+            continue
         query = var.get("query")
         query = query.get("query", "") if isinstance(query, dict) else query or ""
-        m = re.match(r"\s*label_values\(\s*([A-Za-z_:][\w:]*)\s*,", query)
+        m = re.match(r"\s*label_values\(\s*([A-Za-z_:][\w:]*(?:\{[^}]*\})?)\s*,", query)
         if m:
             exprs.append(m.group(1))
         elif query:
@@ -101,11 +103,11 @@ def exposed_series(exposition: str) -> set[str]:
         name, kind = m.groups()
         if kind == "counter":
             base = name.removesuffix("_total")
-            names |= {base + "_total", base + "_created"}
+            names.add(base + "_total")
         elif kind == "histogram":
-            names |= {name + "_bucket", name + "_sum", name + "_count", name + "_created"}
+            names |= {name + "_bucket", name + "_sum", name + "_count"}
         elif kind == "summary":
-            names |= {name, name + "_sum", name + "_count", name + "_created"}
+            names |= {name, name + "_sum", name + "_count"}
         else:
             names.add(name)
     names |= set(re.findall(r"(?m)^([A-Za-z_:][\w:]*)[{ ]", exposition))

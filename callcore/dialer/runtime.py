@@ -37,13 +37,15 @@ from callcore.ari import events as AE
 from callcore.ari.api import AriApi
 from callcore.clock import Clock, SystemClock
 from callcore.dialer import dnc, pacer
+from callcore.dialer.campaign import Outcome
+from callcore.dialer.compliance import RefusalCode
 from callcore.dialer.core import commands as C
 from callcore.dialer.core import events as E
 from callcore.dialer.core.attempts import AttemptState
 from callcore.dialer.core.engine import Dialer
 from callcore.dialer.store import Campaign, ClaimedLead, DialerStore, OpenAttempt
 from callcore.errors import AriError, AriNotFound, AriUnprocessable, Conflict, InputError, NotFound, Unavailable
-from callcore.metrics import REGISTRY
+from callcore.metrics import REGISTRY, KnownLabels
 from callcore.store.api import JournalSink
 
 log = structlog.get_logger(__name__)
@@ -52,6 +54,9 @@ ATTEMPTS = Counter("callcore_dialer_attempts_total", "Dial attempts ended, by ca
                    ["campaign", "outcome"], registry=REGISTRY)
 BLOCKED = Counter("callcore_dialer_blocked_total", "Leads refused by a guard at dial time",
                   ["campaign", "reason"], registry=REGISTRY)
+# campaigns known here: every outcome and refusal reason exported at 0 from the start
+CAMPAIGNS = KnownLabels(zero=(ATTEMPTS, BLOCKED), expand={0: [(o.value,) for o in Outcome],
+                                                          1: [(r.value,) for r in RefusalCode]})
 
 AMD_CONTEXT = "dialer-amd"
 SAFE_HARBOUR_CONTEXT = "callcore-safe-harbour"
@@ -248,6 +253,7 @@ class DialerService:
     def _campaign(self, c: Campaign) -> None:
         known = self.core.campaigns.get(c.name)
         self.campaign_rows[c.name] = c
+        CAMPAIGNS.add([c.name])
         if c.state == "running" and self.sounds is not None and self._media_ok.get(c.name) != c.settings:
             if c.name not in self._media_ok:
                 self._media_ok[c.name] = None  # a check is under way: dial nothing meanwhile

@@ -1,13 +1,14 @@
 """Journal events as Asterisk ``queue_log`` lines (pure), for existing queue-statistics tools.
 
 Line format: ``epoch|callid|queue|agent|EVENT|data1|data2|...``. The call id is callcore's call id, the
-agent field is the agent id (``NONE`` when no agent is involved). Agent-level events (pause, login)
-carry no queue in the journal: they are written once per queue the agent belongs to (``memberships``),
-or with queue ``NONE``.
+agent field is the agent id, ``Agent/<id>`` or the agent's endpoint (``agent_field``; ``NONE`` when no agent
+is involved). Agent-level events (pause, login) carry no queue in the journal: they are written once per
+queue the agent belongs to (``memberships``), or with queue ``NONE``.
 
 Mapping: call.queued -> ENTERQUEUE|url|callerid|position; call.offer_failed -> RINGNOANSWER|ringms;
 call.answered -> CONNECT|holdtime|leg|ringtime; call.ended -> COMPLETEAGENT or COMPLETECALLER
-|holdtime|calltime|origposition; call.abandoned -> ABANDON|position|origposition|waittime;
+|holdtime|calltime|origposition; call.abandoned -> RINGCANCELED|ringms (per agent still ringing), then
+ABANDON|position|origposition|waittime;
 call.overflowed -> EXITWITHTIMEOUT (timeout) or EXITEMPTY (leaveempty)|position|origposition|waittime;
 call.callback -> EXITWITHKEY|key|position|origposition|waittime; call.transferred ->
 BLINDTRANSFER|extension|context|holdtime|calltime|origposition; agent.state -> ADDMEMBER (login),
@@ -36,17 +37,44 @@ def _clean(value: object) -> str:
     return str(value).replace("|", "/").replace("\n", " ").replace("\r", " ")
 
 
+AGENT_FIELDS = ("id", "agent", "endpoint")
+
+
 class QueueLogWriter:
     """Turns events (in time order) into queue_log lines, keeping the per-call context it needs."""
 
-    def __init__(self, memberships: Mapping[str, Iterable[str]] | None = None) -> None:
+    def __init__(self, memberships: Mapping[str, Iterable[str]] | None = None, *, agent_field: str = "id",
+                 endpoints: Mapping[str, str] | None = None) -> None:
+        """``agent_field``: what the agent column holds: ``id`` (callcore's agent id), ``agent``
+        (``Agent/<id>``, as app_queue's agent channels) or ``endpoint`` (the agent's endpoint from
+        ``endpoints``, e.g. ``PJSIP/1001``; the id when unknown)."""
+        if agent_field not in AGENT_FIELDS:
+            raise ValueError(f"agent field must be one of {', '.join(AGENT_FIELDS)}, got {agent_field!r}")
+        self._agent_field = agent_field
+        self._endpoints = dict(endpoints or {})
         self._memberships = {a: sorted(qs) for a, qs in (memberships or {}).items()}
         self._calls: dict[str, _CallTrack] = {}
         self._waiting: dict[str, list[str]] = {}
 
     def _line(self, ev: EventRow, queue: str, agent: str | None, event: str, *data: object) -> str:
-        parts = [str(int(ev.ts)), _clean(ev.call_id or "NONE"), _clean(queue), _clean(agent or "NONE"), event]
+        parts = [str(int(ev.ts)), _clean(ev.call_id or "NONE"), _clean(queue), _clean(self._agent(agent)), event]
         return "|".join(parts + [_clean(d) for d in data])
+
+    def _agent(self, agent: str | None) -> str:
+        if not agent:
+            return "NONE"
+        if self._agent_field == "agent":
+            return f"Agent/{agent}"
+        if self._agent_field == "endpoint":
+            return self._endpoints.get(agent, agent)
+        return agent
+
+    def _ring_canceled(self, ev: EventRow, track: _CallTrack) -> list[str]:
+        """RINGCANCELED|ringms for every agent still ringing when the caller leaves."""
+        lines = [self._line(ev, track.queue, agent, "RINGCANCELED", round((ev.ts - since) * 1000))
+                 for agent, since in sorted(track.offers.items()) if agent]
+        track.offers.clear()
+        return lines
 
     def _leave(self, call_id: str) -> int:
         """Remove from its queue's waiting list; returns the position it had."""
@@ -90,7 +118,8 @@ class QueueLogWriter:
             case "call.answered":
                 self._leave(cid)
                 track.answered, track.hold = ev.ts, wait
-                ring = round(ev.ts - track.offers.get(ev.agent_id or "", ev.ts))
+                ring = round(ev.ts - track.offers.pop(ev.agent_id or "", ev.ts))
+                track.offers.clear()
                 return [self._line(ev, queue, ev.agent_id, "CONNECT", wait, p.get("leg_id", ""), ring)]
             case "call.ended":
                 self._calls.pop(cid, None)
@@ -100,7 +129,8 @@ class QueueLogWriter:
             case "call.abandoned":
                 pos = self._leave(cid) or int(p.get("position") or 0)
                 self._calls.pop(cid, None)
-                return [self._line(ev, queue, None, "ABANDON", pos, track.position, wait)]
+                return [*self._ring_canceled(ev, track), self._line(ev, queue, None, "ABANDON", pos, track.position,
+                                                                    wait)]
             case "call.overflowed":
                 pos = self._leave(cid)
                 kind = "EXITEMPTY" if p.get("reason") == "leaveempty" else "EXITWITHTIMEOUT"
@@ -140,8 +170,8 @@ class QueueLogWriter:
         return [self._line(plain, q, ev.agent_id, name, data) for name, data in events for q in queues]
 
 
-def queue_log_lines(events: Iterable[EventRow],
-                    memberships: Mapping[str, Iterable[str]] | None = None) -> Iterator[str]:
-    writer = QueueLogWriter(memberships)
+def queue_log_lines(events: Iterable[EventRow], memberships: Mapping[str, Iterable[str]] | None = None, *,
+                    agent_field: str = "id", endpoints: Mapping[str, str] | None = None) -> Iterator[str]:
+    writer = QueueLogWriter(memberships, agent_field=agent_field, endpoints=endpoints)
     for ev in events:
         yield from writer.feed(ev)

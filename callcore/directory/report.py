@@ -75,12 +75,23 @@ async def queue_report(conn: Db, since: datetime, until: datetime, *, queue: str
     return reports
 
 
-async def write_queue_log(conn: Db, since: datetime, until: datetime, out: IO[str]) -> int:
-    """Write queue_log lines for ``[since, until)``; returns the number of lines."""
+async def write_queue_log(conn: Db, since: datetime, until: datetime, out: IO[str], *,
+                          agent_field: str = "id") -> int:
+    """Write queue_log lines for ``[since, until)``; returns the number of lines.
+
+    Consecutive windows give the lines of one export of their union: a call that straddles ``since`` has its
+    ENTERQUEUE in the earlier window and its CONNECT/COMPLETE... lines in this one."""
     memberships: dict[str, list[str]] = {}
     for r in await conn.fetch(sql("report_memberships")):
         memberships.setdefault(r["agent_id"], []).append(r["queue"])
-    writer = QueueLogWriter(memberships)
+    endpoints = {r["id"]: r["endpoint"] for r in await conn.fetch("SELECT id, endpoint FROM agents")} \
+        if agent_field == "endpoint" else {}
+    writer = QueueLogWriter(memberships, agent_field=agent_field, endpoints=endpoints)
+    # calls that entered before the window: their earlier events give context, their lines were written
+    # by the previous window's export
+    async with conn.transaction():
+        async for row in conn.cursor(sql("report_events_before"), since, until, prefetch=2000):
+            writer.feed(_event(row))
     count = 0
     async for ev in journal_events(conn, since, until):
         for line in writer.feed(ev):
@@ -102,6 +113,8 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--sl-threshold", type=float, help="service level threshold, seconds (default: per queue)")
     q.add_argument("--json", action="store_true", help="JSON instead of a table")
     ql.add_argument("--output", "-o", help="file to write (default: standard output)")
+    ql.add_argument("--agent-field", choices=("id", "agent", "endpoint"), default="id",
+                    help="agent column: callcore's agent id (default), Agent/<id>, or the agent's endpoint")
     c = sub.add_parser("calls", help="call records as CSV (e.g. every abandoned call, to call back)")
     c.add_argument("--since", required=True, help="start (ISO 8601; UTC unless an offset is given)")
     c.add_argument("--until", help="end, exclusive (default: now)")
@@ -149,10 +162,10 @@ def main(argv: list[str], *, out: IO[str] | None = None, err: IO[str] | None = N
             return
         if args.output:
             with open(args.output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230 - a local file, once
-                n = await write_queue_log(conn, since, until, fh)
+                n = await write_queue_log(conn, since, until, fh, agent_field=args.agent_field)
             err.write(f"{n} lines written to {args.output}\n")
         else:
-            await write_queue_log(conn, since, until, out)
+            await write_queue_log(conn, since, until, out, agent_field=args.agent_field)
 
     try:
         asyncio.run((runner or _default_runner)(action))

@@ -10,12 +10,15 @@ recorded by deploy/prometheus/callcore-rules.yml.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parent / "dashboards" / "callcore.json"
-DS = {"type": "prometheus", "uid": "prometheus"}
+# the datasource is a dashboard variable: the dashboard imports into any Grafana, whatever its datasource uid
+DS = {"type": "prometheus", "uid": "${datasource}"}
+INST = 'instance=~"$instance"'
 Q = 'queue=~"$queue"'
 C = 'campaign=~"$campaign"'
 ABANDON_TARGET = 0.03
@@ -57,8 +60,20 @@ class Layout:
         self.row_h = max(self.row_h, h)
 
 
+_SELECTOR = re.compile(r"(?<![\w:])(callcore_\w+|up)(\{([^}]*)\})?(?![\w:(])")
+
+
+def per_instance(expr: str) -> str:
+    """Add the ``$instance`` matcher to every series callcore exports (recorded series are per queue or
+    campaign across instances and keep no instance label)."""
+    def add(m: re.Match[str]) -> str:
+        body = m.group(3)
+        return f"{m.group(1)}{{{body + ', ' if body else ''}{INST}}}"
+    return _SELECTOR.sub(add, expr)
+
+
 def target(expr: str, legend: str, ref: str = "A") -> dict[str, Any]:
-    return {"datasource": DS, "expr": expr, "legendFormat": legend, "refId": ref, "range": True}
+    return {"datasource": DS, "expr": per_instance(expr), "legendFormat": legend, "refId": ref, "range": True}
 
 
 def thresholds(*steps: tuple[float | None, str]) -> dict[str, Any]:
@@ -214,6 +229,12 @@ def variable(name: str, label: str, query: str) -> dict[str, Any]:
             "current": {"selected": True, "text": ["All"], "value": ["$__all"]}, "options": [], "hide": 0}
 
 
+def datasource_variable() -> dict[str, Any]:
+    return {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
+            "regex": "", "refresh": 1, "multi": False, "includeAll": False, "current": {}, "options": [],
+            "hide": 0}
+
+
 def dashboard() -> dict[str, Any]:
     lay = Layout()
     queues(lay)
@@ -237,6 +258,8 @@ def dashboard() -> dict[str, Any]:
             "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True,
             "hide": True, "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard"}]},
         "templating": {"list": [
+            datasource_variable(),
+            variable("instance", "Instance", 'label_values(callcore_build_info{job="callcore"}, instance)'),
             variable("queue", "Queue", "label_values(callcore_queue_calls_offered_total, queue)"),
             variable("campaign", "Campaign", "label_values(callcore_dialer_attempts_total, campaign)"),
         ]},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from callcore.acd.core.commands import Journal
-from callcore.metrics import REGISTRY
+from callcore.metrics import REGISTRY, KnownLabels
 
 _WAIT_BUCKETS = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200)
 _TALK_BUCKETS = (5, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
@@ -30,6 +30,9 @@ SERVICE_LEVEL = Gauge("callcore_queue_service_level",
                       "Answered within the threshold / (answered + abandoned after the threshold)", ["queue"],
                       registry=REGISTRY)
 AGENTS = Gauge("callcore_agents", "Agents by state", ["state"], registry=REGISTRY)
+# configured queues: counters exported at 0 from the start, deleted queues no longer exported
+QUEUES = KnownLabels(zero=(OFFERED, ANSWERED, ABANDONED, OVERFLOWED, WAIT, TALK),
+                     forget=(CALLS_WAITING, LONGEST_WAIT, SERVICE_LEVEL))
 
 
 def observe(j: Journal) -> None:

@@ -12,6 +12,7 @@ from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
     AgentCallControl,
     AgentConsult,
+    AgentDial,
     AgentDisposition,
     AgentLogin,
     AgentLogout,
@@ -25,6 +26,7 @@ from callcore.acd.core.events import (
     SupervisorRequest,
 )
 from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime import metrics
 from callcore.acd.runtime.executor import AcdRuntime
 from callcore.ari.api import AriApi
 from callcore.clock import Clock
@@ -50,6 +52,7 @@ class AcdService:
         self.runtime = AcdRuntime(self.engine, ari, journal, clock, app=app, notify=self._push,
                                   on_callback=on_callback, concurrency=concurrency, on_request=on_request)
         self._loader = loader
+        metrics.QUEUES.set(q.name for q in queues)
         self._streams: dict[str, list[asyncio.Queue[dict[str, Any]]]] = {}
         self._sup_seq = 0
 
@@ -69,6 +72,7 @@ class AcdService:
 
     def apply_config(self, queues: Sequence[QueueConfig], agents: Sequence[AgentConfig]) -> None:
         self.runtime.handle(ConfigChanged(tuple(queues), tuple(agents)))
+        metrics.QUEUES.set(q.name for q in queues)
 
     async def reload(self) -> None:
         if self._loader is None:
@@ -130,6 +134,13 @@ class AcdService:
         leg = f"consult-{agent_id}-{int(self.clock.now())}-{self._sup_seq}"
         self._do(AgentConsult(agent_id, leg, number, agent))
         return {**self.agent_state(agent_id), "call": self.current_call(agent_id), "leg_id": leg}
+
+    async def dial(self, agent_id: str, *, number: str, queue: str, endpoint: str,
+                   caller_id: str) -> dict[str, Any]:
+        self._sup_seq += 1
+        leg = f"manual-{agent_id}-{int(self.clock.now())}-{self._sup_seq}"
+        self._do(AgentDial(agent_id, leg, number, queue, endpoint, caller_id))
+        return {**self.agent_state(agent_id), "leg_id": leg, "number": number}
 
     def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
         if agent_id not in self.engine.state.agents:
