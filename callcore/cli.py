@@ -132,7 +132,7 @@ def _config(argv: list[str]) -> int:
 COMMANDS: dict[str, tuple[Handler, str]] = {
     "run": (_run, "run the service (ARI, FastAGI, AMI, journal, HTTP API) until SIGTERM"),
     "demo": (_demo, "run the service against the simulated Asterisk and show it working"),
-    "sim": (_sim, "run the simulated Asterisk (ARI over HTTP/WebSocket, AMI)"),
+    "sim": (_sim, "run the simulated Asterisk (ARI over HTTP/WebSocket; the demo adds a simulated AMI)"),
     "db": (_db, "database: migrate | status"),
     "queue": (_queue, "manage queues: create | list | show | update | delete"),
     "agent": (_agent, "manage agents (operators): create | list | show | update | delete | token"),

@@ -185,3 +185,29 @@ async def test_sessions_expire_and_wrong_passwords_lock_the_login(pg_pool: Any) 
         assert await locking.sign_in(pg_pool, "2001", "wrong-password") is None
     assert await locking.sign_in(pg_pool, "2001", "right-password") is None  # locked for a while
     assert await accounts.Sessions(ttl=60).sign_in(pg_pool, "2001", "right-password") is not None
+
+
+async def test_manual_dial_connects_the_customer_and_guards_apply(pg_dsn: str, tmp_path: Path) -> None:
+    async with running(pg_dsn, tmp_path) as rig, aiohttp.ClientSession(cookie_jar=jar()) as http:
+        svc = rig.run.service
+        await until(lambda: svc.dialer is not None and "renewals" in svc.dialer.runners, "campaign running")
+        me = await sign_in(http, rig, "2001", AGENT_PASSWORD)
+        h = {"X-CSRF-Token": me["csrf"]}
+        base = f"{rig.url}/api/v1/agents/2001"
+        async with http.post(f"{base}/login", json={}, headers=h) as r:
+            assert r.status == 200
+        await svc.pool.execute("INSERT INTO dnc (phone_e164) VALUES ('+12025550177')")
+        async with http.post(f"{base}/dial", json={"number": "+1 202 555 0177", "campaign": "renewals"},
+                             headers=h) as r:
+            assert r.status == 409 and "dnc" in await r.text()
+        async with http.post(f"{base}/dial", json={"number": "not a number", "campaign": "renewals"},
+                             headers=h) as r:
+            assert r.status in (400, 422)
+        async with http.post(f"{base}/dial", json={"number": "+1 202 555 0188", "campaign": "renewals"},
+                             headers=h) as r:
+            assert r.status == 200, await r.text()
+        acd = svc.acd
+        assert acd is not None
+        await until(lambda: acd.agent_state("2001")["state"] == "on_call", "the dialled customer connected")
+        call = acd.current_call("2001")
+        assert call is not None and call["caller_number"] == "+12025550188" and call["data"]["manual"] is True

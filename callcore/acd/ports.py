@@ -45,6 +45,11 @@ class AcdPort(Protocol):
         """Attended transfer: caller on hold, ring a number or a colleague (then call_control complete|return)."""
         ...
 
+    async def dial(self, agent_id: str, *, number: str, queue: str, endpoint: str,
+                   caller_id: str) -> dict[str, Any]:
+        """Manual dial (guards already checked): the answered customer is connected to this agent."""
+        ...
+
     def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
         """State changes and call offers for one agent (for SSE/websocket)."""
         ...

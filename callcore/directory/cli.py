@@ -72,7 +72,7 @@ def queue_parser() -> argparse.ArgumentParser:
         p.add_argument("--disposition", dest="dispositions", action="append",
                        help="disposition code (repeat, or comma-separated)")
         p.add_argument("--skill", dest="skills", action="append",
-                       help="skill requirement, e.g. 'lang=ru>=3, after 30 s >=1, after 60 s dropped' "
+                       help="skill requirement, e.g. 'lang_ru>=3, after 30 s >=1, after 60 s dropped' "
                             "(repeat)")
     sub.add_parser("list", help="list queues").add_argument("--json", action="store_true")
     sub.add_parser("show", help="show one queue as JSON").add_argument("name")
@@ -135,7 +135,7 @@ def agent_parser() -> argparse.ArgumentParser:
         p.add_argument("id")
         p.add_argument("--name")
         p.add_argument("--endpoint", help="device to ring, e.g. PJSIP/1001")
-        p.add_argument("--skill", action="append", default=[], help="SKILL:LEVEL, e.g. lang=ru:3 (repeat)")
+        p.add_argument("--skill", action="append", default=[], help="SKILL:LEVEL, e.g. lang_ru:3 (repeat)")
         p.add_argument("--queue", action="append", default=[], help="QUEUE[:PENALTY], e.g. sales:0 (repeat)")
         if cmd == "update":
             p.add_argument("--remove-skill", action="append", default=[], help="skill to remove (repeat)")

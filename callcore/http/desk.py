@@ -3,13 +3,14 @@ directory and transfer there, flagging a call, hold/resume/hang-up, and the help
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from callcore.directory import store
-from callcore.errors import Conflict, InputError, NotFound
+from callcore.errors import Conflict, InputError, NotFound, Unavailable
 from callcore.http import context as ctx
 from callcore.http.context import agent_id, body, reply
 from callcore.http.operator import _call_of, text_field
@@ -139,6 +140,42 @@ async def consult_complete(request: web.Request) -> web.Response:
 
 async def consult_return(request: web.Request) -> web.Response:
     return reply(await ctx.acd(request).call_control(agent_id(request), "return"))
+
+
+async def dial(request: web.Request) -> web.Response:
+    """Manual dial on a preview campaign the agent works on: the number is normalised and the campaign's
+    compliance guards apply (do-not-call, calling window in the number's time zones, daily attempts per
+    number, abandonment lockout) before anything is dialled; a refusal is a 409 naming the reason."""
+    from callcore.dialer import dnc
+    from callcore.dialer.campaign import Lead, Mode, dial_refusal
+    from callcore.dialer.phones import BadPhone, PhoneNormalizer
+
+    aid = agent_id(request)
+    data = await body(request, ("number", "campaign"))
+    raw = text_field(data, "number", required=True, max_len=64) or ""
+    campaign = text_field(data, "campaign", required=True, max_len=200) or ""
+    dialer: Any = request.app.get(DIALER)
+    if dialer is None:
+        raise Unavailable("the dialer is not running in this process")
+    runner = dialer.runner(campaign)  # NotFound unless running here
+    settings = runner.settings
+    if settings.mode is not Mode.PREVIEW:
+        raise Conflict(f"campaign {campaign} is {settings.mode.value}: manual dial is allowed on preview campaigns")
+    phone = PhoneNormalizer(request.app[ctx.SETTINGS].phone_region).normalize(raw)
+    if isinstance(phone, BadPhone):
+        raise InputError(phone.reason, field="number")
+    db = ctx.pool(request)
+    now = time.time()
+    on_dnc = bool(await dnc.blocked(db, [phone.e164]))
+    times, abandoned = await dialer.store.number_history([phone.e164], now, settings.abandon_lockout)
+    lead = Lead("manual", phone.e164, tuple(phone.tz), attempt_times=tuple(times.get(phone.e164, ())),
+                last_abandoned_at=abandoned.get(phone.e164))
+    refusal = dial_refusal(settings, lead, now, on_dnc)
+    if refusal is not None:
+        raise Conflict(f"{phone.e164} may not be dialled now: {refusal.code.value} ({refusal.detail})")
+    endpoint = str(getattr(dialer, "endpoint_template", "PJSIP/{number}@trunk")).format(number=phone.e164)
+    return reply(await ctx.acd(request).dial(aid, number=phone.e164, queue=settings.queue, endpoint=endpoint,
+                                             caller_id=settings.caller_id))
 
 
 async def flag(request: web.Request) -> web.Response:

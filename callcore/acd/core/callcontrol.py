@@ -21,7 +21,7 @@ from callcore.acd.core.commands import (
     StartMoh,
     StopMoh,
 )
-from callcore.acd.core.events import AgentConsult
+from callcore.acd.core.events import AgentConsult, AgentDial
 from callcore.acd.core.model import AgentState, Call
 from callcore.acd.core.requests import agent
 from callcore.acd.core.state import AcdState
@@ -195,6 +195,39 @@ def return_to_caller(st: AcdState, agent_id: str, now: float, out: Out) -> None:
     out.append(Journal("call.consult_ended", {"leg_id": leg, "cause": "returned"}, call_id=call.id,
                        agent_id=agent_id, queue=call.queue))
     resume(st, agent_id, now, out)
+
+
+# --- manual dial ---------------------------------------------------------------------------------------
+
+
+def dial(st: AcdState, ev: AgentDial, now: float, out: Out) -> None:
+    a = agent(st, ev.agent_id)
+    if a.state not in (AgentState.AVAILABLE, AgentState.PAUSED):
+        raise Conflict(f"agent {a.id} is {a.state.value}: dial from ready or a pause")
+    if ev.queue not in st.queues:
+        raise NotFound(f"unknown queue {ev.queue!r}")
+    if ev.queue not in a.config.memberships:
+        raise InputError(f"agent {a.id} does not work on queue {ev.queue}", field="campaign")
+    if a.id in st.dials.values():
+        raise Conflict(f"agent {a.id} is already dialling")
+    st.dials[ev.leg_id] = a.id
+    out.append(OriginateAgent(ev.leg_id, ev.endpoint, ev.caller_id, 45, ("manual", ev.queue, a.id, ev.number)))
+    out.append(Journal("call.manual_dial", {"number": ev.number, "leg_id": ev.leg_id}, agent_id=a.id,
+                       queue=ev.queue, channel_id=ev.leg_id))
+    out.append(Notify(a.id, {"event": "dial", "state": "ringing", "number": ev.number, "leg_id": ev.leg_id}))
+
+
+def dial_answered(st: AcdState, channel: str) -> None:
+    """The customer answered (the call then arrives in the queue for the agent)."""
+    st.dials.pop(channel, None)
+
+
+def dial_failed(st: AcdState, leg: str, cause: str, out: Out) -> None:
+    aid = st.dials.pop(leg, None)
+    if aid is not None:
+        out.append(Journal("call.manual_dial_failed", {"leg_id": leg, "cause": cause}, agent_id=aid,
+                           channel_id=leg))
+        out.append(Notify(aid, {"event": "dial", "state": "failed", "cause": cause, "leg_id": leg}))
 
 
 CONTROLS = {"hold": hold, "resume": resume, "hangup": hangup, "complete": complete, "return": return_to_caller}

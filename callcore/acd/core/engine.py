@@ -19,6 +19,7 @@ from callcore.acd.core.events import (
     ORIGINATE_FAILED,
     AgentCallControl,
     AgentConsult,
+    AgentDial,
     AgentDisposition,
     AgentLegAnswered,
     AgentLegFailed,
@@ -63,6 +64,7 @@ class Engine:
         st = self.state
         match event:
             case CallArrived():
+                callcontrol.dial_answered(st, event.channel_id)
                 self._arrive(event, now, out)
             case CallerHungUp(channel_id=ch):
                 call = st.calls.get(ch)
@@ -102,6 +104,8 @@ class Engine:
                 callcontrol.CONTROLS[action](st, aid, now, out)
             case AgentConsult():
                 callcontrol.consult(st, event, now, out)
+            case AgentDial():
+                callcontrol.dial(st, event, now, out)
             case AgentSessionConnected(agent_id=aid, channel_id=ch):
                 login = st.agents.get(aid) or _agent_by_endpoint(st, aid)
                 if login is None:  # a phone dialled the login code with an unknown id: never leave it in silence
@@ -216,6 +220,9 @@ class Engine:
             return
         if leg in st.consults:
             callcontrol.consult_gone(st, leg, now, out, cause)
+            return
+        if leg in st.dials:
+            callcontrol.dial_failed(st, leg, cause, out)
             return
         call = st.calls.get(st.legs.get(leg, ""))
         if call is None:

@@ -118,6 +118,19 @@ class AgentConsult:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentDial:
+    """Manual dial: originate ``endpoint`` (the customer, through the trunk); when the customer answers the
+    call enters ``queue`` reserved for this agent. Compliance guards are checked before this event."""
+
+    agent_id: str
+    leg_id: str
+    number: str
+    queue: str
+    endpoint: str
+    caller_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentSessionConnected:
     agent_id: str
     channel_id: str
@@ -206,7 +219,7 @@ class OutboundReleased:
 Event = (
     CallArrived | CallerHungUp | AgentLegAnswered | AgentLegFailed | AgentLegHungUp | DtmfReceived
     | PlaybackFinished | TimerFired | AgentLogin | AgentLogout | AgentPause | AgentReady | AgentDisposition
-    | AgentTransfer | AgentCallControl | AgentConsult | AgentSessionConnected | AgentSessionDisconnected
+    | AgentTransfer | AgentCallControl | AgentConsult | AgentDial | AgentSessionConnected | AgentSessionDisconnected
     | SupervisorRequest
     | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync | OutboundReserved | OutboundReleased
 )

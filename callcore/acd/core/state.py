@@ -102,6 +102,7 @@ class AcdState:
     playbacks: dict[str, str] = field(default_factory=dict)  # playback id -> call id
     supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
     consults: dict[str, str] = field(default_factory=dict)  # consulted party's leg id -> call id
+    dials: dict[str, str] = field(default_factory=dict)  # manually dialled customer channel -> agent id
     stats: dict[str, QueueStats] = field(default_factory=dict)
     rr_last: dict[str, str] = field(default_factory=dict)  # queue -> agent last offered (round-robin)
     agent_order: dict[str, int] = field(default_factory=dict)

@@ -88,6 +88,9 @@ def _urgent(cmd: Command) -> bool:
     return isinstance(cmd, OriginateAgent | AddToBridge)
 
 
+MANUAL_PRIORITY = 1000  # a customer the operator dialled goes ahead of the queue's waiting callers
+
+
 def stasis_args(app_data: str) -> tuple[str, ...]:
     """``callcore,inbound,sales,5`` (the Stasis() application data) -> ("inbound", "sales", "5")."""
     parts = [p.strip() for p in app_data.split(",")]
@@ -213,6 +216,10 @@ class AcdRuntime:
                     prio = int(args[2]) if len(args) > 2 and args[2].lstrip("-").isdigit() else 0
                     return [CallArrived(ch.id, args[1], prio, ch.caller.number, ch.caller.name,
                                         dict(ch.channelvars or {}))]
+                if kind == "manual" and len(args) >= 3:  # a customer the agent dialled answered
+                    number = args[3] if len(args) > 3 else ch.caller.number
+                    return [CallArrived(ch.id, args[1], MANUAL_PRIORITY, number, "",
+                                        {"manual": True, "dialled_by": args[2]}, agent_id=args[2])]
                 if kind in ("agent", "supervisor", "consult"):
                     return [AgentLegAnswered(ch.id)]
                 if kind == "agent-login" and len(args) >= 2:
@@ -238,7 +245,7 @@ class AcdRuntime:
             return [AgentSessionDisconnected(channel)]
         if channel in st.supervisors:
             return [AgentLegHungUp(channel)]
-        if channel in st.consults:
+        if channel in st.consults or channel in st.dials:
             return [AgentLegFailed(channel, cause)]
         call = st.calls.get(st.legs.get(channel, ""))
         if call is not None:

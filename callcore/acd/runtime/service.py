@@ -12,6 +12,7 @@ from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
     AgentCallControl,
     AgentConsult,
+    AgentDial,
     AgentDisposition,
     AgentLogin,
     AgentLogout,
@@ -133,6 +134,13 @@ class AcdService:
         leg = f"consult-{agent_id}-{int(self.clock.now())}-{self._sup_seq}"
         self._do(AgentConsult(agent_id, leg, number, agent))
         return {**self.agent_state(agent_id), "call": self.current_call(agent_id), "leg_id": leg}
+
+    async def dial(self, agent_id: str, *, number: str, queue: str, endpoint: str,
+                   caller_id: str) -> dict[str, Any]:
+        self._sup_seq += 1
+        leg = f"manual-{agent_id}-{int(self.clock.now())}-{self._sup_seq}"
+        self._do(AgentDial(agent_id, leg, number, queue, endpoint, caller_id))
+        return {**self.agent_state(agent_id), "leg_id": leg, "number": number}
 
     def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
         if agent_id not in self.engine.state.agents:

@@ -20,6 +20,7 @@ async function start() {
     state: (ev) => { setAgent(ev); },
     call: async (ev) => { S.call = ev; S.ended = false; renderCall(); await refreshCard(); },
     call_ended: () => { S.ended = true; S.consult = null; renderCall(); renderControls(); },
+    dial: (ev) => { if (ev.state === "failed") toast(`${t("dial.failed")}: ${ev.cause}`, "error"); },
     consult: (ev) => { S.consult = ev.state === "ended" ? null : ev; if (ev.state === "ended") toast(t("consult.failed"), "error"); renderControls(); },
     call_held: (ev) => { if (S.call && S.call.call_id === ev.call_id) { S.call.held = ev.held; renderCall(); renderControls(); } },
     help_message: (ev) => onHelpMessage(ev),
@@ -336,6 +337,7 @@ function renderPreview() {
   const pick = h("select", { "data-testid": "preview-campaign" }, campaigns.map((c) => h("option", { value: c.name }, c.name)));
   if (S.preview) pick.value = S.preview.campaign;
   const lead = S.preview && S.preview.lead;
+  const manual = h("input", { placeholder: t("dial.number"), inputmode: "tel", "data-testid": "manual-number" });
   const call = async () => {
     try {
       await api("POST", `/agents/${me()}/preview/call`, { campaign: S.preview.campaign, lead_id: lead.lead_id });
@@ -368,7 +370,14 @@ function renderPreview() {
       h("div", { class: "row" },
         h("button", { class: "primary big", onclick: call, "data-testid": "preview-call" }, t("preview.call")),
         h("button", { onclick: skip, "data-testid": "preview-skip" }, t("preview.skip"))))
-      : S.preview && S.preview.empty ? h("p", { class: "muted" }, t("preview.none")) : null);
+      : S.preview && S.preview.empty ? h("p", { class: "muted" }, t("preview.none")) : null,
+    h("form", { class: "row", onsubmit: async (ev) => {
+      ev.preventDefault();
+      try {
+        const r = await api("POST", `/agents/${me()}/dial`, { number: manual.value.trim(), campaign: pick.value });
+        toast(t("preview.calling", { phone: r.number })); manual.value = "";
+      } catch (err) { failed(err); }
+    } }, manual, h("button", { type: "submit", "data-testid": "manual-dial" }, t("dial.go"))));
 }
 
 // --- help chat -------------------------------------------------------------------------------------
