@@ -82,3 +82,29 @@ async def test_adding_an_agent_to_a_queue_later_does_not_rewrite_earlier_logins(
         rows = await conn.fetch("SELECT queue, valid_to IS NULL AS open FROM membership_history "
                                 "WHERE agent_id = 'a1' ORDER BY id")
     assert [(r["queue"], r["open"]) for r in rows] == [("sales", False), ("support", True)]
+
+
+async def test_live_writer_appends_lines_as_events_arrive(pg_pool: Any) -> None:
+    import asyncio
+
+    from callcore.directory.report import follow_queue_log
+
+    first, rest = SCENARIO[:6], SCENARIO[6:]
+    await insert_events(pg_pool, first)
+    out, stop = io.StringIO(), asyncio.Event()
+    async with pg_pool.acquire() as conn:
+        task = asyncio.create_task(follow_queue_log(conn, at(-3600), out, poll=0.05, stop=stop))
+        for _ in range(200):
+            if out.getvalue().count("\n") >= 3:
+                break
+            await asyncio.sleep(0.02)
+        early = out.getvalue().splitlines()
+        assert early and all("COMPLETE" not in ln for ln in early)
+        await insert_events(pg_pool, rest)  # the calls go on: their lines are appended
+        for _ in range(200):
+            if "|COMPLETEAGENT|" in out.getvalue():
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert out.getvalue().splitlines() == await export(pg_pool, -3600, 7200)

@@ -68,6 +68,12 @@ class QueueLogWriter:
         parts = [str(int(ev.ts)), _clean(ev.call_id or "NONE"), _clean(queue), _clean(self._agent(agent)), event]
         return "|".join(parts + [_clean(d) for d in data])
 
+    def set_history(self, history: Iterable[tuple[str, str, float, float | None]]) -> None:
+        """Replace the membership history (the live writer reloads it as memberships change)."""
+        self._history = {}
+        for agent, queue, since, until in history:
+            self._history.setdefault(agent, []).append((queue, since, until))
+
     def _queues_at(self, agent: str, ts: float) -> list[str]:
         rows = self._history.get(agent)
         if rows is None:

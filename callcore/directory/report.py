@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import sys
@@ -103,6 +104,44 @@ async def write_queue_log(conn: Db, since: datetime, until: datetime, out: IO[st
     return count
 
 
+async def follow_queue_log(conn: Db, since: datetime, out: IO[str], *, agent_field: str = "id",
+                           poll: float = 1.0, stop: asyncio.Event | None = None) -> int:
+    """The live writer: queue_log lines from ``since`` on, appended (and flushed) as events reach the journal,
+    until ``stop`` is set; a file written this way can be tailed by queue-statistics tools. Returns the lines.
+
+    Events are read in (time, id) order once written to PostgreSQL; events replayed later from a spill file
+    with an earlier time are not written by a writer that has already passed that time."""
+    stop = stop or asyncio.Event()
+    memberships: dict[str, list[str]] = {}
+    for r in await conn.fetch(sql("report_memberships")):
+        memberships.setdefault(r["agent_id"], []).append(r["queue"])
+    endpoints = {r["id"]: r["endpoint"] for r in await conn.fetch("SELECT id, endpoint FROM agents")} \
+        if agent_field == "endpoint" else {}
+    writer = QueueLogWriter(memberships, agent_field=agent_field, endpoints=endpoints)
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    for row in await conn.fetch(sql("report_events_before"), since, far):
+        writer.feed(_event(row))
+    position: tuple[datetime, int] = (since, -1)
+    count = 0
+    while True:
+        history = [(r["agent_id"], r["queue"], float(r["valid_from"]),
+                    None if r["valid_to"] is None else float(r["valid_to"]))
+                   for r in await conn.fetch(sql("report_membership_history"))]
+        writer.set_history(history)
+        rows = await conn.fetch(sql("report_events_after"), position[0], position[1])
+        for row in rows:
+            for line in writer.feed(_event(row)):
+                out.write(line + "\n")
+                count += 1
+            position = (row["ts_raw"], int(row["id"]))
+        out.flush()
+        if not rows or len(rows) < 5000:
+            if stop.is_set():
+                return count
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), poll)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="callcore report", description="Reports from the event journal.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -118,6 +157,8 @@ def parser() -> argparse.ArgumentParser:
     ql.add_argument("--output", "-o", help="file to write (default: standard output)")
     ql.add_argument("--agent-field", choices=("id", "agent", "endpoint"), default="id",
                     help="agent column: callcore's agent id (default), Agent/<id>, or the agent's endpoint")
+    ql.add_argument("--follow", action="store_true",
+                    help="keep running and append lines as calls happen (a live queue_log; --until ignored)")
     c = sub.add_parser("calls", help="call records as CSV (e.g. every abandoned call, to call back)")
     c.add_argument("--since", required=True, help="start (ISO 8601; UTC unless an offset is given)")
     c.add_argument("--until", help="end, exclusive (default: now)")
@@ -162,6 +203,13 @@ def main(argv: list[str], *, out: IO[str] | None = None, err: IO[str] | None = N
             for rec in calls:
                 row = rec.to_json()
                 writer.writerow(["" if row[k] is None else row[k] for k in CALL_COLUMNS])
+            return
+        if args.follow:
+            if args.output:
+                with open(args.output, "a", encoding="utf-8") as fh:  # noqa: ASYNC230 - a local file, once
+                    await follow_queue_log(conn, since, fh, agent_field=args.agent_field)
+            else:
+                await follow_queue_log(conn, since, out, agent_field=args.agent_field)
             return
         if args.output:
             with open(args.output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230 - a local file, once
