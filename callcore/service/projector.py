@@ -22,6 +22,7 @@ from prometheus_client import Counter
 
 from callcore.errors import CallcoreError
 from callcore.metrics import REGISTRY
+from callcore.service import looplag
 from callcore.store.api import JournalEvent, JournalSink
 from callcore.store.sqlfiles import load_sql
 
@@ -30,6 +31,9 @@ log = structlog.get_logger(__name__)
 PROJECTED_TYPES = frozenset({"agent.state", "call.queued", "call.answered", "call.ended", "call.abandoned",
                              "call.overflowed", "call.disposition", "call.callback", "call.transferred",
                              "call.closed"})
+
+BATCH = 500  # projections written per transaction at most
+OVERLOADED_PAUSE = 1.0  # overloaded: wait this long before each batch so that batches grow
 
 PROJECTION_DROPPED = Counter("callcore_projection_dropped", "Table projections dropped (queue full)",
                              registry=REGISTRY)
@@ -51,6 +55,7 @@ class ProjectingJournal:
         self._retry = retry
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.batch = BATCH
 
     def append(self, type: str, payload: Mapping[str, Any] | None = None, *, call_id: str | None = None,
                channel_id: str | None = None, agent_id: str | None = None, queue: str | None = None,
@@ -91,24 +96,50 @@ class ProjectingJournal:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            ev = self._q[0]
+            if looplag.shedding("projection"):  # overloaded: fewer, larger transactions
+                await asyncio.sleep(OVERLOADED_PAUSE)
+            batch = [self._q[i] for i in range(min(len(self._q), self.batch))]
             try:
-                await self.apply(ev)
-            except (TimeoutError, OSError) as exc:
+                done = await self._apply_batch(batch)
+            except Exception as exc:
+                if not isinstance(exc, TimeoutError | OSError) and not _is_connection_error(exc):
+                    raise
                 log.warning("projection_waiting_for_database", error=str(exc))
                 await asyncio.sleep(self._retry)
                 continue
+            for ev in batch[:done]:
+                if self._q and self._q[0] is ev:  # (unless dropped meanwhile by a full queue)
+                    self._q.popleft()
+
+    async def _apply_batch(self, batch: list[JournalEvent]) -> int:
+        """Apply ``batch`` in one transaction (one commit, one connection); when a row of it fails, apply
+        them one by one so that only the bad one is skipped. Returns how many were dealt with."""
+        if len(batch) > 1 and hasattr(self.pool, "acquire"):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    for ev in batch:
+                        await self.apply(ev, conn)
+                return len(batch)
+            except Exception as exc:
+                if isinstance(exc, TimeoutError | OSError) or _is_connection_error(exc):
+                    raise
+        for i, ev in enumerate(batch):
+            try:
+                await self.apply(ev)
             except Exception as exc:  # a bad row must not stop the projector
-                if _is_connection_error(exc):
-                    log.warning("projection_waiting_for_database", error=str(exc))
-                    await asyncio.sleep(self._retry)
-                    continue
+                if isinstance(exc, TimeoutError | OSError) or _is_connection_error(exc):
+                    if i == 0:
+                        raise
+                    return i
                 PROJECTION_ERRORS.inc()
                 log.warning("projection_failed", type=ev.type, call_id=ev.call_id, error=str(exc))
-            self._q.popleft()
+        return len(batch)
 
-    async def apply(self, ev: JournalEvent) -> None:
+    async def apply(self, ev: JournalEvent, db: Any = None) -> None:
+        """Update the tables for one event, on ``db`` (a connection) or the pool."""
         from callcore.directory import records, store
+
+        db = self.pool if db is None else db
 
         p = ev.payload
         when = _dt(ev.ts)
@@ -116,7 +147,7 @@ class ProjectingJournal:
             reason = p.get("reason") if p.get("to") == "paused" else None
             try:
                 # a login on this instance takes the agent over; other changes only touch this instance's agents
-                if not await store.save_agent_state(self.pool, ev.agent_id, str(p.get("to", "")), reason, when,
+                if not await store.save_agent_state(db, ev.agent_id, str(p.get("to", "")), reason, when,
                                                     instance=self.instance,
                                                     take_over=p.get("from") == "logged_out"):
                     log.info("agent_state_owned_elsewhere", agent_id=ev.agent_id, state=p.get("to"))
@@ -124,41 +155,41 @@ class ProjectingJournal:
                 pass  # agent deleted meanwhile
         elif ev.type == "call.queued" and ev.call_id and not p.get("from_queue"):
             await records.record_call_entered(
-                self.pool, call_id=ev.call_id, queue=ev.queue, entered_at=when, channel_id=ev.channel_id,
+                db, call_id=ev.call_id, queue=ev.queue, entered_at=when, channel_id=ev.channel_id,
                 caller_number=str(p.get("caller_number", "")), caller_name=str(p.get("caller_name", "")))
         elif ev.call_id and ev.type in ("call.answered", "call.ended", "call.abandoned", "call.overflowed",
                                         "call.disposition", "call.transferred", "call.closed"):
-            await self._call_update(ev, when)
+            await self._call_update(ev, when, db)
         elif ev.type == "call.callback":
-            await self.pool.execute(load_sql("callcore.service", "inbound_callback_add"),
+            await db.execute(load_sql("callcore.service", "inbound_callback_add"),
                                     str(p.get("caller_number", "")), ev.queue, ev.agent_id,
                                     _dt(float(p.get("callback_at") or ev.ts)),
                                     json.dumps({"call_id": ev.call_id, "position": p.get("position")}))
 
-    async def _call_update(self, ev: JournalEvent, when: datetime) -> None:
+    async def _call_update(self, ev: JournalEvent, when: datetime, db: Any) -> None:
         from callcore.directory import records
 
         p = ev.payload
         try:
             if ev.type == "call.answered":
                 agent = str(p.get("agent") or ev.agent_id or "")
-                await records.record_call_answered(self.pool, call_id=ev.call_id or "", agent_id=agent,
+                await records.record_call_answered(db, call_id=ev.call_id or "", agent_id=agent,
                                                    answered_at=when)
                 if p.get("recording"):
-                    await records.record_recording(self.pool, call_id=ev.call_id or "",
+                    await records.record_recording(db, call_id=ev.call_id or "",
                                                    recording_name=str(p["recording"]))
             elif ev.type == "call.disposition":
                 cb = p.get("callback_at")
-                await records.record_disposition(self.pool, call_id=ev.call_id or "", code=str(p.get("code", "")),
+                await records.record_disposition(db, call_id=ev.call_id or "", code=str(p.get("code", "")),
                                                  notes=str(p.get("notes", "")),
                                                  callback_at=_dt(float(cb)) if cb else None)
             elif ev.type == "call.closed":
-                await records.record_call_ended(self.pool, call_id=ev.call_id or "", ended_at=when,
+                await records.record_call_ended(db, call_id=ev.call_id or "", ended_at=when,
                                                 outcome=str(p.get("outcome") or "unknown-during-outage"))
             else:
                 outcome = {"call.ended": "answered", "call.abandoned": "abandoned",
                            "call.overflowed": "overflowed", "call.transferred": "transferred"}[ev.type]
-                await records.record_call_ended(self.pool, call_id=ev.call_id or "", ended_at=when,
+                await records.record_call_ended(db, call_id=ev.call_id or "", ended_at=when,
                                                 outcome=outcome)
         except CallcoreError as exc:
             log.debug("projection_skipped", type=ev.type, call_id=ev.call_id, why=str(exc))
