@@ -75,7 +75,7 @@ def snoops(fake: FakeAri) -> list[str]:
 
 @pytest.mark.parametrize("mode", ["listen", "whisper"])
 async def test_supervisor_leg_is_originated_beside_its_snoop(rig: Rig, mode: str) -> None:
-    cid, leg = await connect_call(rig)
+    cid, _ = await connect_call(rig)
     sup = (await rig.svc.supervise("1001", mode, "PJSIP/sup1"))["leg_id"]
     await rig.settle()
     assert sup in rig.fake.channels, "Asterisk accepted the supervisor's channel id"
@@ -104,7 +104,7 @@ async def test_refused_supervisor_leg_is_journaled_and_leaves_no_snoop(rig: Rig)
 
 
 async def test_unanswered_supervisor_leg_tears_down_snoop(rig: Rig) -> None:
-    cid, leg = await connect_call(rig)
+    await connect_call(rig)
     sup = (await rig.svc.supervise("1001", "whisper", "PJSIP/sup1"))["leg_id"]
     await rig.settle()
     assert snoops(rig.fake)
