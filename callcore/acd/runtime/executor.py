@@ -262,6 +262,8 @@ class AcdRuntime:
                 args = stasis_args(ch.dialplan.app_data)
             elif ch.id in self._originated:
                 args = ("agent",)  # a leg this runtime originated, still ringing
+            elif ch.name.startswith("Snoop/") and ch.id.startswith("snoop-"):
+                args = ("snoop", ch.id.removeprefix("snoop-"))  # a supervision's snoop (requests.snoop_id)
             else:
                 args = ()
             chans.append(LiveChannel(ch.id, args, ari_time(ch.creationtime, now), ch.caller.number,
