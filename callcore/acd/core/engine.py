@@ -216,7 +216,7 @@ class Engine:
     def _leg_gone(self, leg: str, now: float, out: Out, *, cause: str) -> None:
         st = self.state
         if leg in st.supervisors:
-            cf.drop_supervisor(st, leg, out)
+            op.supervisor_gone(st, leg, cause, out)
             return
         if leg in st.consults:
             callcontrol.consult_gone(st, leg, now, out, cause)

@@ -173,6 +173,13 @@ def session_disconnected(st: AcdState, channel: str, now: float, out: Out) -> No
         out += ag.logout(a, now, "session-ended")
 
 
+def snoop_id(leg: str) -> str:
+    """The Snoop channel's id for supervisor leg ``leg``. Asterisk refuses a requested channel id that is a
+    prefix of a live channel's uniqueid, so neither id may begin with the other: ``<leg>-snoop`` would make
+    the later originate of ``<leg>`` fail."""
+    return f"snoop-{leg}"
+
+
 def supervise(st: AcdState, ev: SupervisorRequest, out: Out) -> None:
     a = agent(st, ev.agent_id)
     call = st.calls.get(a.call_id or "")
@@ -186,8 +193,8 @@ def supervise(st: AcdState, ev: SupervisorRequest, out: Out) -> None:
     if ev.mode == "barge":
         sup = SupervisorLeg(leg, a.id, ev.mode, call.id, None, call.bridge_id)
     else:
-        sup = SupervisorLeg(leg, a.id, ev.mode, call.id, f"{leg}-snoop", f"callcore-sup-{leg}")
-        out.append(Snoop(call.agent_leg, f"{leg}-snoop", "both", "out" if ev.mode == "whisper" else "none",
+        sup = SupervisorLeg(leg, a.id, ev.mode, call.id, snoop_id(leg), f"callcore-sup-{leg}")
+        out.append(Snoop(call.agent_leg, snoop_id(leg), "both", "out" if ev.mode == "whisper" else "none",
                          ("snoop", leg)))
         out.append(CreateBridge(sup.bridge_id, "mixing"))
     st.supervisors[leg] = sup
@@ -202,8 +209,23 @@ def supervisor_answered(st: AcdState, leg: str, out: Out) -> None:
     if sup is None:
         out.append(Hangup(leg, "call-gone"))
         return
+    sup.answered = True
     members = (sup.snoop_id, leg) if sup.snoop_id else (leg,)
     out.append(AddToBridge(sup.bridge_id, members))
+
+
+def supervisor_gone(st: AcdState, leg: str, cause: str, out: Out) -> None:
+    """The supervisor's leg ended or could not be set up (not answered, refused by Asterisk, or its Snoop
+    failed): the Snoop channel and the supervision bridge go with it; a leg that never answered is
+    journaled as a failed supervision."""
+    sup = st.supervisors.get(leg)
+    if sup is None:
+        return
+    if not sup.answered:
+        call = st.calls.get(sup.call_id)
+        out.append(Journal("call.supervision_failed", {"mode": sup.mode, "leg_id": leg, "cause": cause},
+                           call_id=sup.call_id, agent_id=sup.agent_id, queue=call.queue if call else None))
+    cf.drop_supervisor(st, leg, out)
 
 
 def dtmf(st: AcdState, channel: str, digit: str, now: float, out: Out) -> None:

@@ -318,15 +318,27 @@ class AcdRuntime:
     async def execute(self, cmd: Command) -> None:
         try:
             await self._execute(cmd)
-        except (AriNotFound, AriConflict) as exc:
-            log.info("acd.ari_gone", command=type(cmd).__name__, error=str(exc))
         except AriError as exc:
-            self.ari_errors += 1
-            log.warning("acd.ari_failed", command=type(cmd).__name__, error=str(exc))
-            if isinstance(cmd, OriginateAgent):
-                if not isinstance(exc, AriUnavailable):  # unanswered requests may have created it
-                    self._originated.discard(cmd.leg_id)
-                self.feed_core(AgentLegFailed(cmd.leg_id, ORIGINATE_FAILED))
+            if isinstance(cmd, OriginateAgent | Snoop):
+                self._setup_failed(cmd, exc)
+            elif isinstance(exc, AriNotFound | AriConflict):
+                log.info("acd.ari_gone", command=type(cmd).__name__, error=str(exc))
+            else:
+                self.ari_errors += 1
+                log.warning("acd.ari_failed", command=type(cmd).__name__, error=str(exc))
+
+    def _setup_failed(self, cmd: OriginateAgent | Snoop, exc: AriError) -> None:
+        """A channel this runtime asked for was refused (any status: a 409 means Asterisk judged the id
+        taken, never a channel that went away): the leg it belongs to has failed."""
+        self.ari_errors += 1
+        log.warning("acd.ari_failed", command=type(cmd).__name__, error=str(exc))
+        if isinstance(cmd, Snoop):
+            if len(cmd.app_args) > 1:  # ("snoop", supervisor leg)
+                self.feed_core(AgentLegFailed(cmd.app_args[1], "snoop-failed"))
+            return
+        if not isinstance(exc, AriUnavailable):  # unanswered requests may have created it
+            self._originated.discard(cmd.leg_id)
+        self.feed_core(AgentLegFailed(cmd.leg_id, ORIGINATE_FAILED))
 
     def feed_core(self, ev: Event) -> None:
         try:
