@@ -203,3 +203,23 @@ async def test_restart_after_the_session_ended_leaves_no_session_bridge(rig: Rig
     assert not snoops(rig.fake)
     assert rig.svc.snapshot()["queues"]["sales"]["waiting"] == 1, "the caller waits for the next operator"
     assert cid in rig.fake.channels
+
+
+async def test_caller_hanging_up_from_a_session_bridge_is_not_an_ari_failure(rig: Rig) -> None:
+    session, cid = await session_on_call(rig)
+    rig.fake.remote_hangup(cid)
+    await rig.settle()
+    assert rig.svc.runtime.ari_errors == 0
+    assert rig.fake.bridges["callcore-agent-1001"].channels == [session]
+    assert rig.svc.agent_state("1001")["state"] == "wrap_up"
+
+
+async def test_removing_a_channel_that_already_left_counts_as_gone(rig: Rig) -> None:
+    from callcore.errors import AriBadRequest
+    await session_on_call(rig)
+    # the caller hangs up while the transfer is being carried out: Asterisk answers 400, not 404
+    rig.fake.fail_next("remove_channel", AriBadRequest("Channel not found", status=400))
+    await rig.svc.transfer("1001", queue="sales")
+    await rig.settle()
+    assert rig.fake.calls_to("remove_channel")
+    assert rig.svc.runtime.ari_errors == 0
