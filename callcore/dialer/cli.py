@@ -138,6 +138,12 @@ def _campaign_parser() -> argparse.ArgumentParser:
         s.add_argument("--json", action="store_true")
     for name in ("start", "pause", "stop"):
         sub.add_parser(name, help=f"{name} a campaign").add_argument("name")
+    sub.add_parser("archive", help="stop dialing a campaign for good, keeping its leads and reports"
+                   ).add_argument("name")
+    d = sub.add_parser("delete", help="delete a campaign with its leads, uploads and callbacks (refused while "
+                       "it runs or has calls in progress; a campaign with dial attempts needs --force)")
+    d.add_argument("name")
+    d.add_argument("--force", action="store_true", help="also delete its dial history (attempts, reports)")
     u = sub.add_parser("upload", help="load leads from a CSV file")
     u.add_argument("name")
     u.add_argument("file", type=Path)
@@ -201,6 +207,10 @@ def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str]
             doc = {"name": c.name, "id": c.id, "state": c.state, "created_at": c.created_at.isoformat(),
                    "settings": settings_to_json(c.settings)}
             print(json.dumps(doc, ensure_ascii=False, indent=None if ns.json else 2, default=str), file=out)
+        elif ns.cmd == "archive":
+            print("\n".join((await store.archive_campaign(ns.name)).lines()), file=out)
+        elif ns.cmd == "delete":
+            print("\n".join((await store.delete_campaign(ns.name, force=ns.force)).lines()), file=out)
         elif ns.cmd in ("start", "pause", "stop"):
             c = await store.change_state(ns.name, ns.cmd)
             print(f"campaign {c.name} is {c.state}", file=out)

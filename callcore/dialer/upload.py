@@ -42,7 +42,7 @@ from callcore.dialer.csvread import (
     resolve_columns,
 )
 from callcore.dialer.upload_feed import ChunkFeed, load_chunks
-from callcore.errors import InputError, NotFound
+from callcore.errors import Conflict, InputError, NotFound
 from callcore.store.sqlfiles import load_sql
 
 log = structlog.get_logger(__name__)
@@ -315,8 +315,11 @@ async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOpti
 async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, opts: UploadOptions,
                 report: UploadReport, sink: RejectSink, progress: ProgressFn | None) -> None:
     fmt = reader.fmt
-    if await conn.fetchval(load_sql(PKG, "campaign_lock"), campaign_id) is None:
+    state = await conn.fetchval(load_sql(PKG, "campaign_lock"), campaign_id)
+    if state is None:
         raise NotFound(f"campaign #{campaign_id} was deleted")
+    if state == "archived":
+        raise Conflict(f"campaign {report.campaign!r} is archived: it takes no new leads")
     upload_id = await conn.fetchval(load_sql(PKG, "upload_begin"), campaign_id, reader.path.name, fmt.sha256,
                                     fmt.encoding, fmt.delimiter)
     report.upload_id = int(upload_id)
