@@ -133,3 +133,93 @@ async def test_session_call_end_tears_down_supervision(rig: Rig) -> None:
     assert session in rig.fake.channels, "the operator's session stays"
     assert sup not in rig.fake.channels and not snoops(rig.fake)
     assert f"callcore-sup-{sup}" not in rig.fake.bridges
+
+
+async def session_on_call(rig: Rig) -> tuple[str, str]:
+    """Operator 1001 dialled *55 from phone agent1001 (the dialplan passes the endpoint name) and talks to a
+    caller through the session bridge."""
+    session = rig.fake.inject_call("agent1001", args=("agent-login", "agent1001"))
+    await rig.settle()
+    cid = rig.fake.inject_call("+15550001")
+    await rig.settle()
+    assert rig.svc.agent_state("1001")["state"] == "on_call"
+    assert set(rig.fake.bridges["callcore-agent-1001"].channels) == {session, cid}
+    return session, cid
+
+
+async def test_session_by_endpoint_name_survives_a_websocket_drop(rig: Rig) -> None:
+    session, cid = await session_on_call(rig)
+    rig.fake.reconnect()
+    await rig.settle()
+    assert session in rig.fake.channels and cid in rig.fake.channels
+    assert set(rig.fake.bridges["callcore-agent-1001"].channels) == {session, cid}
+    assert rig.svc.agent_state("1001")["state"] == "on_call"
+    assert (rig.svc.current_call("1001") or {}).get("call_id") == cid
+    rig.fake.remote_hangup(cid)
+    await rig.settle()
+    assert rig.svc.agent_state("1001")["state"] == "wrap_up"
+    assert rig.fake.bridges["callcore-agent-1001"].channels == [session]
+
+
+async def test_session_by_endpoint_name_survives_a_service_restart(rig: Rig) -> None:
+    from callcore.acd.core.events import PersistedAgent
+    session, cid = await session_on_call(rig)
+    await rig.stop()
+    # a new process: same Asterisk, agent states from the store, the snapshot on connect
+    rig.svc = AcdService(rig.fake, rig.journal, rig.clock, [QueueConfig("sales", wrapup_time=10)],
+                         agents("1001", "1002"))
+    rig.svc.restore([PersistedAgent("1001", "on_call", endpoint="PJSIP/agent1001")])
+    rig.start()
+    rig.fake.reconnect()
+    await rig.settle()
+    assert session in rig.fake.channels and cid in rig.fake.channels
+    assert set(rig.fake.bridges["callcore-agent-1001"].channels) == {session, cid}
+    assert rig.svc.agent_state("1001")["state"] == "on_call"
+    assert rig.svc.snapshot()["queues"]["sales"]["waiting"] == 0
+    assert len(rig.originated()) == 0, "nobody is rung for a caller who is still talking"
+    rig.fake.remote_hangup(cid)
+    await rig.settle()
+    assert rig.svc.agent_state("1001")["state"] == "wrap_up"
+    assert rig.fake.bridges["callcore-agent-1001"].channels == [session]
+
+
+
+async def test_restart_after_the_session_ended_leaves_no_session_bridge(rig: Rig) -> None:
+    from callcore.acd.core.events import PersistedAgent
+    session, cid = await session_on_call(rig)
+    sup = (await rig.svc.supervise("1001", "listen", "PJSIP/sup1"))["leg_id"]
+    await rig.settle()
+    rig.fake.answer_originated(sup)
+    await rig.settle()
+    await rig.stop()
+    rig.fake.remote_hangup(session)  # while callcore is down
+    rig.svc = AcdService(rig.fake, rig.journal, rig.clock, [QueueConfig("sales", wrapup_time=10)],
+                         agents("1001", "1002"))
+    rig.svc.restore([PersistedAgent("1001", "on_call", endpoint="PJSIP/agent1001")])
+    rig.start()
+    rig.fake.reconnect()
+    await rig.settle()
+    assert not [b for b in rig.fake.bridges if b.startswith(("callcore-agent-", "callcore-sup-"))]
+    assert not snoops(rig.fake)
+    assert rig.svc.snapshot()["queues"]["sales"]["waiting"] == 1, "the caller waits for the next operator"
+    assert cid in rig.fake.channels
+
+
+async def test_caller_hanging_up_from_a_session_bridge_is_not_an_ari_failure(rig: Rig) -> None:
+    session, cid = await session_on_call(rig)
+    rig.fake.remote_hangup(cid)
+    await rig.settle()
+    assert rig.svc.runtime.ari_errors == 0
+    assert rig.fake.bridges["callcore-agent-1001"].channels == [session]
+    assert rig.svc.agent_state("1001")["state"] == "wrap_up"
+
+
+async def test_removing_a_channel_that_already_left_counts_as_gone(rig: Rig) -> None:
+    from callcore.errors import AriBadRequest
+    await session_on_call(rig)
+    # the caller hangs up while the transfer is being carried out: Asterisk answers 400, not 404
+    rig.fake.fail_next("remove_channel", AriBadRequest("Channel not found", status=400))
+    await rig.svc.transfer("1001", queue="sales")
+    await rig.settle()
+    assert rig.fake.calls_to("remove_channel")
+    assert rig.svc.runtime.ari_errors == 0

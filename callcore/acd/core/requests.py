@@ -40,6 +40,20 @@ def agent(st: AcdState, agent_id: str) -> Agent:
     return a
 
 
+def session_agent(st: AcdState, login: str) -> Agent | None:
+    """The agent a persistent session's ``Stasis(callcore, agent-login, <login>)`` names: an agent id, or the
+    calling phone's endpoint (``agent1001`` or ``PJSIP/agent1001``) as the shipped ``*55`` dialplan passes it.
+    The live path and the resync path both resolve it here."""
+    a = st.agents.get(login)
+    if a is not None:
+        return a
+    for a in st.agents.values():
+        endpoint = a.config.endpoint
+        if endpoint and (endpoint == login or endpoint.split("/", 1)[-1] == login):
+            return a
+    return None
+
+
 def _withdraw_reservation(st: AcdState, a: Agent, now: float, out: Out) -> None:
     if a.state is not S.RESERVED or a.leg_id is None:
         return
