@@ -191,6 +191,15 @@ class Database:
                 table, records=records, columns=list(columns), schema_name=schema, timeout=self._t(timeout))
         return int(status.rsplit(" ", 1)[-1]) if status else 0
 
+    async def copy_stream(self, table: str, source: AsyncIterator[bytes], *, columns: Sequence[str],
+                          format: str = "text", timeout: float | None = None) -> int:
+        """``COPY table (columns) FROM STDIN`` of data already in COPY ``format`` (``text``, ``csv`` or
+        ``binary``), read from ``source`` as it is produced; the number of rows copied."""
+        async with translated():
+            status: str = await self._target.copy_to_table(table, source=source, columns=list(columns),
+                                                           format=format, timeout=self._t(timeout))
+        return int(status.rsplit(" ", 1)[-1]) if status else 0
+
     async def cursor(self, query: str, *args: Any, prefetch: int = 1000) -> AsyncIterator[Row]:
         """Rows streamed ``prefetch`` at a time (a connection inside a transaction)."""
         async with translated():
