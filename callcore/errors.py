@@ -114,11 +114,6 @@ class StoreError(CallcoreError):
     """A PostgreSQL operation failed."""
 
 
-class DatabaseUnavailable(StoreError, Unavailable):
-    """PostgreSQL cannot be reached (connection refused, dropped, timed out, shutting down, no free
-    connection slot). Work that needs it waits, retries or answers 503; routing does not need it."""
-
-
 class MigrationError(StoreError):
     """A migration cannot be applied (e.g. an applied migration was changed)."""
 
