@@ -231,6 +231,10 @@ class Database:
         async with translated():
             await self._target.add_listener(channel, callback)
 
+    def on_terminate(self, callback: Callable[[Any], None]) -> None:
+        """``callback(connection)`` when this connection is closed by the server or the network."""
+        self._target.add_termination_listener(callback)
+
     async def unlisten(self, channel: str, callback: Callable[[Any, int, str, str], None]) -> None:
         async with translated():
             await self._target.remove_listener(channel, callback)
