@@ -20,7 +20,6 @@ from callcore.acd.core.commands import (
     Notify,
     OriginateAgent,
     Play,
-    RemoveFromBridge,
     SetTimer,
     SetVariable,
     StartMoh,
@@ -254,8 +253,7 @@ def end_connected(st: AcdState, call: Call, now: float, out: Out, *, why: str,
     session = a is not None and a.session and call.agent_leg == a.session_channel
     if hang_caller:
         out.append(Hangup(call.channel, why))
-    if session and not hang_caller and call.bridge_id:
-        out.append(RemoveFromBridge(call.bridge_id, (call.channel,)))
+    # a caller who hung up has left the session bridge already (Asterisk would answer 400 to removing it)
     if not session:
         if hang_agent and call.agent_leg:
             out.append(Hangup(call.agent_leg, why))

@@ -45,7 +45,7 @@ from callcore.acd.core.events import (
     SupervisorRequest,
     TimerFired,
 )
-from callcore.acd.core.model import Agent, AgentConfig, AgentState, Call, QueueConfig
+from callcore.acd.core.model import AgentConfig, AgentState, Call, QueueConfig
 from callcore.acd.core.resync import resync
 from callcore.acd.core.state import AcdState
 
@@ -107,7 +107,7 @@ class Engine:
             case AgentDial():
                 callcontrol.dial(st, event, now, out)
             case AgentSessionConnected(agent_id=aid, channel_id=ch):
-                login = st.agents.get(aid) or _agent_by_endpoint(st, aid)
+                login = op.session_agent(st, aid)
                 if login is None:  # a phone dialled the login code with an unknown id: never leave it in silence
                     out.append(Journal("agent.session_refused", {"login": aid}, channel_id=ch))
                     out.append(Hangup(ch, "unknown-agent"))
@@ -216,7 +216,7 @@ class Engine:
     def _leg_gone(self, leg: str, now: float, out: Out, *, cause: str) -> None:
         st = self.state
         if leg in st.supervisors:
-            cf.drop_supervisor(st, leg, out)
+            op.supervisor_gone(st, leg, cause, out)
             return
         if leg in st.consults:
             callcontrol.consult_gone(st, leg, now, out, cause)
@@ -285,12 +285,3 @@ class Engine:
             return None
         return cf.call_info(self.state, call, now)
 
-
-def _agent_by_endpoint(st: AcdState, login: str) -> Agent | None:
-    """The agent whose phone is ``login`` (``agent1001`` or ``PJSIP/agent1001``): the dialplan's ``*55`` passes
-    the calling phone's endpoint name rather than an agent id."""
-    for a in st.agents.values():
-        endpoint = a.config.endpoint
-        if endpoint and (endpoint == login or endpoint.split("/", 1)[-1] == login):
-            return a
-    return None

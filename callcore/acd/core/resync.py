@@ -23,11 +23,12 @@ from callcore.acd.core.commands import (
 )
 from callcore.acd.core.events import LiveChannel, Resync
 from callcore.acd.core.model import Agent, AgentState, Call
-from callcore.acd.core.requests import session_disconnected
+from callcore.acd.core.requests import session_agent, session_disconnected
 from callcore.acd.core.state import AcdState
 
 Out = list[Command]
 S = AgentState
+SUP_BRIDGE = "callcore-sup-"
 
 
 def _priority(args: tuple[str, ...]) -> int:
@@ -66,14 +67,31 @@ def resync(st: AcdState, ev: Resync, now: float, out: Out) -> None:
     for c in live.values():
         if c.args[:1] in (("agent",), ("supervisor",)) and c.channel_id not in adopted_legs:
             out.append(Hangup(c.channel_id, "orphaned"))
+        elif c.args[:1] == ("snoop",) and (c.args[1:2] or ("",))[0] not in st.supervisors:
+            out.append(Hangup(c.channel_id, "orphaned"))  # a snoop whose supervisor's leg is gone
 
     for a in st.agents.values():
         _release_if_stuck(st, a, now, out)
+    _destroy_stale_bridges(st, ev, out)
+
+
+def _destroy_stale_bridges(st: AcdState, ev: Resync, out: Out) -> None:
+    """Session bridges whose operator has no live session any more, and supervision bridges of no live
+    supervision, are left over from before the outage: Asterisk keeps an application's bridges until the
+    application destroys them."""
+    sessions = {cf.agent_bridge(a.id) for a in st.agents.values() if a.session_channel is not None}
+    supervisions = {s.bridge_id for s in st.supervisors.values()}
+    for bridge in ev.bridges:
+        if bridge.startswith(cf.agent_bridge("")) and bridge not in sessions:
+            out.append(DestroyBridge(bridge))
+        elif bridge.startswith(SUP_BRIDGE) and bridge not in supervisions:
+            out.append(DestroyBridge(bridge))
 
 
 def _adopt_session(st: AcdState, c: LiveChannel, in_bridge: dict[str, str], now: float, out: Out) -> None:
-    a = st.agents.get(c.args[1])
+    a = session_agent(st, c.args[1])
     if a is None:
+        out.append(Journal("agent.session_refused", {"login": c.args[1]}, channel_id=c.channel_id))
         out.append(Hangup(c.channel_id, "unknown-agent"))
         return
     if a.session_channel == c.channel_id:
