@@ -16,7 +16,7 @@ from typing import IO, Any
 from callcore import clihelp
 from callcore.dialer import dnc
 from callcore.dialer.campaign import CampaignSettings, MachineHandling, Mode, RetryDelays
-from callcore.dialer.compliance import CallingWindow
+from callcore.dialer.compliance import CallingWindow, ZonePolicy
 from callcore.dialer.csvread import parse_map
 from callcore.dialer.store import DialerStore, settings_to_json
 from callcore.dialer.upload import UploadOptions, upload_leads
@@ -97,6 +97,13 @@ def build_settings(ns: argparse.Namespace) -> CampaignSettings:
         value = getattr(ns, name)
         if value is not None:
             kw[name] = value
+    policy = ns.zones or ("default-zone" if ns.default_zone else "column" if ns.zone_column else None)
+    if policy:
+        kw["zone_policy"] = ZonePolicy(policy)
+    if ns.default_zone:
+        kw["default_zone"] = ns.default_zone
+    if ns.zone_column:
+        kw["zone_column"] = ns.zone_column
     if ns.amd:
         kw["amd"] = True
     if ns.keypress:
@@ -113,6 +120,12 @@ def _campaign_parser() -> argparse.ArgumentParser:
     c.add_argument("--queue", help="queue whose operators take the answered calls")
     c.add_argument("--caller-id", required=True, help="number shown to the called person")
     c.add_argument("--window", help="calling window in the lead's local time, e.g. 09:00-21:00")
+    c.add_argument("--zones", choices=[p.value for p in ZonePolicy],
+                   help="numbers with several possible time zones: strictest (window open in all of them, the "
+                        "default), default-zone (--default-zone when it is one of them), column (--zone-column)")
+    c.add_argument("--default-zone", dest="default_zone", help="IANA zone for --zones default-zone")
+    c.add_argument("--zone-column", dest="zone_column",
+                   help="lead file column naming each lead's IANA zone, for --zones column")
     c.add_argument("--max-attempts", type=int, dest="max_attempts")
     c.add_argument("--per-day", type=int, dest="max_attempts_per_number_per_day",
                    help="attempts per number per local day")
@@ -164,16 +177,21 @@ async def _ambiguity(conn: Any, name: str, out: IO[str]) -> None:
     from callcore.store.sqlfiles import load_sql
 
     c = await DialerStore(conn).get_campaign(name)
-    row = await conn.fetchrow(load_sql("callcore.dialer", "campaign_ambiguous_zones"), c.id)
+    s = c.settings
+    print(s.zone_rule.text(), file=out)
+    row = await conn.fetchrow(load_sql("callcore.dialer", "campaign_ambiguous_zones"), c.id, s.default_zone)
     if row is None or not row["n"]:
         return
     zones = list(row["zones"])
-    print(ambiguity_note(int(row["n"]), int(row["widest"]), ambiguity_sample(row["sample"], zones)), file=out)
-    w = c.settings.window
+    print(ambiguity_note(int(row["n"]), int(row["widest"]), ambiguity_sample(row["sample"], zones), s.zone_rule,
+                         int(row["by_default"])), file=out)
+    w = s.window
     day = time.time() // 86_400 * 86_400
-    hours = shared_open_hours(w, zones, day)
+    dial = s.dial_zones(zones)
+    hours = shared_open_hours(w, dial, day)
+    how = f"open in all {len(dial)} zones at once" if len(dial) > 1 else f"by the clock of {dial[0]}"
     print(f"note: with the window {w.start:%H:%M}-{w.end:%H:%M} such a lead can be dialled {hours:.1f} h a day "
-          f"(open in all {len(zones)} zones at once)", file=out)
+          f"({how})", file=out)
 
 
 def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str] | None = None,
@@ -221,7 +239,8 @@ def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str]
                                   "contact_rate": r.contact_rate, "leads": r.leads_by_state,
                                   "leads_remaining": r.leads_remaining,
                                   "abandoned_24h": [r.abandoned_24h, r.answered_24h],
-                                  "abandoned_30d": [r.abandoned_30d, r.answered_30d]}), file=out)
+                                  "abandoned_30d": [r.abandoned_30d, r.answered_30d],
+                                  "zone_policy": r.zone_policy}), file=out)
             else:
                 print("\n".join(r.lines()), file=out)
                 await _ambiguity(conn, ns.name, out)

@@ -29,7 +29,7 @@ from callcore.dialer.campaign import (
     Outcome,
     RetryDelays,
 )
-from callcore.dialer.compliance import CallingWindow
+from callcore.dialer.compliance import CallingWindow, ZonePolicy, ZoneRule
 from callcore.errors import Conflict, InputError, NotFound
 from callcore.store.sqlfiles import load_sql
 
@@ -93,6 +93,8 @@ def settings_from_json(data: Mapping[str, Any]) -> CampaignSettings:
             kw["machine_handling"] = MachineHandling(kw["machine_handling"])
     except ValueError as exc:
         raise InputError(str(exc), field="mode") from None
+    if "zone_policy" in kw:
+        kw["zone_policy"] = ZoneRule.from_json(kw).policy
     if "window" in kw:
         kw["window"] = CallingWindow.parse(str(kw["window"]))
     if "retry" in kw:
@@ -211,6 +213,7 @@ class CampaignReport:
     abandoned_24h: int
     answered_30d: int
     abandoned_30d: int
+    zone_policy: str = ZonePolicy.STRICTEST.value
 
     @property
     def attempts(self) -> int:
@@ -422,7 +425,7 @@ class DialerStore:
         leads = {r["state"]: int(r["n"]) for r in await self.pool.fetch(load_sql(PKG, "report_leads"), c.id)}
         a24, b24 = await self.abandon_counts(c.id, now - DAY)
         a30, b30 = await self.abandon_counts(c.id, now - 30 * DAY)
-        return CampaignReport(c.name, c.state, attempts, leads, a24, b24, a30, b30)
+        return CampaignReport(c.name, c.state, attempts, leads, a24, b24, a30, b30, c.settings.zone_policy.value)
 
     # callbacks (dialer dispositions and the inbound callback keypress)
     async def add_callback(self, *, due_at: float, lead_id: int | None = None,
