@@ -130,6 +130,8 @@ class ProjectingJournal:
                                         "call.disposition", "call.transferred", "call.closed"):
             await self._call_update(ev, when)
         elif ev.type == "call.callback":
+            if ev.call_id:  # the caller left the queue for a callback: this call is over
+                await self._call_update(ev, when)
             await self.pool.execute(load_sql("callcore.service", "inbound_callback_add"),
                                     str(p.get("caller_number", "")), ev.queue, ev.agent_id,
                                     _dt(float(p.get("callback_at") or ev.ts)),
@@ -139,6 +141,9 @@ class ProjectingJournal:
         from callcore.directory import records
 
         p = ev.payload
+        ended = p.get("ended_at")
+        if isinstance(ended, int | float) and ev.type != "call.answered":
+            when = _dt(float(ended))  # a call found gone after an outage ended when last known alive
         try:
             if ev.type == "call.answered":
                 agent = str(p.get("agent") or ev.agent_id or "")
@@ -156,7 +161,7 @@ class ProjectingJournal:
                 await records.record_call_ended(self.pool, call_id=ev.call_id or "", ended_at=when,
                                                 outcome=str(p.get("outcome") or "unknown-during-outage"))
             else:
-                outcome = {"call.ended": "answered", "call.abandoned": "abandoned",
+                outcome = {"call.ended": "answered", "call.abandoned": "abandoned", "call.callback": "callback",
                            "call.overflowed": "overflowed", "call.transferred": "transferred"}[ev.type]
                 await records.record_call_ended(self.pool, call_id=ev.call_id or "", ended_at=when,
                                                 outcome=outcome)
