@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
 from aiohttp import web
 
@@ -76,7 +75,7 @@ async def authenticate(request: web.Request, *, allow_query: bool = False) -> Pr
     found = static.get(_digest(token))
     if found is not None:
         return found
-    db: Any = request.app[POOL]
+    db = request.app[POOL]
     if db is not None:
         agent = await store.agent_for_token(db, token)
         if agent is not None:
