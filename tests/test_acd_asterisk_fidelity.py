@@ -223,3 +223,87 @@ async def test_removing_a_channel_that_already_left_counts_as_gone(rig: Rig) -> 
     await rig.settle()
     assert rig.fake.calls_to("remove_channel")
     assert rig.svc.runtime.ari_errors == 0
+
+
+def journaled(rig: Rig, type_: str) -> list[str | None]:
+    return [e.agent_id for e in rig.journal.events if e.type == type_]
+
+
+async def ring_and_answer(rig: Rig) -> tuple[str, str]:
+    await rig.svc.login("1001")
+    await rig.svc.login("1002")
+    cid = rig.fake.inject_call("+15550001")
+    await rig.settle()
+    (leg,) = rig.originated()
+    return cid, leg
+
+
+async def test_agent_leg_gone_before_the_bridge_requeues_the_caller(rig: Rig) -> None:
+    cid, leg = await ring_and_answer(rig)
+    agent = rig.svc.engine.state.calls[cid].legs[leg]
+    rig.fake.answer_originated(leg)
+    rig.fake.remote_hangup(leg)  # the agent's phone drops 200 ms after its ACK, before AddToBridge
+    await rig.settle()
+    assert journaled(rig, "call.answered") == []
+    assert journaled(rig, "call.bridge_failed") == [agent]
+    assert rig.svc.agent_state(agent)["misses"] == 1
+    call = rig.svc.engine.state.calls[cid]
+    assert call.status == "waiting" and rig.fake.moh.get(cid)
+    # the caller is offered at once to the other operator, and answered only once bridged
+    (_, leg2) = rig.originated()
+    other = call.legs[leg2]
+    assert other != agent
+    rig.fake.answer_originated(leg2)
+    await rig.settle()
+    assert set(rig.fake.bridges[f"callcore-{cid}"].channels) == {cid, leg2}
+    assert journaled(rig, "call.answered") == [other]
+    assert rig.svc.snapshot()["queues"]["sales"]["answered"] == 1
+
+
+async def test_refused_bridge_then_agent_stasis_end_requeues_the_caller(rig: Rig) -> None:
+    from callcore.errors import AriUnprocessable
+    cid, leg = await ring_and_answer(rig)
+    rig.fake.fail_next("add_channel", AriUnprocessable("Channel not in Stasis application", status=422))
+    rig.fake.answer_originated(leg)
+    await rig.settle()
+    assert journaled(rig, "call.answered") == [] and rig.svc.engine.state.calls[cid].status == "connected"
+    rig.fake.remote_hangup(leg)
+    await rig.settle()
+    assert rig.svc.engine.state.calls[cid].status == "waiting"
+    assert journaled(rig, "call.answered") == [] and len(journaled(rig, "call.bridge_failed")) == 1
+    assert rig.svc.runtime.ari_errors == 0
+
+
+async def test_refused_bridge_with_no_party_reported_gone_is_given_up(rig: Rig) -> None:
+    from callcore.errors import AriBadRequest
+    cid, leg = await ring_and_answer(rig)
+    rig.fake.fail_next("add_channel", AriBadRequest("Channel not found", status=400))
+    rig.fake.answer_originated(leg)
+    await rig.settle()
+    assert f"bridge:{cid}" in rig.svc.runtime.pending_timers()
+    rig.clock.advance(2)
+    rig.svc.runtime.fire(f"bridge:{cid}")
+    await rig.settle()
+    assert leg not in rig.fake.channels, "the agent's leg is not left open"
+    assert journaled(rig, "call.answered") == []
+    assert rig.svc.engine.state.calls[cid].status == "waiting"
+    assert len(rig.originated()) == 2, "the caller is offered again"
+
+
+async def test_caller_gone_before_the_bridge_is_an_abandon(rig: Rig) -> None:
+    cid, leg = await ring_and_answer(rig)
+    agent = rig.svc.engine.state.calls[cid].legs[leg]
+    rig.fake.answer_originated(leg)
+    rig.fake.remote_hangup(cid)
+    await rig.settle()
+    assert journaled(rig, "call.answered") == [] and journaled(rig, "call.ended") == []
+    assert [e.payload["why"] for e in rig.journal.events if e.type == "call.abandoned"] == ["hangup-before-bridge"]
+    assert leg not in rig.fake.channels
+    assert rig.svc.agent_state(agent)["state"] == "available"
+    snap = rig.svc.snapshot()["queues"]["sales"]
+    assert snap["abandoned"] == 1 and snap["answered"] == 0
+
+
+async def test_session_caller_is_answered_once_in_the_session_bridge(rig: Rig) -> None:
+    await session_on_call(rig)
+    assert len(journaled(rig, "call.answered")) == 1

@@ -281,6 +281,11 @@ async def revoke_agent_token(db: Db, agent_id: str) -> None:
         raise NotFound(f"agent {agent_id!r} does not exist")
 
 
+async def agent_tokens(db: Db) -> dict[str, str]:
+    """``{sha256 of the token: agent id}`` of every agent that has a token."""
+    return {str(r["token_hash"]): str(r["id"]) for r in await db.fetch(sql("token_list"))}
+
+
 async def agent_for_token(db: Db, token: str) -> str | None:
     """The agent id owning ``token``, or None."""
     if not token.startswith("cca_"):

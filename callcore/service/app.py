@@ -118,8 +118,10 @@ class Service:
         try:
             self.pool = await open_pool(dsn, s.db_pool_size)
         except Exception as exc:
+            # PostgreSQL down at start-up: a pool that connects when it is back (every user of the pool
+            # handles its absence: retries in the background, 503 on the API)
             log.warning("database_pool_unavailable", error=str(exc))
-            self.pool = None
+            self.pool = await open_pool(dsn, s.db_pool_size, lazy=True)
         self.journal = PgJournal(dsn, s, clock=self.clock)
         await self.journal.start()
         self.sink = ProjectingJournal(self.journal, self.pool, instance=s.instance_id)

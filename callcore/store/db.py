@@ -199,10 +199,10 @@ class Database:
                 table, records=records, columns=list(columns), schema_name=schema, timeout=self._t(timeout))
         return int(status.rsplit(" ", 1)[-1]) if status else 0
 
-    async def copy_stream(self, table: str, source: Any, *, columns: Sequence[str], format: str = "text",
-                          timeout: float | None = None) -> int:
-        """``COPY table (columns) FROM STDIN`` of already encoded data (``source``: bytes, a file or an
-        async iterable of bytes) in ``format``; the number of rows copied."""
+    async def copy_stream(self, table: str, source: AsyncIterator[bytes], *, columns: Sequence[str],
+                          format: str = "text", timeout: float | None = None) -> int:
+        """``COPY table (columns) FROM STDIN`` of data already in COPY ``format`` (``text``, ``csv`` or
+        ``binary``), read from ``source`` as it is produced; the number of rows copied."""
         async with translated():
             status: str = await self._target.copy_to_table(table, source=source, columns=list(columns),
                                                            format=format, timeout=self._t(timeout))
@@ -265,13 +265,14 @@ def database(target: Database | Any, *, timeout: float | None = None) -> Databas
     return target if isinstance(target, Database) else Database(target, timeout=timeout)
 
 
-async def open_pool(dsn: str, size: int, *, timeout: float | None = None) -> Database:
+async def open_pool(dsn: str, size: int, *, timeout: float | None = None, lazy: bool = False) -> Database:
     """A pool of at most ``size`` connections (json/jsonb as Python objects); DatabaseUnavailable when
-    PostgreSQL cannot be reached."""
+    PostgreSQL cannot be reached. ``lazy``: open no connection now (the pool exists while PostgreSQL is
+    down, and connects when first used)."""
     from callcore.store.pg import create_pool
 
     async with translated():
-        pool = await create_pool(dsn, size)
+        pool = await create_pool(dsn, size, lazy=lazy)
     return Database(pool, timeout=timeout)
 
 

@@ -141,6 +141,17 @@ class Sessions:
         self._checked[key] = time.monotonic()
         return session
 
+    async def reload(self, db: Any) -> int:
+        """Cache every unexpired session of PostgreSQL (at start and periodically), so that a session opened
+        on any instance keeps working here while PostgreSQL is unreachable; sessions gone from the table
+        (signed out elsewhere) leave the cache. Returns how many are cached."""
+        rows = await db.fetch(sql("session_list_active"))
+        now = time.monotonic()
+        self._cache = {r["id_hash"]: Session(r["login"], r["role"], r["csrf"], r["expires_at"].timestamp(),
+                                             r["endpoint"]) for r in rows}
+        self._checked = dict.fromkeys(self._cache, now)
+        return len(self._cache)
+
     def _drop(self, key: str) -> None:
         self._cache.pop(key, None)
         self._checked.pop(key, None)

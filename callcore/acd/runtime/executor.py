@@ -48,7 +48,9 @@ from callcore.acd.core.events import (
     AgentLegHungUp,
     AgentSessionConnected,
     AgentSessionDisconnected,
+    BridgeFailed,
     CallArrived,
+    CallBridged,
     CallerHungUp,
     DtmfReceived,
     EndpointRegistration,
@@ -336,6 +338,10 @@ class AcdRuntime:
         except AriError as exc:
             if isinstance(cmd, OriginateAgent | Snoop):
                 self._setup_failed(cmd, exc)
+            elif isinstance(cmd, AddToBridge) and cmd.confirm and not isinstance(exc, AriUnavailable):
+                # one party left before the bridge (400 Channel not found, 422 not in Stasis): not answered
+                log.info("acd.bridge_refused", call_id=cmd.confirm, error=str(exc))
+                self.feed_core(BridgeFailed(cmd.confirm, str(exc)))
             elif isinstance(exc, AriNotFound | AriConflict) or _left_already(cmd, exc):
                 log.info("acd.ari_gone", command=type(cmd).__name__, error=str(exc))
             else:
@@ -387,6 +393,8 @@ class AcdRuntime:
                 await ari.create_bridge(bid, type=btype)
             case AddToBridge(bridge_id=bid, channels=chans, role=role):
                 await ari.add_channel(bid, list(chans), role=role)
+                if cmd.confirm:
+                    self.feed_core(CallBridged(cmd.confirm))
             case RemoveFromBridge(bridge_id=bid, channels=chans):
                 await ari.remove_channel(bid, list(chans))
             case DestroyBridge(bridge_id=bid):
