@@ -1,9 +1,10 @@
 """Plumbing shared by the ``callcore`` subcommands that work on the database.
 
-A subcommand builds an ``Action`` (a coroutine function taking one asyncpg connection) and hands it to
-``run_action``, which runs it through a ``Runner``: ``with_db`` by default (the configured or discovered
-database, see ``callcore.store.pg.resolve_database``), or any coroutine function with the same shape
-(tests pass one bound to their own DSN).
+A subcommand builds an ``Action`` (a coroutine function taking one database connection, a
+``callcore.store.db.Database``) and hands it to ``run_action``, which runs it through a ``Runner``: ``with_db``
+by default (the configured or discovered database, see ``callcore.store.pg.resolve_database``), or any
+coroutine function with the same shape (tests pass one bound to their own DSN; a bare driver connection is
+wrapped, so every error still goes through the boundary's table).
 
 Exit codes: 0 done, 1 failed (not found, conflict, database trouble), 2 bad input or bad configuration
 (the message names the field or the setting).
@@ -15,13 +16,16 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
-from callcore.errors import CallcoreError, ConfigError, InputError, StoreError
+from callcore.errors import CallcoreError, ConfigError, InputError, SchemaMissing, StoreError
 
-Db = Any
-Action = Callable[[Db], Awaitable[None]]
-Runner = Callable[[Action], Coroutine[Any, Any, None]]
+if TYPE_CHECKING:
+    from callcore.store.db import Database
+
+Db: TypeAlias = "Database"
+Action = Callable[["Database"], Awaitable[None]]
+Runner = Callable[[Callable[[Any], Awaitable[None]]], Coroutine[Any, Any, None]]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -34,10 +38,9 @@ async def with_db(action: Action, *, migrate_first: bool = False, tables: str = 
     ``migrate_first`` applies pending migrations before the action (idempotent, under the migration lock).
     ``tables`` names the missing tables in the hint given when the schema is absent.
     """
-    import asyncpg
-
     from callcore.config import load_settings
     from callcore.logs import configure_logging
+    from callcore.store.db import connect
     from callcore.store.migrate import migrate
     from callcore.store.pg import resolve_database
 
@@ -47,29 +50,30 @@ async def with_db(action: Action, *, migrate_first: bool = False, tables: str = 
                       stream=sys.stderr)
     resolved = await resolve_database(settings.database_url.reveal(), purpose="service")
     try:
-        conn = await asyncpg.connect(resolved.dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
+        db = await connect(resolved.dsn, codecs=False)
+    except StoreError as exc:
         await resolved.stop()
         raise StoreError(f"cannot use the database: {exc}") from exc
     try:
         if migrate_first:
-            await migrate(conn)
-        await action(conn)
-    except asyncpg.UndefinedTableError:
+            await migrate(db.raw)
+        await action(db)
+    except SchemaMissing:
         raise StoreError(f"the database has no {tables} tables: run 'callcore db migrate'") from None
-    except BrokenPipeError:
-        raise   # the reader of our output went away (``| head``): not a database problem
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise StoreError(f"database error: {exc}") from exc
     finally:
-        await conn.close()
+        await db.close()
         await resolved.stop()
 
 
 def run_action(prog: str, action: Action, err: IO[str], runner: Runner | None = None) -> int:
     """Run ``action`` through ``runner`` (default ``with_db``); print a failure on ``err``; exit code."""
+    from callcore.store.db import database
+
+    async def on_database(conn: Any) -> None:
+        await action(database(conn))
+
     try:
-        asyncio.run((runner or with_db)(action))
+        asyncio.run((runner or with_db)(on_database))
     except (InputError, ConfigError) as exc:
         print(f"{prog}: {exc}", file=err)
         return EXIT_USAGE

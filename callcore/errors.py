@@ -116,3 +116,36 @@ class StoreError(CallcoreError):
 
 class MigrationError(StoreError):
     """A migration cannot be applied (e.g. an applied migration was changed)."""
+
+
+# The classes below are what ``callcore.store.db`` turns driver errors into (its ``ERROR_TABLE``); nothing
+# outside ``callcore.store`` sees an asyncpg exception.
+
+
+class DatabaseUnavailable(StoreError, Unavailable):
+    """PostgreSQL cannot be used right now (connection refused or lost, timeout, server shutting down or out
+    of connections, serialization failure or deadlock): retrying later can succeed."""
+
+
+class UniqueViolation(StoreError, Conflict):
+    """A row with the same key already exists. ``constraint`` names the unique constraint when known."""
+
+    def __init__(self, message: str, *, constraint: str | None = None) -> None:
+        self.constraint = constraint
+        super().__init__(message)
+
+
+class ReferenceMissing(StoreError, NotFound):
+    """A foreign key points at a row that does not exist."""
+
+
+class DataRejected(StoreError, InputError):
+    """PostgreSQL refused a value (check or not-null constraint, bad text or number for the column type).
+    ``field`` names the column or constraint when PostgreSQL said which."""
+
+    def __init__(self, problem: str, *, where: str | None = None, field: str | None = None) -> None:
+        InputError.__init__(self, problem, where=where, field=field)
+
+
+class SchemaMissing(StoreError):
+    """A table or column the query needs does not exist (migrations not applied)."""

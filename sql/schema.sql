@@ -188,9 +188,10 @@ CREATE TABLE IF NOT EXISTS campaigns (
     caller_id   text NOT NULL DEFAULT '',
     settings    jsonb NOT NULL DEFAULT '{}'::jsonb,
     state       text NOT NULL DEFAULT 'created'
-                CHECK (state IN ('created', 'running', 'paused', 'stopped')),
+                CHECK (state IN ('created', 'running', 'paused', 'stopped', 'archived')),
     created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    archived_at timestamptz     -- 0009: set when archived (never dialled again, history kept)
 );
 
 CREATE TABLE IF NOT EXISTS uploads (

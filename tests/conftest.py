@@ -4,7 +4,8 @@ PostgreSQL: ``pg_server`` (session) is the admin DSN of a server: ``CALLCORE_TES
 else the local server on 127.0.0.1:5432 (trust auth), else a private throwaway cluster started from the
 machine's PostgreSQL binaries and stopped at the end of the session (``CALLCORE_TEST_DATABASE_URL=private``
 forces the private cluster). ``pg_dsn`` is a fresh database
-``cc_test_<hex>`` with every migration applied, dropped afterwards; ``pg_pool`` an asyncpg pool on it;
+``cc_test_<hex>`` with every migration applied, dropped afterwards; ``pg_pool`` a ``callcore.store.db.Database``
+(pool of 4) on it;
 ``pg_empty_dsn`` a fresh database with no migrations applied.
 Tests using them are marked ``postgres`` automatically. asyncpg is only imported when they run.
 """
@@ -17,9 +18,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from callcore.store.db import Database
 
 PG_FIXTURES = {"pg_server", "pg_dsn", "pg_pool", "pg_empty_dsn"}
 
@@ -92,11 +96,11 @@ async def pg_dsn(pg_server: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def pg_pool(pg_dsn: str) -> AsyncIterator[Any]:
-    from callcore.store.pg import create_pool
+async def pg_pool(pg_dsn: str) -> AsyncIterator[Database]:
+    from callcore.store.db import open_pool
 
-    pool = await create_pool(pg_dsn, 4)
+    db = await open_pool(pg_dsn, 4)
     try:
-        yield pool
+        yield db
     finally:
-        await pool.close()
+        await db.close()

@@ -161,7 +161,7 @@ async def test_supervisor_snoop_on_agent_call(sim: SimAsterisk, mode: str) -> No
             assert not [c for c in sim.engine.channels.values() if c.kind == "snoop"]
         else:
             (snoop,) = [c for c in sim.engine.channels.values() if c.kind == "snoop"]
-            assert snoop.snoop_of == leg and snoop.id == f"{sup_leg}-snoop"
+            assert snoop.snoop_of == leg and snoop.id == f"snoop-{sup_leg}"
             assert (await bridge_members(rig))[f"callcore-sup-{sup_leg}"] == {snoop.id, sup_leg}
         await sim.hangup(cid)
         await rig.until(lambda: sup_leg not in sim.engine.channels, "supervisor leg ends with the call")

@@ -4,13 +4,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 
 from callcore.directory import records, store
 from callcore.directory.model import build_agent, build_queue
 from callcore.directory.notify import RELOAD_ALL, listen_config_changes
-from callcore.errors import Conflict, InputError, NotFound
+from callcore.errors import Conflict, DataRejected, InputError, NotFound
 
 pytestmark = pytest.mark.postgres
 
@@ -168,7 +167,7 @@ async def test_changes_notify_listeners(pg_dsn: str, pg_pool: Any) -> None:
 
 
 async def test_schema_rejects_bad_ticket_type_directly(pg_pool: Any) -> None:
-    with pytest.raises(asyncpg.CheckViolationError):
+    with pytest.raises(DataRejected):
         await pg_pool.execute("INSERT INTO tickets (agent_id, type, text) VALUES ('1', 'x', 'y')")
 
 

@@ -67,3 +67,40 @@ def test_the_check_catches_a_shell_import(tmp_path: Path) -> None:
              if isinstance(n, ast.Import | ast.ImportFrom)}
     bad = {m for m in names if m and (m.split(".")[0] in FORBIDDEN or (m.startswith("callcore") and m not in ALLOWED))}
     assert bad == {"asyncio", "callcore.dialer.store"}
+
+
+# --- the database boundary --------------------------------------------------------------------------------
+
+# Modules allowed to talk to asyncpg outside callcore/store: none (every query goes through callcore.store.db).
+NOT_YET_ON_THE_BOUNDARY: set[str] = set()
+
+
+def asyncpg_importers() -> set[str]:
+    out = set()
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT.parent).as_posix()
+        if rel.startswith("callcore/store/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.split(".")[0] == "asyncpg" for n in names):
+                out.add(rel)
+    return out
+
+
+def test_only_the_store_imports_asyncpg() -> None:
+    assert asyncpg_importers() <= NOT_YET_ON_THE_BOUNDARY
+
+
+def test_only_the_store_matches_driver_errors_by_name() -> None:
+    """No module outside callcore/store recognises a database error by its class name."""
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT.parent).as_posix()
+        text = path.read_text(encoding="utf-8")
+        if not rel.startswith("callcore/store/") and any(
+                name in text for name in ("ViolationError", "UndefinedTableError", "ConnectionDoesNotExistError",
+                                          "CannotConnectNowError", "InterfaceError\"", "InterfaceError'")):
+            offenders.append(rel)
+    assert set(offenders) <= NOT_YET_ON_THE_BOUNDARY

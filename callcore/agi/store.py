@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
 from callcore.agi.routing import DidRoute, Holiday, HoursWindow, RouteFacts
-from callcore.errors import StoreError
+from callcore.errors import SchemaMissing
 from callcore.store.sqlfiles import load_sql
+
+if TYPE_CHECKING:
+    from callcore.store.db import Database, Row
 
 log = structlog.get_logger(__name__)
 PKG = "callcore.agi"
@@ -34,27 +37,16 @@ class AgiStore(Protocol):
     async def add_callback(self, number: str, queue: str, due_at: dt.datetime, note: str) -> bool: ...
 
 
-def _missing_relation(exc: BaseException) -> bool:
-    return type(exc).__name__ in ("UndefinedTableError", "UndefinedColumnError")
-
-
 class PgAgiStore:
-    """AgiStore on an asyncpg pool. Every query has a timeout; driver errors become StoreError."""
+    """AgiStore on the database. Every query has a timeout; failures are the boundary's StoreErrors, a
+    table or column an older schema lacks is ``SchemaMissing``."""
 
-    def __init__(self, pool: Any, timeout: float = QUERY_TIMEOUT) -> None:
-        self._pool = pool
+    def __init__(self, db: Database, timeout: float = QUERY_TIMEOUT) -> None:
+        self._db = db
         self._timeout = timeout
 
-    async def _fetch(self, name: str, *args: Any) -> list[Any]:
-        try:
-            rows: list[Any] = await self._pool.fetch(load_sql(PKG, name), *args, timeout=self._timeout)
-            return rows
-        except StoreError:
-            raise
-        except Exception as exc:
-            if _missing_relation(exc):
-                raise _MissingRelation(f"{name}: {exc}") from exc
-            raise StoreError(f"{name}: {exc}") from exc
+    async def _fetch(self, name: str, *args: Any) -> list[Row]:
+        return await self._db.fetch(load_sql(PKG, name), *args, timeout=self._timeout)
 
     async def route_facts(self, dids: list[str], callers: list[str], now: dt.datetime) -> RouteFacts:
         did_rows = await self._fetch("route_did", dids)
@@ -74,18 +66,18 @@ class PgAgiStore:
         source = "calls"
         try:
             rows = await self._fetch("lookup_calls", callers)
-        except _MissingRelation:
+        except SchemaMissing:
             source = "events"
             rows = await self._fetch("lookup_events", callers)
         calls = rows[0] if rows else None
         try:
             tickets = await self._fetch("lookup_tickets", callers)
             open_tickets = int(tickets[0]["open_tickets"]) if tickets else 0
-        except _MissingRelation:
+        except SchemaMissing:
             open_tickets = 0
         try:
             vip = await self._fetch("route_vip", callers)
-        except _MissingRelation:
+        except SchemaMissing:
             vip = []
         name = (calls["caller_name"] if calls else None) or (vip[0]["name"] if vip else "") or ""
         return CallerInfo(name=name, calls=int(calls["calls"]) if calls else 0,
@@ -98,7 +90,3 @@ class PgAgiStore:
 
     async def add_callback(self, number: str, queue: str, due_at: dt.datetime, note: str) -> bool:
         return bool(await self._fetch("callback_insert", number, queue, due_at, note))
-
-
-class _MissingRelation(StoreError):
-    """A table or column the query needs does not exist (an older or partial schema)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from callcore.dialer import compliance
-from callcore.dialer.compliance import CallingWindow, Refusal
+from callcore.dialer.compliance import CallingWindow, Refusal, ZonePolicy
 from callcore.errors import InputError
 
 MIN_RING_TIMEOUT = 15.0
@@ -118,6 +118,9 @@ class CampaignSettings:
     abandon_lockout: float = compliance.ABANDON_LOCKOUT_SECONDS
     connect_grace: float = 2.0
     wrapup: float = 5.0
+    zone_policy: ZonePolicy = ZonePolicy.STRICTEST  # leads with several possible time zones
+    default_zone: str = ""   # zone_policy default-zone: this IANA zone, when it is one of the lead's zones
+    zone_column: str = ""    # zone_policy column: the lead file's column naming each lead's IANA zone
 
     def __post_init__(self) -> None:
         if not self.caller_id.strip():
@@ -140,6 +143,15 @@ class CampaignSettings:
             raise InputError("agentless campaigns need at least one line", field="agentless_lines")
         if self.connect_grace < 0 or self.wrapup < 0 or self.abandon_lockout < 0:
             raise InputError("durations must not be negative", field="connect_grace")
+        compliance.ZoneRule(self.zone_policy, self.default_zone, self.zone_column)   # validates them
+
+    @property
+    def zone_rule(self) -> compliance.ZoneRule:
+        return compliance.ZoneRule(self.zone_policy, self.default_zone, self.zone_column)
+
+    def dial_zones(self, zones: Sequence[str]) -> tuple[str, ...]:
+        """The zones whose local time the calling window is checked in, for a lead with these zones."""
+        return compliance.resolve_zones(zones or ("UTC",), self.zone_policy, self.default_zone)
 
 
 # --- outcomes --------------------------------------------------------------------------------------
@@ -229,7 +241,8 @@ def dial_refusal(settings: CampaignSettings, lead: Lead, at: float, on_dnc_list:
     A scheduled callback was promised to the customer, so it is exempt from the per-lead attempt cap
     (but not from the daily cap per number, the lockout, DNC or the calling window).
     """
-    primary_zone = lead.zones[0] if lead.zones else "UTC"
+    zones = settings.dial_zones(lead.zones)
+    primary_zone = zones[0]
     return (
         compliance.check_dnc(on_dnc_list)
         or (None if lead.status is LeadStatus.CALLBACK
@@ -239,7 +252,7 @@ def dial_refusal(settings: CampaignSettings, lead: Lead, at: float, on_dnc_list:
             settings.max_attempts_per_number_per_day, at, primary_zone)
         or compliance.check_abandon_lockout(lead.last_abandoned_at, at, settings.mode.operator_guaranteed,
                                             settings.abandon_lockout)
-        or compliance.check_window(settings.window, lead.zones or ("UTC",), at)
+        or compliance.check_window(settings.window, zones, at)
     )
 
 
@@ -290,7 +303,7 @@ def apply_outcome(settings: CampaignSettings, lead: Lead, outcome: Outcome, at: 
         lead = dataclasses.replace(lead, last_abandoned_at=at)
         delay = 0.0 if settings.mode.operator_guaranteed else settings.abandon_lockout
     elif outcome is Outcome.OUTSIDE_WINDOW:
-        nxt = compliance.next_window_open(settings.window, lead.zones or ("UTC",), at)
+        nxt = compliance.next_window_open(settings.window, settings.dial_zones(lead.zones), at)
         if nxt is None:
             return _final(lead, outcome, FinalReason.NO_COMMON_WINDOW)
         return dataclasses.replace(lead, status=LeadStatus.SCHEDULED, next_attempt_at=nxt,

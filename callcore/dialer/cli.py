@@ -16,11 +16,12 @@ from typing import IO, Any
 from callcore import clihelp
 from callcore.dialer import dnc
 from callcore.dialer.campaign import CampaignSettings, MachineHandling, Mode, RetryDelays
-from callcore.dialer.compliance import CallingWindow
+from callcore.dialer.compliance import CallingWindow, ZonePolicy
 from callcore.dialer.csvread import parse_map
 from callcore.dialer.store import DialerStore, settings_to_json
 from callcore.dialer.upload import UploadOptions, upload_leads
 from callcore.errors import InputError
+from callcore.store.db import Database
 
 Action = clihelp.Action
 Runner = clihelp.Runner
@@ -97,6 +98,13 @@ def build_settings(ns: argparse.Namespace) -> CampaignSettings:
         value = getattr(ns, name)
         if value is not None:
             kw[name] = value
+    policy = ns.zones or ("default-zone" if ns.default_zone else "column" if ns.zone_column else None)
+    if policy:
+        kw["zone_policy"] = ZonePolicy(policy)
+    if ns.default_zone:
+        kw["default_zone"] = ns.default_zone
+    if ns.zone_column:
+        kw["zone_column"] = ns.zone_column
     if ns.amd:
         kw["amd"] = True
     if ns.keypress:
@@ -113,6 +121,12 @@ def _campaign_parser() -> argparse.ArgumentParser:
     c.add_argument("--queue", help="queue whose operators take the answered calls")
     c.add_argument("--caller-id", required=True, help="number shown to the called person")
     c.add_argument("--window", help="calling window in the lead's local time, e.g. 09:00-21:00")
+    c.add_argument("--zones", choices=[p.value for p in ZonePolicy],
+                   help="numbers with several possible time zones: strictest (window open in all of them, the "
+                        "default), default-zone (--default-zone when it is one of them), column (--zone-column)")
+    c.add_argument("--default-zone", dest="default_zone", help="IANA zone for --zones default-zone")
+    c.add_argument("--zone-column", dest="zone_column",
+                   help="lead file column naming each lead's IANA zone, for --zones column")
     c.add_argument("--max-attempts", type=int, dest="max_attempts")
     c.add_argument("--per-day", type=int, dest="max_attempts_per_number_per_day",
                    help="attempts per number per local day")
@@ -138,6 +152,12 @@ def _campaign_parser() -> argparse.ArgumentParser:
         s.add_argument("--json", action="store_true")
     for name in ("start", "pause", "stop"):
         sub.add_parser(name, help=f"{name} a campaign").add_argument("name")
+    sub.add_parser("archive", help="stop dialing a campaign for good, keeping its leads and reports"
+                   ).add_argument("name")
+    d = sub.add_parser("delete", help="delete a campaign with its leads, uploads and callbacks (refused while "
+                       "it runs or has calls in progress; a campaign with dial attempts needs --force)")
+    d.add_argument("name")
+    d.add_argument("--force", action="store_true", help="also delete its dial history (attempts, reports)")
     u = sub.add_parser("upload", help="load leads from a CSV file")
     u.add_argument("name")
     u.add_argument("file", type=Path)
@@ -151,23 +171,28 @@ def _campaign_parser() -> argparse.ArgumentParser:
     return p
 
 
-async def _ambiguity(conn: Any, name: str, out: IO[str]) -> None:
+async def _ambiguity(conn: Database, name: str, out: IO[str]) -> None:
     """How many remaining leads have several possible time zones, and what that leaves of the window."""
     from callcore.dialer.compliance import shared_open_hours
     from callcore.dialer.upload import ambiguity_note, ambiguity_sample
     from callcore.store.sqlfiles import load_sql
 
     c = await DialerStore(conn).get_campaign(name)
-    row = await conn.fetchrow(load_sql("callcore.dialer", "campaign_ambiguous_zones"), c.id)
+    s = c.settings
+    print(s.zone_rule.text(), file=out)
+    row = await conn.fetchrow(load_sql("callcore.dialer", "campaign_ambiguous_zones"), c.id, s.default_zone)
     if row is None or not row["n"]:
         return
     zones = list(row["zones"])
-    print(ambiguity_note(int(row["n"]), int(row["widest"]), ambiguity_sample(row["sample"], zones)), file=out)
-    w = c.settings.window
+    print(ambiguity_note(int(row["n"]), int(row["widest"]), ambiguity_sample(row["sample"], zones), s.zone_rule,
+                         int(row["by_default"])), file=out)
+    w = s.window
     day = time.time() // 86_400 * 86_400
-    hours = shared_open_hours(w, zones, day)
+    dial = s.dial_zones(zones)
+    hours = shared_open_hours(w, dial, day)
+    how = f"open in all {len(dial)} zones at once" if len(dial) > 1 else f"by the clock of {dial[0]}"
     print(f"note: with the window {w.start:%H:%M}-{w.end:%H:%M} such a lead can be dialled {hours:.1f} h a day "
-          f"(open in all {len(zones)} zones at once)", file=out)
+          f"({how})", file=out)
 
 
 def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str] | None = None,
@@ -177,7 +202,7 @@ def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str]
     ns = _campaign_parser().parse_args(argv)
     prog = f"callcore campaign {ns.cmd}"
 
-    async def action(conn: Any) -> None:
+    async def action(conn: Database) -> None:
         store = DialerStore(conn)
         if ns.cmd == "create":
             from callcore.directory.references import require_queues
@@ -201,6 +226,10 @@ def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str]
             doc = {"name": c.name, "id": c.id, "state": c.state, "created_at": c.created_at.isoformat(),
                    "settings": settings_to_json(c.settings)}
             print(json.dumps(doc, ensure_ascii=False, indent=None if ns.json else 2, default=str), file=out)
+        elif ns.cmd == "archive":
+            print("\n".join((await store.archive_campaign(ns.name)).lines()), file=out)
+        elif ns.cmd == "delete":
+            print("\n".join((await store.delete_campaign(ns.name, force=ns.force)).lines()), file=out)
         elif ns.cmd in ("start", "pause", "stop"):
             c = await store.change_state(ns.name, ns.cmd)
             print(f"campaign {c.name} is {c.state}", file=out)
@@ -211,7 +240,8 @@ def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str]
                                   "contact_rate": r.contact_rate, "leads": r.leads_by_state,
                                   "leads_remaining": r.leads_remaining,
                                   "abandoned_24h": [r.abandoned_24h, r.answered_24h],
-                                  "abandoned_30d": [r.abandoned_30d, r.answered_30d]}), file=out)
+                                  "abandoned_30d": [r.abandoned_30d, r.answered_30d],
+                                  "zone_policy": r.zone_policy}), file=out)
             else:
                 print("\n".join(r.lines()), file=out)
                 await _ambiguity(conn, ns.name, out)
@@ -259,7 +289,7 @@ def dnc_main(argv: list[str], *, runner: Runner | None = None, out: IO[str] | No
     ns = _dnc_parser().parse_args(argv)
     listed = False
 
-    async def action(conn: Any) -> None:
+    async def action(conn: Database) -> None:
         nonlocal listed
         if ns.cmd == "add":
             added = await dnc.add(conn, ns.numbers, region=ns.region, source=ns.source, note=ns.note)

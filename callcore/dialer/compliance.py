@@ -15,10 +15,11 @@ repeated hour is judged by its wall-clock reading.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callcore.errors import InputError
@@ -202,20 +203,74 @@ def check_abandon_lockout(last_abandoned_at: float | None, at: float, operator_g
 
 # --- ambiguous time zones ------------------------------------------------------------------------------
 
-AMBIGUOUS_POLICIES = ("strict", "default")   # "default:<IANA zone>" names the zone
+class ZonePolicy(StrEnum):
+    """How a campaign dials a lead whose number can be in several time zones."""
+
+    STRICTEST = "strictest"        # the window must be open in every possible zone (their intersection)
+    DEFAULT_ZONE = "default-zone"  # the campaign's default zone, when it is one of the lead's possible zones
+    COLUMN = "column"              # the zone named by a column of the lead file (strictest where it is empty)
 
 
-def resolve_zones(zones: Sequence[str], policy: str = "strict") -> tuple[str, ...]:
-    """The zones a lead is dialled by. ``strict`` (the default) keeps all of them, so the window must be open in
-    every one (the intersection); ``default:Europe/Moscow`` uses that zone when it is one of the lead's
-    possible zones (else keeps them all: a zone the number cannot be in would be a guess)."""
-    if policy == "strict" or len(zones) <= 1:
+def resolve_zones(zones: Sequence[str], policy: ZonePolicy = ZonePolicy.STRICTEST,
+                  default_zone: str = "") -> tuple[str, ...]:
+    """The zones whose clocks the calling window is checked against for a lead with possible ``zones``.
+
+    ``strictest`` keeps all of them (the window must be open in every one). ``default-zone`` uses
+    ``default_zone`` when it is one of them, else keeps them all: a zone the number cannot be in would be a
+    guess. ``column`` zones were chosen at upload, from the lead file; a lead left with several (its cell was
+    empty) is dialled by the strictest rule.
+    """
+    if len(zones) <= 1 or policy is not ZonePolicy.DEFAULT_ZONE:
         return tuple(zones)
-    kind, _, name = policy.partition(":")
-    if kind != "default" or not name:
-        raise InputError(f"must be strict or default:<time zone>, got {policy!r}", field="ambiguous_zones")
-    zone(name)   # an unknown zone is an error here, not a silent strict
-    return (name,) if name in zones else tuple(zones)
+    if not default_zone:
+        raise InputError("the default-zone policy needs a default zone", field="default_zone")
+    return (default_zone,) if default_zone in zones else tuple(zones)
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneRule:
+    """A campaign's zone policy with its zone or column; validated on construction."""
+
+    policy: ZonePolicy = ZonePolicy.STRICTEST
+    default_zone: str = ""
+    zone_column: str = ""
+
+    def __post_init__(self) -> None:
+        if self.policy is ZonePolicy.DEFAULT_ZONE:
+            if not self.default_zone:
+                raise InputError("the default-zone policy needs a default zone (e.g. Europe/Moscow)",
+                                 field="default_zone")
+            try:
+                zone(self.default_zone)
+            except InputError:
+                raise InputError(f"unknown time zone {self.default_zone!r}", field="default_zone") from None
+        if self.policy is ZonePolicy.COLUMN and not self.zone_column.strip():
+            raise InputError("the column policy needs the lead file's time-zone column", field="zone_column")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ZoneRule:
+        """From a campaign's stored settings (other keys ignored)."""
+        try:
+            policy = ZonePolicy(data.get("zone_policy", ZonePolicy.STRICTEST.value))
+        except ValueError:
+            raise InputError(f"zone policy must be one of {', '.join(p.value for p in ZonePolicy)}, got "
+                             f"{data.get('zone_policy')!r}", field="zone_policy") from None
+        return cls(policy, str(data.get("default_zone", "")), str(data.get("zone_column", "")))
+
+    def resolve(self, zones: Sequence[str]) -> tuple[str, ...]:
+        """The zones the window is checked in for a lead with these possible ``zones`` (UTC if none)."""
+        return resolve_zones(zones or ("UTC",), self.policy, self.default_zone)
+
+    def text(self) -> str:
+        """One line for the upload summary and the campaign report."""
+        if self.policy is ZonePolicy.DEFAULT_ZONE:
+            return (f"time zones: default-zone {self.default_zone} (a lead that can be in it is dialled by its "
+                    "clock; others only while the window is open in all of their zones)")
+        if self.policy is ZonePolicy.COLUMN:
+            return (f"time zones: column {self.zone_column!r} of the lead file (an empty cell: the number's "
+                    "zones, dialled only while the window is open in all of them)")
+        return ("time zones: strictest (a lead with several possible zones is dialled only while the window is "
+                "open in all of them)")
 
 
 def shared_open_hours(window: CallingWindow, zones: Sequence[str], day_start: float, step: float = 300.0) -> float:

@@ -28,14 +28,15 @@ from callcore.dialer.campaign import (
     Outcome,
     RetryDelays,
 )
-from callcore.dialer.compliance import CallingWindow
+from callcore.dialer.compliance import CallingWindow, ZonePolicy, ZoneRule
 from callcore.errors import Conflict, InputError, NotFound
+from callcore.store.db import Database, database
 from callcore.store.sqlfiles import load_sql
 
 log = structlog.get_logger(__name__)
 
 PKG = "callcore.dialer"
-STATES = ("created", "running", "paused", "stopped")
+STATES = ("created", "running", "paused", "stopped", "archived")
 _TRANSITIONS = {
     "start": ({"created", "paused", "stopped", "running"}, "running"),
     "pause": ({"running", "paused"}, "paused"),
@@ -82,6 +83,8 @@ def settings_from_json(data: Mapping[str, Any]) -> CampaignSettings:
             kw["machine_handling"] = MachineHandling(kw["machine_handling"])
     except ValueError as exc:
         raise InputError(str(exc), field="mode") from None
+    if "zone_policy" in kw:
+        kw["zone_policy"] = ZoneRule.from_json(kw).policy
     if "window" in kw:
         kw["window"] = CallingWindow.parse(str(kw["window"]))
     if "retry" in kw:
@@ -112,6 +115,39 @@ def _campaign(row: Any) -> Campaign:
     return Campaign(row["id"], row["name"], row["state"], settings_from_json(json.loads(row["settings"])),
                     row["created_at"], int(row["leads"]) if "leads" in keys else 0,
                     int(row["remaining"]) if "remaining" in keys else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Archived:
+    name: str
+    was: str                  # the state before
+    leads_waiting: int        # leads not done: kept, no longer dialled
+    leads_dialing: int        # calls in progress: they end and are recorded as usual
+    callbacks_cancelled: int
+
+    def lines(self) -> list[str]:
+        out = [f"campaign {self.name} archived (was {self.was}): it is never dialled again; its leads, "
+               "attempts and uploads are kept and callcore campaign report still works"]
+        if self.leads_waiting:
+            out.append(f"  {self.leads_waiting} leads not yet done stay as they are (not dialled)")
+        if self.leads_dialing:
+            out.append(f"  {self.leads_dialing} calls in progress end normally and are recorded")
+        out.append(f"  {self.callbacks_cancelled} pending callbacks cancelled; the do-not-call list is unchanged")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    name: str
+    leads: int
+    attempts: int
+    uploads: int
+    callbacks: int
+
+    def lines(self) -> list[str]:
+        return [f"campaign {self.name} deleted with {self.leads} leads, {self.attempts} dial attempts, "
+                f"{self.uploads} uploads and {self.callbacks} callbacks; the do-not-call list is unchanged "
+                "and call events already journaled (callcore report) are kept"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +203,7 @@ class CampaignReport:
     abandoned_24h: int
     answered_30d: int
     abandoned_30d: int
+    zone_policy: str = ZonePolicy.STRICTEST.value
 
     @property
     def attempts(self) -> int:
@@ -201,10 +238,11 @@ class CampaignReport:
 
 
 class DialerStore:
-    """All dialer SQL. ``pool``: an asyncpg pool (or anything with ``acquire()``/``fetch``...)."""
+    """All dialer SQL, through the database boundary: failures are ``callcore.errors`` (DatabaseUnavailable
+    when PostgreSQL is away, DataRejected/UniqueViolation when it refuses a statement)."""
 
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
+    def __init__(self, pool: Database) -> None:
+        self.pool: Database = database(pool)
 
     # campaigns
     async def create_campaign(self, name: str, settings: CampaignSettings) -> Campaign:
@@ -238,10 +276,51 @@ class DialerStore:
         allowed, target = _TRANSITIONS[action]
         campaign = await self.get_campaign(name)
         if campaign.state not in allowed:
-            raise Conflict(f"campaign {name!r} is {campaign.state}: cannot {action}")
+            hint = " (an archived campaign is kept for its reports and never dialled again)" \
+                if campaign.state == "archived" else ""
+            raise Conflict(f"campaign {name!r} is {campaign.state}: cannot {action}{hint}")
         await self.pool.execute(load_sql(PKG, "campaign_set_state"), campaign.id, target)
         log.info("campaign_state", campaign=name, state=target, was=campaign.state)
         return dataclasses.replace(campaign, state=target)
+
+    async def archive_campaign(self, name: str) -> Archived:
+        """Stop dialing ``name`` for good, keeping its leads, attempts and uploads (reports keep working);
+        pending callbacks are cancelled. Calls in progress end normally and are recorded."""
+        campaign = await self.get_campaign(name)
+        row = await self.pool.fetchone(load_sql(PKG, "campaign_archive"), campaign.id)
+        if not row["archived"]:
+            raise Conflict(f"campaign {name!r} is already archived")
+        log.info("campaign_archived", campaign=name, was=campaign.state,
+                 callbacks_cancelled=int(row["callbacks_cancelled"]))
+        return Archived(name, campaign.state, int(row["leads_waiting"]), int(row["leads_dialing"]),
+                        int(row["callbacks_cancelled"]))
+
+    async def delete_campaign(self, name: str, *, force: bool = False) -> Deleted:
+        """Delete ``name`` with its leads, uploads, callbacks and (with ``force``) its dial history. Refused
+        while it runs or has calls in progress, and without ``force`` once it has dial attempts (reports
+        would lose them: archive instead). The do-not-call list is not touched."""
+        campaign = await self.get_campaign(name)
+        async with self.pool.transaction() as conn:
+            row = await conn.fetchrow(load_sql(PKG, "campaign_footprint"), campaign.id)
+            if row is None:
+                raise NotFound(f"campaign {name!r} does not exist")
+            gone = Deleted(name, int(row["leads"]), int(row["attempts"]), int(row["uploads"]),
+                           int(row["callbacks"]))
+            if row["state"] == "running":
+                raise Conflict(f"campaign {name!r} is running: stop it first (callcore campaign stop {name}), "
+                               "then delete it once its calls have ended")
+            busy = max(int(row["dialing"]), int(row["open_attempts"]))
+            if busy:
+                raise Conflict(f"campaign {name!r} has {busy} calls in progress: wait until they end "
+                               "(callcore campaign report shows in-progress attempts), then delete it")
+            if gone.attempts and not force:
+                raise Conflict(f"campaign {name!r} has history ({gone.attempts} dial attempts, {gone.leads} "
+                               f"leads): archive it to stop dialing and keep its reports (callcore campaign "
+                               f"archive {name}), or delete it with --force to remove the history too")
+            await conn.execute(load_sql(PKG, "campaign_delete"), campaign.id)
+        log.warning("campaign_deleted", campaign=name, leads=gone.leads, attempts=gone.attempts,
+                    uploads=gone.uploads, callbacks=gone.callbacks)
+        return gone
 
     async def update_settings(self, name: str, settings: CampaignSettings) -> Campaign:
         campaign = await self.get_campaign(name)
@@ -327,7 +406,7 @@ class DialerStore:
 
     # reports
     async def abandon_counts(self, campaign_id: int, since: float) -> tuple[int, int]:
-        row = await self.pool.fetchrow(load_sql(PKG, "report_abandon"), campaign_id, _ts(since))
+        row = await self.pool.fetchone(load_sql(PKG, "report_abandon"), campaign_id, _ts(since))
         return int(row["answered"]), int(row["abandoned"])
 
     async def report(self, name: str, now: float) -> CampaignReport:
@@ -337,7 +416,7 @@ class DialerStore:
         leads = {r["state"]: int(r["n"]) for r in await self.pool.fetch(load_sql(PKG, "report_leads"), c.id)}
         a24, b24 = await self.abandon_counts(c.id, now - DAY)
         a30, b30 = await self.abandon_counts(c.id, now - 30 * DAY)
-        return CampaignReport(c.name, c.state, attempts, leads, a24, b24, a30, b30)
+        return CampaignReport(c.name, c.state, attempts, leads, a24, b24, a30, b30, c.settings.zone_policy.value)
 
     # callbacks (dialer dispositions and the inbound callback keypress)
     async def add_callback(self, *, due_at: float, lead_id: int | None = None,

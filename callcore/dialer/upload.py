@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import gc
+import json
 import multiprocessing
 import os
 import time
@@ -26,11 +27,11 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import structlog
 
+from callcore.dialer.compliance import ZonePolicy, ZoneRule
 from callcore.dialer.csvread import (
     BadPhone,
     Columns,
@@ -42,7 +43,8 @@ from callcore.dialer.csvread import (
     resolve_columns,
 )
 from callcore.dialer.upload_feed import ChunkFeed, load_chunks
-from callcore.errors import InputError, NotFound
+from callcore.errors import Conflict, InputError, NotFound
+from callcore.store.db import Database, database
 from callcore.store.sqlfiles import load_sql
 
 log = structlog.get_logger(__name__)
@@ -102,6 +104,8 @@ class UploadReport:
     ambiguous: int = 0              # leads with several possible time zones
     ambiguous_widest: int = 0
     ambiguous_sample: str = ""      # e.g. "+79161234567 (16 zones: Europe/Kaliningrad ... Asia/Kamchatka)"
+    ambiguous_by_default: int = 0   # of them, those that can be in the campaign's default zone
+    zones: ZoneRule | None = None   # the campaign's zone policy (shown)
 
     @property
     def rejected_total(self) -> int:
@@ -127,8 +131,11 @@ class UploadReport:
             out.append(f"  ... and {more} more" + (f" (see {self.reject_file})" if self.reject_file else ""))
         elif self.reject_file:
             out.append(f"rejected lines written to {self.reject_file}")
+        if self.zones is not None:
+            out.append(self.zones.text())
         if self.ambiguous:
-            out.append(ambiguity_note(self.ambiguous, self.ambiguous_widest, self.ambiguous_sample))
+            out.append(ambiguity_note(self.ambiguous, self.ambiguous_widest, self.ambiguous_sample, self.zones,
+                                      self.ambiguous_by_default))
         if self.dry_run:
             out.append("dry run: nothing was loaded")
         if self.seconds > 0:
@@ -139,10 +146,19 @@ class UploadReport:
         return out
 
 
-def ambiguity_note(n: int, widest: int, sample: str) -> str:
-    return (f"note: {n} leads have several possible time zones (up to {widest}, e.g. {sample}): each is dialled "
-            "only while the calling window is open in all of its zones; give a time-zone column (--tz-column) "
-            "for the exact zone")
+def ambiguity_note(n: int, widest: int, sample: str, rule: ZoneRule | None = None, by_default: int = 0) -> str:
+    """What the campaign's zone policy makes of ``n`` leads with several possible time zones."""
+    head = f"note: {n} leads have several possible time zones (up to {widest}, e.g. {sample})"
+    if rule is not None and rule.policy is ZonePolicy.DEFAULT_ZONE:
+        return (f"{head}: {by_default} of them can be in {rule.default_zone} and are dialled by its clock "
+                f"(default-zone policy); the other {n - by_default} only while the calling window is open in "
+                "all of their zones")
+    if rule is not None and rule.policy is ZonePolicy.COLUMN:
+        return (f"{head} and no zone in column {rule.zone_column!r}: each is dialled only while the calling "
+                "window is open in all of its zones")
+    return (f"{head}: each is dialled only while the calling window is open in all of its zones; give a "
+            "time-zone column (--tz-column, or the campaign's --zones column) or a default zone (--zones "
+            "default-zone) for the exact zone")
 
 
 def ambiguity_sample(phone: str, zones: list[str]) -> str:
@@ -265,16 +281,18 @@ def _make_pool(workers: int | None, size: int) -> tuple[ProcessPoolExecutor | No
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers
 
 
-async def _campaign_id(conn: Any, name: str) -> int:
-    cid = await conn.fetchval(load_sql(PKG, "campaign_id"), name)
-    if cid is None:
+async def _campaign(conn: Database, name: str) -> tuple[int, ZoneRule]:
+    row = await conn.fetchrow(load_sql(PKG, "campaign_get"), name)
+    if row is None:
         raise NotFound(f"campaign {name!r} does not exist")
-    return int(cid)
+    return int(row["id"]), ZoneRule.from_json(json.loads(row["settings"]))
 
 
-async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOptions | None = None, *,
+async def upload_leads(conn: Database, campaign: str, path: Path, options: UploadOptions | None = None, *,
                        progress: ProgressFn | None = None) -> UploadReport:
-    """Load the lead file ``path`` into ``campaign`` (see the module doc). ``conn``: an asyncpg connection."""
+    """Load the lead file ``path`` into ``campaign`` (see the module doc). ``conn``: a database connection
+    (``callcore.store.db``; a bare driver connection is wrapped)."""
+    conn = database(conn)
     opts = options or UploadOptions()
     PhoneNormalizer(opts.region)  # validates the region before any work
     if opts.batch_size < 1:
@@ -284,7 +302,11 @@ async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOpti
     fmt = detect_format(path)
     report = UploadReport(campaign, str(path), fmt, dry_run=opts.dry_run,
                           reject_file=str(opts.reject_file) if opts.reject_file else "")
-    campaign_id = await _campaign_id(conn, campaign)
+    campaign_id, rule = await _campaign(conn, campaign)
+    report.zones = rule
+    tz_column = opts.tz_column
+    if tz_column is None and rule.policy is ZonePolicy.COLUMN:
+        tz_column = rule.zone_column   # the campaign names the column: it must be in the header
     prev = await conn.fetchrow(load_sql(PKG, "upload_previous"), campaign_id, fmt.sha256)
     if prev is not None:
         when = prev["created_at"].strftime("%Y-%m-%d %H:%M")
@@ -294,7 +316,7 @@ async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOpti
     sink = RejectSink(opts.reject_file, delimiter=fmt.delimiter)   # opens where the input file opens
     try:
         with RowReader(path, fmt) as reader:
-            cols = resolve_columns(reader.header, dict(opts.column_map), opts.tz_column, str(path))
+            cols = resolve_columns(reader.header, dict(opts.column_map), tz_column, str(path))
             try:
                 async with conn.transaction():
                     await _load(conn, campaign_id, reader, cols, opts, report, sink, progress)
@@ -312,11 +334,14 @@ async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOpti
     return report
 
 
-async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, opts: UploadOptions,
+async def _load(conn: Database, campaign_id: int, reader: RowReader, cols: Columns, opts: UploadOptions,
                 report: UploadReport, sink: RejectSink, progress: ProgressFn | None) -> None:
     fmt = reader.fmt
-    if await conn.fetchval(load_sql(PKG, "campaign_lock"), campaign_id) is None:
+    state = await conn.fetchval(load_sql(PKG, "campaign_lock"), campaign_id)
+    if state is None:
         raise NotFound(f"campaign #{campaign_id} was deleted")
+    if state == "archived":
+        raise Conflict(f"campaign {report.campaign!r} is archived: it takes no new leads")
     upload_id = await conn.fetchval(load_sql(PKG, "upload_begin"), campaign_id, reader.path.name, fmt.sha256,
                                     fmt.encoding, fmt.delimiter)
     report.upload_id = int(upload_id)
@@ -392,13 +417,15 @@ def _take(cleaned: tuple[list[Record], list[Reject]], report: UploadReport, sink
     return "".join(fresh).encode(), len(fresh)
 
 
-async def _finish(conn: Any, report: UploadReport, sink: RejectSink) -> None:
+async def _finish(conn: Database, report: UploadReport, sink: RejectSink) -> None:
     async for r in conn.cursor(load_sql(PKG, "upload_rejects"), prefetch=5000):   # streamed, in line order
         sink.add(Reject(r["line"], r["reason"], "phone", r["phone_e164"], r["detail"]))
     report.inserted = int(await conn.fetchval(load_sql(PKG, "upload_inserted")))
-    amb = await conn.fetchrow(load_sql(PKG, "upload_ambiguous_zones"), report.upload_id)
+    default = report.zones.default_zone if report.zones is not None else ""
+    amb = await conn.fetchrow(load_sql(PKG, "upload_ambiguous_zones"), report.upload_id, default)
     if amb is not None and amb["n"]:
         report.ambiguous, report.ambiguous_widest = int(amb["n"]), int(amb["widest"])
+        report.ambiguous_by_default = int(amb["by_default"])
         report.ambiguous_sample = ambiguity_sample(amb["sample"], list(amb["zones"]))
     c = sink.counts
     await conn.execute(load_sql(PKG, "upload_finish"), report.upload_id, report.rows, report.inserted,

@@ -9,15 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
 
 from callcore import clihelp
 from callcore.acd.core import strategies
 from callcore.directory import store
 from callcore.directory.model import agent_json, build_agent, build_queue, parse_level_pair, queue_json
 from callcore.errors import InputError
+from callcore.store.db import Database
 
-Db = Any
+Db: TypeAlias = Database
 Action = clihelp.Action
 Runner = clihelp.Runner
 

@@ -13,8 +13,10 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import structlog
+
+from callcore.errors import StoreError
+from callcore.store.db import connect
 
 CHANNEL = "callcore_config"
 RELOAD_ALL = "*"
@@ -34,7 +36,7 @@ async def _deliver(callback: Callback, what: str) -> None:
 
 
 async def _session(dsn: str, callback: Callback, channel: str, keepalive: float) -> None:
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn, codecs=False)
     inbox: asyncio.Queue[str | None] = asyncio.Queue()
 
     def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -44,8 +46,8 @@ async def _session(dsn: str, callback: Callback, channel: str, keepalive: float)
         inbox.put_nowait(None)
 
     try:
-        conn.add_termination_listener(on_terminate)
-        await conn.add_listener(channel, on_notify)
+        conn.on_terminate(on_terminate)
+        await conn.listen(channel, on_notify)
         log.info("config_listener_connected", channel=channel)
         await _deliver(callback, RELOAD_ALL)
         while True:
@@ -71,7 +73,7 @@ async def listen_config_changes(dsn: str, callback: Callback, *, channel: str = 
         try:
             await _session(dsn, callback, channel, keepalive)
             delay = 0.5
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (StoreError, TimeoutError) as exc:
             log.warning("config_listener_disconnected", error=str(exc), retry_in=round(delay, 2))
         await asyncio.sleep(delay * random.uniform(0.8, 1.2))
         delay = min(backoff_max, delay * 2)

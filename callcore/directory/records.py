@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from callcore.directory.model import TICKET_TYPES
 from callcore.directory.sqlload import sql
 from callcore.errors import Conflict, InputError, NotFound
+from callcore.store.db import Database
 
-Db = Any
+Db: TypeAlias = Database
 
 MAX_TEXT = 10_000
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from callcore.errors import InputError
+from callcore.store.db import Database
 from callcore.store.sqlfiles import load_sql
 
 PKG = "callcore.directory"
@@ -24,7 +24,7 @@ class Dangling:
         return f"{self.kind} {self.owner!r} names queue {self.missing!r}, which does not exist"
 
 
-async def require_queues(db: Any, refs: Iterable[tuple[str, str | None]]) -> None:
+async def require_queues(db: Database, refs: Iterable[tuple[str, str | None]]) -> None:
     """``refs``: (field, queue name or None/''); InputError naming the field of the first missing queue."""
     wanted = [(f, q) for f, q in refs if q]
     if not wanted:
@@ -36,5 +36,5 @@ async def require_queues(db: Any, refs: Iterable[tuple[str, str | None]]) -> Non
             raise InputError(f"queue {queue!r} does not exist (create it first)", field=fld)
 
 
-async def dangling(db: Any) -> list[Dangling]:
+async def dangling(db: Database) -> list[Dangling]:
     return [Dangling(r["kind"], r["owner"], r["missing"]) for r in await db.fetch(load_sql(PKG, "dangling_references"))]

@@ -14,15 +14,16 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
 
 from callcore.directory import records
 from callcore.directory.queuelog import QueueLogWriter
 from callcore.directory.sqlload import sql
 from callcore.directory.stats import EventRow, QueueReport, format_table
 from callcore.errors import CallcoreError, InputError
+from callcore.store.db import Database
 
-Db = Any
+Db: TypeAlias = Database
 CALL_COLUMNS = ("call_id", "queue", "caller_number", "caller_name", "entered_at", "answered_at", "ended_at",
                 "agent_id", "outcome", "disposition_code", "disposition_notes", "callback_at", "recording_name")
 Action = Callable[[Db], Awaitable[None]]

@@ -1,6 +1,8 @@
 """PostgreSQL storage of queues, agents, memberships, agent state and agent tokens.
 
-Every function takes ``db``: an asyncpg pool or connection. Writes to queues, agents and memberships
+Every function takes ``db``: a ``callcore.store.db.Database`` (pool or connection); its errors are the
+boundary's (``UniqueViolation`` is a Conflict, ``ReferenceMissing`` a NotFound, ``DatabaseUnavailable``).
+Writes to queues, agents and memberships
 fire ``NOTIFY callcore_config`` (database triggers) so running services reload. Tickets, help requests
 and call records live in ``callcore.directory.records``.
 """
@@ -14,9 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import asyncpg
+from typing import Any, TypeAlias
 
 from callcore.acd.core.events import PersistedAgent
 from callcore.acd.core.model import AgentConfig, QueueConfig
@@ -28,38 +28,18 @@ from callcore.directory.model import (
     queue_json,
 )
 from callcore.directory.sqlload import sql
-from callcore.errors import Conflict, InputError, NotFound, StoreError, Unavailable
+from callcore.errors import Conflict, DataRejected, InputError, NotFound, ReferenceMissing
+from callcore.store.db import Database, database
 
-Db = Any  # asyncpg.Pool or asyncpg.Connection
+Db: TypeAlias = Database
 
 
 @asynccontextmanager
-async def transaction(db: Db) -> AsyncIterator[Any]:
-    """A connection inside a transaction, from a pool or an existing connection."""
-    try:
-        if hasattr(db, "acquire"):
-            async with db.acquire() as conn, conn.transaction():
-                yield conn
-        else:
-            async with db.transaction():
-                yield db
-    except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError,
-            asyncpg.exceptions.CannotConnectNowError) as exc:
-        raise Unavailable(f"PostgreSQL unreachable: {exc}") from exc
-
-
-def translate(exc: Exception) -> Exception:
-    """asyncpg/OS failures as CallcoreError subclasses."""
-    if isinstance(exc, asyncpg.exceptions.UniqueViolationError):
-        return Conflict(str(exc))
-    if isinstance(exc, asyncpg.exceptions.ForeignKeyViolationError):
-        return NotFound(str(exc.detail or exc))
-    if isinstance(exc, asyncpg.exceptions.CheckViolationError):
-        return InputError(str(exc))
-    if isinstance(exc, OSError | asyncpg.exceptions.ConnectionDoesNotExistError
-                  | asyncpg.exceptions.CannotConnectNowError | asyncpg.exceptions.InterfaceError):
-        return Unavailable(f"PostgreSQL unreachable: {exc}")
-    return StoreError(str(exc))
+async def transaction(db: Db) -> AsyncIterator[Database]:
+    """A connection inside a transaction, from a pool or an existing connection (a bare driver pool or
+    connection is put behind the database boundary)."""
+    async with database(db).transaction() as conn:
+        yield conn
 
 
 def _dump(value: Any) -> str:
@@ -97,10 +77,7 @@ async def create_queue(db: Db, spec: QueueConfig) -> QueueConfig:
     from callcore.directory.references import require_queues
 
     await require_queues(db, [_overflow_queue(spec)])
-    try:
-        name = await db.fetchval(sql("queue_insert"), *_queue_args(spec))
-    except asyncpg.PostgresError as exc:
-        raise translate(exc) from exc
+    name = await database(db).fetchval(sql("queue_insert"), *_queue_args(spec))
     if name is None:
         raise Conflict(f"queue {spec.name!r} already exists")
     return spec
@@ -145,7 +122,7 @@ def agent_from_row(row: Mapping[str, Any]) -> AgentConfig:
                        skills=json.loads(row["skills"]), memberships=json.loads(row["memberships"]))
 
 
-async def _write_memberships(conn: Any, agent_id: str, queues: Mapping[str, int]) -> None:
+async def _write_memberships(conn: Database, agent_id: str, queues: Mapping[str, int]) -> None:
     names = list(queues)
     found = {r["name"] for r in await conn.fetch(sql("queues_existing"), names)}
     missing = sorted(set(names) - found)
@@ -201,10 +178,10 @@ async def delete_agent(db: Db, agent_id: str) -> None:
 async def set_membership(db: Db, agent_id: str, queue: str, penalty: int = 0) -> None:
     check_name(queue, "queue")
     try:
-        await db.execute(sql("membership_set"), agent_id, queue, penalty)
-    except asyncpg.ForeignKeyViolationError:
+        await database(db).execute(sql("membership_set"), agent_id, queue, penalty)
+    except ReferenceMissing:
         raise NotFound(f"agent {agent_id!r} or queue {queue!r} does not exist") from None
-    except asyncpg.CheckViolationError:
+    except DataRejected:
         raise InputError("must be >= 0", field="penalty") from None
 
 
@@ -302,6 +279,11 @@ async def issue_agent_token(db: Db, agent_id: str) -> str:
 async def revoke_agent_token(db: Db, agent_id: str) -> None:
     if await db.fetchval(sql("token_set"), agent_id, None) is None:
         raise NotFound(f"agent {agent_id!r} does not exist")
+
+
+async def agent_tokens(db: Db) -> dict[str, str]:
+    """``{sha256 of the token: agent id}`` of every agent that has a token."""
+    return {str(r["token_hash"]): str(r["id"]) for r in await db.fetch(sql("token_list"))}
 
 
 async def agent_for_token(db: Db, token: str) -> str | None:

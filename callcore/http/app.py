@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import structlog
@@ -12,9 +12,11 @@ from aiohttp import web
 
 from callcore.acd.ports import AcdPort
 from callcore.config import Settings
-from callcore.errors import CallcoreError
+from callcore.errors import CallcoreError, Unavailable
 from callcore.http import context as ctx
-from callcore.http.auth import SESSIONS, authenticate, authorize, parse_static_tokens
+from callcore.http import credentials
+from callcore.http.auth import AGENT_TOKENS, SESSIONS, authenticate, authorize, parse_static_tokens
+from callcore.http.credentials import AgentTokens
 from callcore.http.errors import error_response, http_error_response, internal_error
 from callcore.http.metrics import REQUEST_SECONDS, REQUESTS
 from callcore.http.preview import DIALER
@@ -22,6 +24,8 @@ from callcore.http.routes import API, ROUTES, Handler, Route, openapi
 from callcore.http.sse import EventHub
 from callcore.http.wallboard import install as install_wallboard
 from callcore.metrics import CONTENT_TYPE
+from callcore.store.db import Database
+from callcore.store.dberrors import translate as translate_db_error
 from callcore.web.accounts import Sessions
 from callcore.web.pages import add_pages
 
@@ -66,9 +70,25 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return http_error_response(exc)
-    except Exception:
-        log.exception("http_handler_failed", method=request.method, path=request.path)
-        return internal_error()
+    except Exception as exc:
+        translated = _dependency_error(exc)
+        if translated is None:
+            log.exception("http_handler_failed", method=request.method, path=request.path)
+            return internal_error()
+        if not isinstance(translated, Unavailable):
+            log.exception("http_handler_store_error", method=request.method, path=request.path)
+        else:
+            log.warning("http_dependency_unavailable", method=request.method, path=request.path,
+                        error=str(translated))
+        return error_response(translated)
+
+
+def _dependency_error(exc: Exception) -> CallcoreError | None:
+    """A driver failure that escaped a store module, as the project's error (None: a bug, answered 500).
+    A bare timeout names no dependency: it is a 503 of its own."""
+    if isinstance(exc, TimeoutError):
+        return Unavailable("timed out waiting for a dependency (database or Asterisk)")
+    return translate_db_error(exc)
 
 
 def _guarded(route: Route) -> Handler:
@@ -116,7 +136,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def create_app(*, acd: AcdPort | None, pool: Any, settings: Settings, health: Health,
+def create_app(*, acd: AcdPort | None, pool: Database | None, settings: Settings, health: Health,
                metrics: Callable[[], bytes], hub: EventHub | None = None, dialer: Any = None) -> web.Application:
     """The HTTP application. ``acd`` or ``pool`` may be None: their endpoints then answer 503."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=1 << 20)
@@ -128,7 +148,14 @@ def create_app(*, acd: AcdPort | None, pool: Any, settings: Settings, health: He
     app[ctx.METRICS] = metrics
     app[ctx.STATIC_TOKENS] = parse_static_tokens(settings.api_tokens)
     app[DIALER] = dialer
-    app[SESSIONS] = Sessions(settings.web_session_hours * 3600.0)
+    app[SESSIONS] = sessions = Sessions(settings.web_session_hours * 3600.0)
+    app[AGENT_TOKENS] = tokens = AgentTokens()
+
+    async def credential_cache(_app: web.Application) -> AsyncIterator[None]:
+        async with credentials.running(pool, tokens, sessions):
+            yield
+
+    app.cleanup_ctx.append(credential_cache)
     install_wallboard(app)
     add_pages(app)
     app.router.add_get("/healthz", healthz)

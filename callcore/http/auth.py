@@ -3,27 +3,28 @@ the browser session cookie of the desktop and wallboard (then unsafe methods nee
 in ``X-CSRF-Token``).
 
 ``CALLCORE_API_TOKENS`` is ``token=role:name,...`` with role agent|supervisor|admin (for role agent the
-name is the agent id). Agent tokens issued by ``callcore agent token ID`` are looked up by their sha256.
+name is the agent id). Agent tokens issued by ``callcore agent token ID`` are looked up by their sha256, in
+PostgreSQL or, while it is unreachable, in the credential cache (``callcore.http.credentials``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
 from aiohttp import web
 
 from callcore.config import Secret
-from callcore.directory import store
 from callcore.errors import ConfigError
 from callcore.http.context import POOL, ROLES, STATIC_TOKENS, Principal
+from callcore.http.credentials import AgentTokens
 from callcore.http.errors import AuthRequired, Forbidden
 from callcore.web.accounts import Sessions
 
 SESSION_COOKIE = "callcore_session"
 CSRF_HEADER = "X-CSRF-Token"
 SESSIONS = web.AppKey("sessions", Sessions)
+AGENT_TOKENS = web.AppKey("agent_tokens", AgentTokens)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 SETTING = "CALLCORE_API_TOKENS"
@@ -76,11 +77,9 @@ async def authenticate(request: web.Request, *, allow_query: bool = False) -> Pr
     found = static.get(_digest(token))
     if found is not None:
         return found
-    db: Any = request.app[POOL]
-    if db is not None:
-        agent = await store.agent_for_token(db, token)
-        if agent is not None:
-            return Principal("agent", agent)
+    agent = await request.app[AGENT_TOKENS].agent_for(request.app[POOL], token)
+    if agent is not None:
+        return Principal("agent", agent)
     raise AuthRequired("unknown or revoked token")
 
 

@@ -16,6 +16,7 @@ from callcore.directory.records import jsonable
 from callcore.errors import InputError, NotFound, Unavailable
 from callcore.http.errors import BadRequest, Forbidden
 from callcore.http.sse import EventHub
+from callcore.store.db import Database
 
 ROLES = ("agent", "supervisor", "admin")
 
@@ -32,7 +33,7 @@ class Principal:
 
 
 ACD = web.AppKey("acd", object)
-POOL = web.AppKey("pool", object)
+POOL: web.AppKey[Database | None] = web.AppKey("pool")  # None when no database is configured
 SETTINGS = web.AppKey("settings", Settings)
 HUB = web.AppKey("hub", EventHub)
 HEALTH = web.AppKey("health", object)
@@ -50,7 +51,7 @@ def acd(request: web.Request) -> AcdPort:
     return result
 
 
-def pool(request: web.Request) -> Any:
+def pool(request: web.Request) -> Database:
     db = request.app[POOL]
     if db is None:
         raise Unavailable("no database configured")

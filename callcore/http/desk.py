@@ -16,6 +16,7 @@ from callcore.http.context import agent_id, body, reply
 from callcore.http.operator import _call_of, text_field
 from callcore.http.preview import DIALER
 from callcore.http.sse import SUPERVISORS
+from callcore.store.dberrors import is_unavailable
 from callcore.web import records
 from callcore.web.script import sections
 
@@ -86,9 +87,15 @@ async def desk(request: web.Request) -> web.Response:
     settings = request.app[ctx.SETTINGS]
     projects = await _projects(request, aid)
     db = request.app[ctx.POOL]
-    deps: list[dict[str, Any]] = []
+    deps: list[dict[str, Any]] | None = []
     if db is not None:
-        deps = await records.departments(db, projects["queues"] + [c["name"] for c in projects["campaigns"]])
+        try:
+            deps = await records.departments(db, projects["queues"] + [c["name"] for c in projects["campaigns"]])
+        except Exception as exc:  # null: not known right now (PostgreSQL away); the desktop still opens
+            if not is_unavailable(exc):
+                raise
+            log.warning("desk_departments_unavailable", agent_id=aid, error=repr(exc))
+            deps = None
     return reply({"agent": ctx.acd(request).agent_state(aid),
                   "pause_reasons": [r.strip() for r in settings.pause_reasons.split(",") if r.strip()],
                   "projects": projects, "call": await _card(request, aid), "departments": deps,

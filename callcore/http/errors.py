@@ -25,6 +25,7 @@ from callcore.errors import (
     CallcoreError,
     ConfigError,
     Conflict,
+    DatabaseUnavailable,
     InputError,
     NotFound,
     StoreError,
@@ -66,6 +67,7 @@ ERROR_MAP: tuple[tuple[type[BaseException], int, str, str], ...] = (
     (Forbidden, 403, "forbidden", "Role does not allow this"),
     (NotFound, 404, "not_found", "Not found"),
     (Conflict, 409, "conflict", "Conflicts with the current state"),
+    (DatabaseUnavailable, 503, "database_unavailable", "The database is unreachable"),
     (Unavailable, 503, "unavailable", "A dependency is unavailable"),
     (StoreError, 503, "store_error", "The database failed"),
     (AriError, 502, "asterisk_error", "Asterisk refused or failed"),
@@ -97,9 +99,13 @@ def classify(exc: CallcoreError) -> Problem:
     return problem(status, code, title, detail, field)
 
 
+RETRY_AFTER = 5  # seconds a client waits before trying again after a 503
+
+
 def error_response(exc: CallcoreError) -> web.Response:
     p = classify(exc)
-    headers = {"WWW-Authenticate": "Bearer"} if p.status == 401 else None
+    headers = ({"WWW-Authenticate": "Bearer"} if p.status == 401
+               else {"Retry-After": str(RETRY_AFTER)} if p.status == 503 else None)
     return problem_response(p, headers)
 
 

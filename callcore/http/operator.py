@@ -14,6 +14,7 @@ from callcore.errors import InputError, NotFound
 from callcore.http import context as ctx
 from callcore.http.context import agent_id, body, reply
 from callcore.http.sse import SUPERVISORS, stream
+from callcore.store.dberrors import is_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -157,6 +158,10 @@ async def _call_of(request: web.Request, aid: str) -> dict[str, Any]:
     try:
         rec = await records.get_call(ctx.pool(request), str(call_id))
     except NotFound:
+        return {"call_id": call_id}
+    except Exception as exc:  # the caller's details are in PostgreSQL only; the call id is enough to go on
+        if not is_unavailable(exc):
+            raise
         return {"call_id": call_id}
     return {"call_id": call_id, "caller_number": rec.caller_number, "caller_name": rec.caller_name}
 

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     import asyncpg
 
     from callcore.config import Settings
+    from callcore.store.db import Database
 
 log = structlog.get_logger(__name__)
 
@@ -98,9 +99,13 @@ _fromts = datetime.fromtimestamp
 class PgJournal:
     """Durable journal on PostgreSQL (implements ``callcore.store.api.JournalSink``)."""
 
-    def __init__(self, target: str | asyncpg.Pool, settings: Settings, *, clock: Clock | None = None,
+    def __init__(self, target: str | Database | asyncpg.Pool, settings: Settings, *, clock: Clock | None = None,
                  on_flushed: Callable[[int], None] | None = None, op_timeout: float = 10.0,
                  max_backoff: float = MAX_BACKOFF, wal: bool = True) -> None:
+        from callcore.store.db import Database
+
+        if isinstance(target, Database):
+            target = target.raw  # the journal drives COPY on the driver itself (it is part of the store)
         self._dsn = target if isinstance(target, str) else None
         self._pool = None if isinstance(target, str) else target
         self._conn: asyncpg.Connection | None = None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from callcore.errors import CallcoreError, MigrationError, StoreError
+from callcore.errors import CallcoreError, MigrationError
 from callcore.store.sqlfiles import migrations_dir
 
 if TYPE_CHECKING:
@@ -101,14 +101,16 @@ def discover(directory: Path | None = None) -> list[Migration]:
 @asynccontextmanager
 async def _connection(conn_or_dsn: asyncpg.Connection | str) -> AsyncIterator[asyncpg.Connection]:
     if isinstance(conn_or_dsn, str):
-        import asyncpg
-
+        from callcore.store.db import translate
         from callcore.store.pg import connect
 
         try:
             conn = await connect(conn_or_dsn)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+        except Exception as exc:
+            mapped = translate(exc)
+            if mapped is None:
+                raise
+            raise type(mapped)(f"cannot connect to PostgreSQL: {mapped}") from exc
         try:
             yield conn
         finally:

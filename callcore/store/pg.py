@@ -283,9 +283,10 @@ async def connect(dsn: str, *, connect_timeout: float = CONNECT_TIMEOUT) -> asyn
     return conn
 
 
-async def create_pool(dsn: str, size: int) -> asyncpg.Pool:
-    """An asyncpg pool of at most ``size`` connections; json/jsonb map to Python objects."""
+async def create_pool(dsn: str, size: int, *, lazy: bool = False) -> asyncpg.Pool:
+    """An asyncpg pool of at most ``size`` connections; json/jsonb map to Python objects. ``lazy``: open
+    no connection now (the pool then exists while PostgreSQL is down, and connects when first used)."""
     import asyncpg
 
-    return await asyncpg.create_pool(dsn, min_size=min(1, size), max_size=max(1, size),
+    return await asyncpg.create_pool(dsn, min_size=0 if lazy else min(1, size), max_size=max(1, size),
                                      init=_init_connection, timeout=CONNECT_TIMEOUT)

@@ -37,6 +37,13 @@ Out = list[Command]
 MOH_GUARD = 30.0  # an announcement that never reports its end gives MOH back after this long
 
 
+BRIDGE_GRACE = 1.0  # a refused connecting bridge whose leaving party does not report itself: given up after
+
+
+def bridge_timer(call_id: str) -> str:
+    return f"bridge:{call_id}"
+
+
 def call_bridge(call_id: str) -> str:
     return f"callcore-{call_id}"
 
@@ -213,29 +220,103 @@ def connect(st: AcdState, call: Call, a: Agent, leg: str, now: float, out: Out) 
     call.legs.pop(leg, None)
     out.append(CancelTimer(f"ring:{leg}"))
     call.status = "connected"
+    call.bridged = False
     call.agent_id, call.agent_leg, call.answered_at = a.id, leg, now
-    wait = now - call.queue_entered_at
-    s = stats(st, call.queue)
-    s.answered += 1
-    s.waits.append(wait)
-    if wait <= q.service_level_threshold:
-        s.answered_in_sl += 1
     out.append(StopMoh(call.channel))
     if a.session:
         call.bridge_id = agent_bridge(a.id)
-        out.append(AddToBridge(call.bridge_id, (call.channel,)))
+        out.append(AddToBridge(call.bridge_id, (call.channel,), confirm=call.id))
         out.append(Play(leg, ("sound:beep",), f"{call.id}-beep"))
     else:
         st.legs[leg] = call.id
         call.bridge_id = call_bridge(call.id)
         out.append(CreateBridge(call.bridge_id, "mixing"))
-        out.append(AddToBridge(call.bridge_id, (call.channel, leg)))
-    if policy.should_record(q.recording, call.id):
+        out.append(AddToBridge(call.bridge_id, (call.channel, leg), confirm=call.id))
+    out += ag.connect(a, now, call.id, leg, q.name)
+
+
+def bridged(st: AcdState, call: Call, now: float, out: Out) -> None:
+    """Asterisk confirmed the bridge holds caller and agent: only now is the call answered (journal, service
+    level, recording, the operator's call card)."""
+    if call.status != "connected" or call.bridged:
+        return
+    call.bridged = True
+    out.append(CancelTimer(bridge_timer(call.id)))
+    q = st.queues.get(call.queue)
+    wait = call.answered_at - call.queue_entered_at
+    s = stats(st, call.queue)
+    s.answered += 1
+    s.waits.append(wait)
+    if q is not None and wait <= q.service_level_threshold:
+        s.answered_in_sl += 1
+    if q is not None and call.bridge_id and policy.should_record(q.recording, call.id):
         call.recording = f"{q.name}-{call.id}"
         out.append(StartRecording(call.bridge_id, call.recording))
-    out += ag.connect(a, now, call.id, leg, q.name)
-    _j(out, "call.answered", call, wait=wait, leg_id=leg, recording=call.recording)
-    out.append(Notify(a.id, {"event": "call", **call_info(st, call, now)}))
+    _j(out, "call.answered", call, wait=wait, leg_id=call.agent_leg, recording=call.recording)
+    if call.agent_id:
+        out.append(Notify(call.agent_id, {"event": "call", **call_info(st, call, now)}))
+
+
+def unbridged(call: Call) -> bool:
+    return call.status == "connected" and not call.bridged
+
+
+def bridge_lost(st: AcdState, call: Call, now: float, out: Out, *, why: str, missed: bool) -> None:
+    """The agent side went away between the agent's answer and the bridge: the call was never answered. The
+    caller goes back to its place in line (original entry time; other agents are tried first), the agent
+    counts a miss when ``missed``."""
+    a = st.agents.get(call.agent_id or "")
+    leg = call.agent_leg
+    session = a is not None and a.session and leg == a.session_channel
+    _j(out, "call.bridge_failed", call, agent=call.agent_id, leg_id=leg, why=why)
+    out.append(CancelTimer(bridge_timer(call.id)))
+    if not session:
+        if leg:
+            out.append(Hangup(leg, why))
+        if call.bridge_id:
+            out.append(DestroyBridge(call.bridge_id))
+    elif call.bridge_id and leg in st.sessions:
+        out.append(RemoveFromBridge(call.bridge_id, (call.channel,)))
+    if leg:
+        st.legs.pop(leg, None)
+    end_supervision(st, call, out)
+    q = st.queues.get(call.queue)
+    if a is not None and a.call_id == call.id:
+        out += ag.abort_call(a, now, missed=missed, max_no_answer=q.max_no_answer if q else 0)
+    call.status = "waiting"
+    call.agent_id = call.agent_leg = call.bridge_id = None
+    call.answered_at = 0.0
+    if q is None:
+        call.status = "ended"
+        st.calls.pop(call.id, None)
+        leave_to_dialplan(call, None, "removed", out)
+        return
+    out.append(StartMoh(call.channel, q.moh_class))
+    _j(out, "call.queued", call, from_queue=call.queue, why=why, priority=call.priority)
+    arm_call_timers(call, q, now, out)
+
+
+def caller_left_unbridged(st: AcdState, call: Call, now: float, out: Out) -> None:
+    """The caller hung up between the agent's answer and the bridge: an abandon, not an answered call; the
+    agent is free again at once (no wrap-up, no miss)."""
+    a = st.agents.get(call.agent_id or "")
+    leg = call.agent_leg
+    session = a is not None and a.session and leg == a.session_channel
+    out.append(CancelTimer(bridge_timer(call.id)))
+    if not session:
+        if leg:
+            out.append(Hangup(leg, "caller-gone"))
+        if call.bridge_id:
+            out.append(DestroyBridge(call.bridge_id))
+    if leg:
+        st.legs.pop(leg, None)
+    end_supervision(st, call, out)
+    if a is not None and a.call_id == call.id:
+        out += ag.abort_call(a, now, missed=False)
+        out.append(Notify(a.id, {"event": "call_ended", "call_id": call.id, "why": "caller-hangup"}))
+    call.agent_id = call.agent_leg = call.bridge_id = None
+    call.status = "waiting"
+    abandon(st, call, now, out, why="hangup-before-bridge")
 
 
 def end_connected(st: AcdState, call: Call, now: float, out: Out, *, why: str,
@@ -254,8 +335,7 @@ def end_connected(st: AcdState, call: Call, now: float, out: Out, *, why: str,
     session = a is not None and a.session and call.agent_leg == a.session_channel
     if hang_caller:
         out.append(Hangup(call.channel, why))
-    if session and not hang_caller and call.bridge_id:
-        out.append(RemoveFromBridge(call.bridge_id, (call.channel,)))
+    # a caller who hung up has left the session bridge already (Asterisk would answer 400 to removing it)
     if not session:
         if hang_agent and call.agent_leg:
             out.append(Hangup(call.agent_leg, why))

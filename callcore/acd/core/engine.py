@@ -14,7 +14,7 @@ from callcore.acd.core import agent as ag
 from callcore.acd.core import callcontrol
 from callcore.acd.core import calls as cf
 from callcore.acd.core import requests as op
-from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, StartMoh
+from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, SetTimer, StartMoh
 from callcore.acd.core.events import (
     ORIGINATE_FAILED,
     AgentCallControl,
@@ -31,7 +31,9 @@ from callcore.acd.core.events import (
     AgentSessionConnected,
     AgentSessionDisconnected,
     AgentTransfer,
+    BridgeFailed,
     CallArrived,
+    CallBridged,
     CallerHungUp,
     ConfigChanged,
     DtmfReceived,
@@ -45,7 +47,7 @@ from callcore.acd.core.events import (
     SupervisorRequest,
     TimerFired,
 )
-from callcore.acd.core.model import Agent, AgentConfig, AgentState, Call, QueueConfig
+from callcore.acd.core.model import AgentConfig, AgentState, Call, QueueConfig
 from callcore.acd.core.resync import resync
 from callcore.acd.core.state import AcdState
 
@@ -71,9 +73,22 @@ class Engine:
                 if call is not None:
                     if call.status == "waiting":
                         cf.abandon(st, call, now, out)
+                    elif cf.unbridged(call):
+                        cf.caller_left_unbridged(st, call, now, out)
                     else:
                         cf.end_connected(st, call, now, out, why="caller-hangup", hang_caller=False,
                                          hang_agent=True)
+            case CallBridged(call_id=cid):
+                call = st.calls.get(cid)
+                if call is not None:
+                    cf.bridged(st, call, now, out)
+            case BridgeFailed(call_id=cid, error=error):
+                call = st.calls.get(cid)
+                if call is not None and cf.unbridged(call):
+                    # the party that left reports its StasisEnd (before or after this): wait for it, briefly
+                    out.append(Journal("call.bridge_refused", {"error": error}, call_id=cid,
+                                       agent_id=call.agent_id, queue=call.queue))
+                    out.append(SetTimer(cf.bridge_timer(cid), now + cf.BRIDGE_GRACE))
             case AgentLegAnswered(leg_id=leg):
                 self._leg_answered(leg, now, out)
             case AgentLegFailed(leg_id=leg, cause=cause):
@@ -107,7 +122,7 @@ class Engine:
             case AgentDial():
                 callcontrol.dial(st, event, now, out)
             case AgentSessionConnected(agent_id=aid, channel_id=ch):
-                login = st.agents.get(aid) or _agent_by_endpoint(st, aid)
+                login = op.session_agent(st, aid)
                 if login is None:  # a phone dialled the login code with an unknown id: never leave it in silence
                     out.append(Journal("agent.session_refused", {"login": aid}, channel_id=ch))
                     out.append(Hangup(ch, "unknown-agent"))
@@ -216,7 +231,7 @@ class Engine:
     def _leg_gone(self, leg: str, now: float, out: Out, *, cause: str) -> None:
         st = self.state
         if leg in st.supervisors:
-            cf.drop_supervisor(st, leg, out)
+            op.supervisor_gone(st, leg, cause, out)
             return
         if leg in st.consults:
             callcontrol.consult_gone(st, leg, now, out, cause)
@@ -228,6 +243,9 @@ class Engine:
         if call is None:
             st.legs.pop(leg, None)
             self._release_leg_owner(leg, now, out)
+            return
+        if cf.unbridged(call) and call.agent_leg == leg:
+            cf.bridge_lost(st, call, now, out, why="agent-gone-before-bridge", missed=True)
             return
         if call.status == "connected" and call.agent_leg == leg:
             cf.end_connected(st, call, now, out, why="agent-hangup", hang_caller=True, hang_agent=False)
@@ -254,6 +272,11 @@ class Engine:
             if ident in st.legs and st.calls.get(st.legs[ident]) and ident in st.calls[st.legs[ident]].legs:
                 out.append(Hangup(ident, "no-answer"))
                 self._leg_gone(ident, now, out, cause="timeout")
+            return
+        if kind == "bridge":
+            call = st.calls.get(ident)
+            if call is not None and cf.unbridged(call):
+                cf.bridge_lost(st, call, now, out, why="bridge-timeout", missed=False)
             return
         if kind == "wrapup":
             a = st.agents.get(ident)
@@ -285,12 +308,3 @@ class Engine:
             return None
         return cf.call_info(self.state, call, now)
 
-
-def _agent_by_endpoint(st: AcdState, login: str) -> Agent | None:
-    """The agent whose phone is ``login`` (``agent1001`` or ``PJSIP/agent1001``): the dialplan's ``*55`` passes
-    the calling phone's endpoint name rather than an agent id."""
-    for a in st.agents.values():
-        endpoint = a.config.endpoint
-        if endpoint and (endpoint == login or endpoint.split("/", 1)[-1] == login):
-            return a
-    return None

@@ -40,6 +40,22 @@ ORIGINATE_FAILED = "originate-failed"
 
 
 @dataclass(frozen=True, slots=True)
+class CallBridged:
+    """Asterisk accepted the connecting ``AddToBridge`` of ``call_id``: caller and agent are bridged."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeFailed:
+    """Asterisk refused the connecting ``AddToBridge`` of ``call_id`` (400 Channel not found, 422 Channel not
+    in Stasis application: one party left); the StasisEnd of the party that left follows or came first."""
+
+    call_id: str
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AgentLegHungUp:
     leg_id: str
 
@@ -222,4 +238,5 @@ Event = (
     | AgentTransfer | AgentCallControl | AgentConsult | AgentDial | AgentSessionConnected | AgentSessionDisconnected
     | SupervisorRequest
     | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync | OutboundReserved | OutboundReleased
+    | CallBridged | BridgeFailed
 )

@@ -40,6 +40,20 @@ def agent(st: AcdState, agent_id: str) -> Agent:
     return a
 
 
+def session_agent(st: AcdState, login: str) -> Agent | None:
+    """The agent a persistent session's ``Stasis(callcore, agent-login, <login>)`` names: an agent id, or the
+    calling phone's endpoint (``agent1001`` or ``PJSIP/agent1001``) as the shipped ``*55`` dialplan passes it.
+    The live path and the resync path both resolve it here."""
+    a = st.agents.get(login)
+    if a is not None:
+        return a
+    for a in st.agents.values():
+        endpoint = a.config.endpoint
+        if endpoint and (endpoint == login or endpoint.split("/", 1)[-1] == login):
+            return a
+    return None
+
+
 def _withdraw_reservation(st: AcdState, a: Agent, now: float, out: Out) -> None:
     if a.state is not S.RESERVED or a.leg_id is None:
         return
@@ -161,7 +175,9 @@ def session_disconnected(st: AcdState, channel: str, now: float, out: Out) -> No
     if a is None or a.session_channel != channel:
         return
     call = st.calls.get(a.call_id or "")
-    if call is not None and call.status == "connected" and call.agent_leg == channel:
+    if call is not None and cf.unbridged(call) and call.agent_leg == channel:
+        cf.bridge_lost(st, call, now, out, why="agent-gone-before-bridge", missed=True)
+    elif call is not None and call.status == "connected" and call.agent_leg == channel:
         cf.end_connected(st, call, now, out, why="agent-hangup", hang_caller=True, hang_agent=False)
     a.session_channel = None
     out.append(DestroyBridge(cf.agent_bridge(a.id)))
@@ -171,6 +187,13 @@ def session_disconnected(st: AcdState, channel: str, now: float, out: Out) -> No
         a.pending = "logout"
     elif a.state is not S.LOGGED_OUT:
         out += ag.logout(a, now, "session-ended")
+
+
+def snoop_id(leg: str) -> str:
+    """The Snoop channel's id for supervisor leg ``leg``. Asterisk refuses a requested channel id that is a
+    prefix of a live channel's uniqueid, so neither id may begin with the other: ``<leg>-snoop`` would make
+    the later originate of ``<leg>`` fail."""
+    return f"snoop-{leg}"
 
 
 def supervise(st: AcdState, ev: SupervisorRequest, out: Out) -> None:
@@ -186,8 +209,8 @@ def supervise(st: AcdState, ev: SupervisorRequest, out: Out) -> None:
     if ev.mode == "barge":
         sup = SupervisorLeg(leg, a.id, ev.mode, call.id, None, call.bridge_id)
     else:
-        sup = SupervisorLeg(leg, a.id, ev.mode, call.id, f"{leg}-snoop", f"callcore-sup-{leg}")
-        out.append(Snoop(call.agent_leg, f"{leg}-snoop", "both", "out" if ev.mode == "whisper" else "none",
+        sup = SupervisorLeg(leg, a.id, ev.mode, call.id, snoop_id(leg), f"callcore-sup-{leg}")
+        out.append(Snoop(call.agent_leg, snoop_id(leg), "both", "out" if ev.mode == "whisper" else "none",
                          ("snoop", leg)))
         out.append(CreateBridge(sup.bridge_id, "mixing"))
     st.supervisors[leg] = sup
@@ -202,8 +225,23 @@ def supervisor_answered(st: AcdState, leg: str, out: Out) -> None:
     if sup is None:
         out.append(Hangup(leg, "call-gone"))
         return
+    sup.answered = True
     members = (sup.snoop_id, leg) if sup.snoop_id else (leg,)
     out.append(AddToBridge(sup.bridge_id, members))
+
+
+def supervisor_gone(st: AcdState, leg: str, cause: str, out: Out) -> None:
+    """The supervisor's leg ended or could not be set up (not answered, refused by Asterisk, or its Snoop
+    failed): the Snoop channel and the supervision bridge go with it; a leg that never answered is
+    journaled as a failed supervision."""
+    sup = st.supervisors.get(leg)
+    if sup is None:
+        return
+    if not sup.answered:
+        call = st.calls.get(sup.call_id)
+        out.append(Journal("call.supervision_failed", {"mode": sup.mode, "leg_id": leg, "cause": cause},
+                           call_id=sup.call_id, agent_id=sup.agent_id, queue=call.queue if call else None))
+    cf.drop_supervisor(st, leg, out)
 
 
 def dtmf(st: AcdState, channel: str, digit: str, now: float, out: Out) -> None:

@@ -23,11 +23,12 @@ from callcore.acd.core.commands import (
 )
 from callcore.acd.core.events import LiveChannel, Resync
 from callcore.acd.core.model import Agent, AgentState, Call
-from callcore.acd.core.requests import session_disconnected
+from callcore.acd.core.requests import session_agent, session_disconnected
 from callcore.acd.core.state import AcdState
 
 Out = list[Command]
 S = AgentState
+SUP_BRIDGE = "callcore-sup-"
 
 
 def _priority(args: tuple[str, ...]) -> int:
@@ -56,7 +57,7 @@ def resync(st: AcdState, ev: Resync, now: float, out: Out) -> None:
             _adopt_session(st, c, in_bridge, now, out)
 
     for call in list(st.calls.values()):
-        _check_known(st, call, live, now, out)
+        _check_known(st, call, live, in_bridge, now, out)
 
     for c in live.values():
         if len(c.args) >= 2 and c.args[0] == "inbound" and c.channel_id not in st.calls:
@@ -66,14 +67,31 @@ def resync(st: AcdState, ev: Resync, now: float, out: Out) -> None:
     for c in live.values():
         if c.args[:1] in (("agent",), ("supervisor",)) and c.channel_id not in adopted_legs:
             out.append(Hangup(c.channel_id, "orphaned"))
+        elif c.args[:1] == ("snoop",) and (c.args[1:2] or ("",))[0] not in st.supervisors:
+            out.append(Hangup(c.channel_id, "orphaned"))  # a snoop whose supervisor's leg is gone
 
     for a in st.agents.values():
         _release_if_stuck(st, a, now, out)
+    _destroy_stale_bridges(st, ev, out)
+
+
+def _destroy_stale_bridges(st: AcdState, ev: Resync, out: Out) -> None:
+    """Session bridges whose operator has no live session any more, and supervision bridges of no live
+    supervision, are left over from before the outage: Asterisk keeps an application's bridges until the
+    application destroys them."""
+    sessions = {cf.agent_bridge(a.id) for a in st.agents.values() if a.session_channel is not None}
+    supervisions = {s.bridge_id for s in st.supervisors.values()}
+    for bridge in ev.bridges:
+        if bridge.startswith(cf.agent_bridge("")) and bridge not in sessions:
+            out.append(DestroyBridge(bridge))
+        elif bridge.startswith(SUP_BRIDGE) and bridge not in supervisions:
+            out.append(DestroyBridge(bridge))
 
 
 def _adopt_session(st: AcdState, c: LiveChannel, in_bridge: dict[str, str], now: float, out: Out) -> None:
-    a = st.agents.get(c.args[1])
+    a = session_agent(st, c.args[1])
     if a is None:
+        out.append(Journal("agent.session_refused", {"login": c.args[1]}, channel_id=c.channel_id))
         out.append(Hangup(c.channel_id, "unknown-agent"))
         return
     if a.session_channel == c.channel_id:
@@ -87,7 +105,8 @@ def _adopt_session(st: AcdState, c: LiveChannel, in_bridge: dict[str, str], now:
         out += ag.login(a, now)
 
 
-def _check_known(st: AcdState, call: Call, live: dict[str, LiveChannel], now: float, out: Out) -> None:
+def _check_known(st: AcdState, call: Call, live: dict[str, LiveChannel], in_bridge: dict[str, str], now: float,
+                 out: Out) -> None:
     if call.channel not in live:
         if call.status == "waiting":
             cf.abandon(st, call, now, out, why="gone-during-outage")
@@ -96,7 +115,17 @@ def _check_known(st: AcdState, call: Call, live: dict[str, LiveChannel], now: fl
         return
     if call.status == "connected":
         if call.agent_leg not in live:
-            _requeue_after_agent_loss(st, call, now, out)
+            if call.bridged:
+                _requeue_after_agent_loss(st, call, now, out)
+            else:
+                cf.bridge_lost(st, call, now, out, why="agent-gone-before-bridge", missed=True)
+        elif not call.bridged and call.bridge_id is not None:
+            # the connecting bridge's answer was lost with the connection: Asterisk's bridges tell
+            members = in_bridge.get(call.channel), in_bridge.get(call.agent_leg or "")
+            if members[0] == call.bridge_id and (members[1] == call.bridge_id or call.agent_leg in st.sessions):
+                cf.bridged(st, call, now, out)
+            else:
+                cf.bridge_lost(st, call, now, out, why="bridge-lost-in-outage", missed=False)
         return
     for leg, aid in list(call.legs.items()):
         if leg not in live:
@@ -159,6 +188,7 @@ def _adopt_caller(st: AcdState, ev: Resync, c: LiveChannel, live: dict[str, Live
             st.calls[call.id] = call
             st.legs[leg] = call.id
             call.status = "connected"
+            call.bridged = True  # found in one bridge with its agent
             call.agent_id, call.agent_leg, call.bridge_id, call.answered_at = a.id, leg, bridge, now
             if a.state is S.LOGGED_OUT:
                 out += ag.login(a, now)

@@ -53,6 +53,7 @@ class SupervisorLeg:
     call_id: str
     snoop_id: str | None
     bridge_id: str
+    answered: bool = False
 
 
 class _Watched(dict[str, Any]):

@@ -48,7 +48,9 @@ from callcore.acd.core.events import (
     AgentLegHungUp,
     AgentSessionConnected,
     AgentSessionDisconnected,
+    BridgeFailed,
     CallArrived,
+    CallBridged,
     CallerHungUp,
     DtmfReceived,
     EndpointRegistration,
@@ -63,7 +65,14 @@ from callcore.acd.runtime.lanes import LaneKeys, Lanes
 from callcore.ari import events as E
 from callcore.ari.api import AriApi
 from callcore.clock import Clock
-from callcore.errors import AriConflict, AriError, AriNotFound, AriUnavailable
+from callcore.errors import (
+    AriBadRequest,
+    AriConflict,
+    AriError,
+    AriNotFound,
+    AriUnavailable,
+    AriUnprocessable,
+)
 from callcore.store.api import JournalSink
 
 log = structlog.get_logger(__name__)
@@ -86,6 +95,12 @@ def ari_time(ts: str, default: float) -> float:
 def _urgent(cmd: Command) -> bool:
     """Routing steps a waiting caller is held up by go first when ARI requests back up."""
     return isinstance(cmd, OriginateAgent | AddToBridge)
+
+
+def _left_already(cmd: Command, exc: AriError) -> bool:
+    """Removing a channel from a bridge it already left is not a failure: Asterisk answers 400 "Channel not
+    found" for a channel that hung up, 422 for one that left Stasis or the bridge."""
+    return isinstance(cmd, RemoveFromBridge) and isinstance(exc, AriBadRequest | AriUnprocessable)
 
 
 MANUAL_PRIORITY = 1000  # a customer the operator dialled goes ahead of the queue's waiting callers
@@ -262,6 +277,8 @@ class AcdRuntime:
                 args = stasis_args(ch.dialplan.app_data)
             elif ch.id in self._originated:
                 args = ("agent",)  # a leg this runtime originated, still ringing
+            elif ch.name.startswith("Snoop/") and ch.id.startswith("snoop-"):
+                args = ("snoop", ch.id.removeprefix("snoop-"))  # a supervision's snoop (requests.snoop_id)
             else:
                 args = ()
             chans.append(LiveChannel(ch.id, args, ari_time(ch.creationtime, now), ch.caller.number,
@@ -318,15 +335,31 @@ class AcdRuntime:
     async def execute(self, cmd: Command) -> None:
         try:
             await self._execute(cmd)
-        except (AriNotFound, AriConflict) as exc:
-            log.info("acd.ari_gone", command=type(cmd).__name__, error=str(exc))
         except AriError as exc:
-            self.ari_errors += 1
-            log.warning("acd.ari_failed", command=type(cmd).__name__, error=str(exc))
-            if isinstance(cmd, OriginateAgent):
-                if not isinstance(exc, AriUnavailable):  # unanswered requests may have created it
-                    self._originated.discard(cmd.leg_id)
-                self.feed_core(AgentLegFailed(cmd.leg_id, ORIGINATE_FAILED))
+            if isinstance(cmd, OriginateAgent | Snoop):
+                self._setup_failed(cmd, exc)
+            elif isinstance(cmd, AddToBridge) and cmd.confirm and not isinstance(exc, AriUnavailable):
+                # one party left before the bridge (400 Channel not found, 422 not in Stasis): not answered
+                log.info("acd.bridge_refused", call_id=cmd.confirm, error=str(exc))
+                self.feed_core(BridgeFailed(cmd.confirm, str(exc)))
+            elif isinstance(exc, AriNotFound | AriConflict) or _left_already(cmd, exc):
+                log.info("acd.ari_gone", command=type(cmd).__name__, error=str(exc))
+            else:
+                self.ari_errors += 1
+                log.warning("acd.ari_failed", command=type(cmd).__name__, error=str(exc))
+
+    def _setup_failed(self, cmd: OriginateAgent | Snoop, exc: AriError) -> None:
+        """A channel this runtime asked for was refused (any status: a 409 means Asterisk judged the id
+        taken, never a channel that went away): the leg it belongs to has failed."""
+        self.ari_errors += 1
+        log.warning("acd.ari_failed", command=type(cmd).__name__, error=str(exc))
+        if isinstance(cmd, Snoop):
+            if len(cmd.app_args) > 1:  # ("snoop", supervisor leg)
+                self.feed_core(AgentLegFailed(cmd.app_args[1], "snoop-failed"))
+            return
+        if not isinstance(exc, AriUnavailable):  # unanswered requests may have created it
+            self._originated.discard(cmd.leg_id)
+        self.feed_core(AgentLegFailed(cmd.leg_id, ORIGINATE_FAILED))
 
     def feed_core(self, ev: Event) -> None:
         try:
@@ -360,6 +393,8 @@ class AcdRuntime:
                 await ari.create_bridge(bid, type=btype)
             case AddToBridge(bridge_id=bid, channels=chans, role=role):
                 await ari.add_channel(bid, list(chans), role=role)
+                if cmd.confirm:
+                    self.feed_core(CallBridged(cmd.confirm))
             case RemoveFromBridge(bridge_id=bid, channels=chans):
                 await ari.remove_channel(bid, list(chans))
             case DestroyBridge(bridge_id=bid):
