@@ -140,7 +140,8 @@ class Service:
         self.acd_tap = AcdJournalTap(self.sink)  # the dialer hears about its customers as the ACD journals
         self.acd = AcdService(self.ari.client, self.acd_tap, self.clock, queues, agents, app=s.ari_app,
                               loader=self._loader,
-                              on_callback=self.callback_requests.on_callback if self.callback_requests else None)
+                              on_callback=self.callback_requests.on_callback if self.callback_requests else None,
+                              dialplan_moh=s.acd_dialplan_moh)
         self.acd.restore(states)
         runner: web.AppRunner | None = None
         try:
