@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from callcore.acd.core.commands import Command
+from callcore.acd.core.commands import AddToBridge, Command
 from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
     AgentDisposition,
@@ -27,6 +27,7 @@ from callcore.acd.core.events import (
     AgentSessionDisconnected,
     AgentTransfer,
     CallArrived,
+    CallBridged,
     CallerHungUp,
     ConfigChanged,
     EndpointRegistration,
@@ -60,6 +61,9 @@ class Twin(Harness):
         ref_out = self.ref.send(event)
         assert out == ref_out, (event, out, ref_out)
         self._apply(out)
+        for c in list(out):  # Asterisk accepts each connecting bridge (both engines hear it)
+            if isinstance(c, AddToBridge) and c.confirm:
+                out += self.send(CallBridged(c.confirm))
         return out
 
 
@@ -88,7 +92,7 @@ class AgainstReference(RuleBasedStateMachine):
     def start(self, config: tuple[list[QueueConfig], list[AgentConfig]], seed: int) -> None:
         self.config = config
         self.h = Twin(Engine(*config, seed=seed))
-        self.h.ref = Harness(ReferenceEngine(*config, seed=seed))
+        self.h.ref = Harness(ReferenceEngine(*config, seed=seed), auto_bridge=False)
         self.n = 0
         self.arrived: list[str] = []
         self.sessions: dict[str, str] = {}

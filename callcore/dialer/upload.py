@@ -28,7 +28,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import structlog
@@ -46,6 +45,7 @@ from callcore.dialer.csvread import (
 )
 from callcore.dialer.upload_feed import ChunkFeed, load_chunks
 from callcore.errors import Conflict, InputError, NotFound
+from callcore.store.db import Database, database
 from callcore.store.sqlfiles import load_sql
 
 log = structlog.get_logger(__name__)
@@ -302,16 +302,18 @@ def _make_pool(workers: int | None, size: int) -> tuple[ProcessPoolExecutor | No
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers
 
 
-async def _campaign(conn: Any, name: str) -> tuple[int, ZoneRule]:
+async def _campaign(conn: Database, name: str) -> tuple[int, ZoneRule]:
     row = await conn.fetchrow(load_sql(PKG, "campaign_get"), name)
     if row is None:
         raise NotFound(f"campaign {name!r} does not exist")
     return int(row["id"]), ZoneRule.from_json(json.loads(row["settings"]))
 
 
-async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOptions | None = None, *,
+async def upload_leads(conn: Database, campaign: str, path: Path, options: UploadOptions | None = None, *,
                        progress: ProgressFn | None = None) -> UploadReport:
-    """Load the lead file ``path`` into ``campaign`` (see the module doc). ``conn``: an asyncpg connection."""
+    """Load the lead file ``path`` into ``campaign`` (see the module doc). ``conn``: a database connection
+    (``callcore.store.db``; a bare driver connection is wrapped)."""
+    conn = database(conn)
     opts = options or UploadOptions()
     PhoneNormalizer(opts.region)  # validates the region before any work
     if opts.batch_size < 1:
@@ -353,7 +355,7 @@ async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOpti
     return report
 
 
-async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, opts: UploadOptions,
+async def _load(conn: Database, campaign_id: int, reader: RowReader, cols: Columns, opts: UploadOptions,
                 report: UploadReport, sink: RejectSink, progress: ProgressFn | None) -> None:
     fmt = reader.fmt
     state = await conn.fetchval(load_sql(PKG, "campaign_lock"), campaign_id)
@@ -436,7 +438,7 @@ def _take(cleaned: tuple[list[Record], list[Reject]], report: UploadReport, sink
     return "".join(fresh).encode(), len(fresh)
 
 
-async def _finish(conn: Any, report: UploadReport, sink: RejectSink) -> None:
+async def _finish(conn: Database, report: UploadReport, sink: RejectSink) -> None:
     async for r in conn.cursor(load_sql(PKG, "upload_rejects"), prefetch=5000):   # streamed, in line order
         sink.add(Reject(r["line"], r["reason"], "phone", r["phone_e164"], r["detail"]))
     report.inserted = int(await conn.fetchval(load_sql(PKG, "upload_inserted")))

@@ -24,6 +24,7 @@ from callcore.http.routes import API, ROUTES, Handler, Route, openapi
 from callcore.http.sse import EventHub
 from callcore.http.wallboard import install as install_wallboard
 from callcore.metrics import CONTENT_TYPE
+from callcore.store.db import Database
 from callcore.store.dberrors import translate as translate_db_error
 from callcore.web.accounts import Sessions
 from callcore.web.pages import add_pages
@@ -135,7 +136,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def create_app(*, acd: AcdPort | None, pool: Any, settings: Settings, health: Health,
+def create_app(*, acd: AcdPort | None, pool: Database | None, settings: Settings, health: Health,
                metrics: Callable[[], bytes], hub: EventHub | None = None, dialer: Any = None) -> web.Application:
     """The HTTP application. ``acd`` or ``pool`` may be None: their endpoints then answer 503."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=1 << 20)

@@ -33,7 +33,7 @@ class Principal:
 
 
 ACD = web.AppKey("acd", object)
-POOL = web.AppKey("pool", Database)  # None when no database is configured
+POOL: web.AppKey[Database | None] = web.AppKey("pool")  # None when no database is configured
 SETTINGS = web.AppKey("settings", Settings)
 HUB = web.AppKey("hub", EventHub)
 HEALTH = web.AppKey("health", object)

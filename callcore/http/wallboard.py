@@ -130,7 +130,7 @@ class WallboardFeed:
 
     async def _refresh_slow(self) -> None:
         self._slow_at = time.monotonic()
-        db: Any = self.app[ctx.POOL]
+        db = self.app[ctx.POOL]
         if db is None:
             return
         try:

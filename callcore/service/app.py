@@ -32,6 +32,7 @@ from callcore.http.sse import EventHub
 from callcore.service.ari_journal import journal_ari_events, journal_tap
 from callcore.service.configcache import ConfigCache
 from callcore.service.projector import ProjectingJournal
+from callcore.store.db import Database
 from callcore.store.journal import PgJournal
 
 log = structlog.get_logger(__name__)
@@ -43,7 +44,7 @@ class Service:
         self.clock = clock or SystemClock()
         self._dsn = dsn
         self._resolved_stop: Callable[[], Awaitable[None]] | None = None  # stops a private cluster we started
-        self.pool: Any = None
+        self.pool: Database | None = None
         self.journal: PgJournal | None = None
         self.sink: ProjectingJournal | None = None
         self.ari: AriSession | None = None
@@ -112,15 +113,15 @@ class Service:
         return dsn
 
     async def _run_with(self, dsn: str, stop: asyncio.Event, s: Settings) -> None:
-        from callcore.store.pg import create_pool
+        from callcore.store.db import open_pool
 
         try:
-            self.pool = await create_pool(dsn, s.db_pool_size)
+            self.pool = await open_pool(dsn, s.db_pool_size)
         except Exception as exc:
             # PostgreSQL down at start-up: a pool that connects when it is back (every user of the pool
             # handles its absence: retries in the background, 503 on the API)
             log.warning("database_pool_unavailable", error=str(exc))
-            self.pool = await create_pool(dsn, s.db_pool_size, lazy=True)
+            self.pool = await open_pool(dsn, s.db_pool_size, lazy=True)
         self.journal = PgJournal(dsn, s, clock=self.clock)
         await self.journal.start()
         self.sink = ProjectingJournal(self.journal, self.pool, instance=s.instance_id)
@@ -236,6 +237,8 @@ class Service:
             return set(self.acd.engine.state.calls) if self.acd is not None else set()
 
         assert self.sink is not None
+        if self.pool is None:
+            return  # no database at start-up: nothing to reconcile against
         await close_calls_ended_while_down(self.pool, self.sink, self.settings.instance_id, self.clock, ready,
                                            live)
 
@@ -263,6 +266,8 @@ class Service:
     async def _loader(self) -> tuple[list[QueueConfig], list[AgentConfig]]:
         from callcore.directory.store import load_directory
 
+        if self.pool is None:
+            raise StoreError("no database pool")
         d = await load_directory(self.pool)
         return list(d.queues), list(d.agents)
 

@@ -267,6 +267,7 @@ class Call:
     consult_leg: str | None = None  # attended transfer: the consulted party's channel
     consult_answered: bool = False
     consult_target: str = ""
+    bridged: bool = False  # connected, and Asterisk confirmed the bridge holds the caller and the agent
     watcher: set[str] | None = field(default=None, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:

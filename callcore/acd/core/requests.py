@@ -175,7 +175,9 @@ def session_disconnected(st: AcdState, channel: str, now: float, out: Out) -> No
     if a is None or a.session_channel != channel:
         return
     call = st.calls.get(a.call_id or "")
-    if call is not None and call.status == "connected" and call.agent_leg == channel:
+    if call is not None and cf.unbridged(call) and call.agent_leg == channel:
+        cf.bridge_lost(st, call, now, out, why="agent-gone-before-bridge", missed=True)
+    elif call is not None and call.status == "connected" and call.agent_leg == channel:
         cf.end_connected(st, call, now, out, why="agent-hangup", hang_caller=True, hang_agent=False)
     a.session_channel = None
     out.append(DestroyBridge(cf.agent_bridge(a.id)))

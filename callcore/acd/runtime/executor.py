@@ -43,12 +43,15 @@ from callcore.acd.core.commands import (
 from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
     ORIGINATE_FAILED,
+    SHUTDOWN,
     AgentLegAnswered,
     AgentLegFailed,
     AgentLegHungUp,
     AgentSessionConnected,
     AgentSessionDisconnected,
+    BridgeFailed,
     CallArrived,
+    CallBridged,
     CallerHungUp,
     DtmfReceived,
     EndpointRegistration,
@@ -76,6 +79,7 @@ from callcore.store.api import JournalSink
 log = structlog.get_logger(__name__)
 
 _HANGUP_REASONS = {"no-answer": "no_answer", "busy": "busy"}
+SHUTDOWN_SOFTHANGUP = 4  # ChannelHangupRequest cause (a soft-hangup flag) of an Asterisk shutting down
 GAUGE_INTERVAL = 0.25
 
 
@@ -129,6 +133,8 @@ class AcdRuntime:
         self.keys = LaneKeys(engine.state)
         self._on_request = on_request
         self._originated: set[str] = set()  # originated legs not yet reported destroyed
+        self._shutting_down: set[str] = set()  # channels Asterisk hangs up because it is stopping
+        self._lost_at: float | None = None  # when the ARI connection was lost (None while connected)
         self._gauge_timer: asyncio.TimerHandle | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.ari_errors = 0
@@ -238,8 +244,17 @@ class AcdRuntime:
                 if kind == "agent-login" and len(args) >= 2:
                     return [AgentSessionConnected(args[1], ch.id)]
                 return []
+            case E.ChannelHangupRequest(channel=ch, cause=cause, soft=True) if cause == SHUTDOWN_SOFTHANGUP:
+                self._shutting_down.add(ch.id)  # Asterisk is stopping: not the caller's nor the agent's doing
+                return []
             case E.StasisEnd(channel=ch) | E.ChannelDestroyed(channel=ch):
+                if ch.id in self._shutting_down:
+                    return self._gone(ch.id, SHUTDOWN, why=SHUTDOWN)
                 return self._gone(ch.id, getattr(ev, "cause_txt", "") or "hangup")
+            case E.Disconnected():
+                if self._lost_at is None:
+                    self._lost_at = self.clock.now()  # every channel was last known alive now
+                return []
             case E.ChannelDtmfReceived(channel=ch, digit=digit):
                 return [DtmfReceived(ch.id, digit)]
             case E.PlaybackFinished(playback=pb):
@@ -250,20 +265,20 @@ class AcdRuntime:
                 return [self.resync_event(snap)]
         return []
 
-    def _gone(self, channel: str, cause: str) -> list[Event]:
+    def _gone(self, channel: str, cause: str, why: str = "") -> list[Event]:
         st = self.engine.state
         if channel in st.calls:
-            return [CallerHungUp(channel)]
+            return [CallerHungUp(channel, why)]
         if channel in st.sessions:
             return [AgentSessionDisconnected(channel)]
         if channel in st.supervisors:
-            return [AgentLegHungUp(channel)]
+            return [AgentLegHungUp(channel, why)]
         if channel in st.consults or channel in st.dials:
             return [AgentLegFailed(channel, cause)]
         call = st.calls.get(st.legs.get(channel, ""))
         if call is not None:
             if call.agent_leg == channel:
-                return [AgentLegHungUp(channel)]
+                return [AgentLegHungUp(channel, why)]
             return [AgentLegFailed(channel, cause)]
         return []
 
@@ -282,7 +297,8 @@ class AcdRuntime:
             chans.append(LiveChannel(ch.id, args, ari_time(ch.creationtime, now), ch.caller.number,
                                      ch.caller.name))
         bridges = {b.id: tuple(b.channels) for b in [*snap.bridges, *snap.stasis_bridges]}
-        return Resync(tuple(chans), bridges)
+        lost_at, self._lost_at = self._lost_at, None
+        return Resync(tuple(chans), bridges, lost_at=lost_at)
 
     def feed(self, ev: Any) -> None:
         channel = getattr(getattr(ev, "channel", None), "id", None)
@@ -297,15 +313,18 @@ class AcdRuntime:
         match ev:
             case E.StasisEnd(channel=ch):
                 self.keys.forget_channel(ch.id)
+                self._shutting_down.discard(ch.id)
             case E.ChannelDestroyed(channel=ch):
                 self.keys.forget_channel(ch.id)
                 self._originated.discard(ch.id)
+                self._shutting_down.discard(ch.id)
             case E.PlaybackFinished(playback=pb):
                 self.keys.forget_media(pb.id)
             case E.Connected(snapshot=snap):
                 live = {c.id for c in snap.channels}
                 self.keys.prune(live, {b.id for b in [*snap.bridges, *snap.stasis_bridges]})
                 self._originated &= live
+                self._shutting_down &= live
 
     async def run(self, events: AsyncIterable[Any]) -> None:
         """Consume ARI events and execute commands until the subscription ends (then finish the queued
@@ -336,6 +355,10 @@ class AcdRuntime:
         except AriError as exc:
             if isinstance(cmd, OriginateAgent | Snoop):
                 self._setup_failed(cmd, exc)
+            elif isinstance(cmd, AddToBridge) and cmd.confirm and not isinstance(exc, AriUnavailable):
+                # one party left before the bridge (400 Channel not found, 422 not in Stasis): not answered
+                log.info("acd.bridge_refused", call_id=cmd.confirm, error=str(exc))
+                self.feed_core(BridgeFailed(cmd.confirm, str(exc)))
             elif isinstance(exc, AriNotFound | AriConflict) or _left_already(cmd, exc):
                 log.info("acd.ari_gone", command=type(cmd).__name__, error=str(exc))
             else:
@@ -387,6 +410,8 @@ class AcdRuntime:
                 await ari.create_bridge(bid, type=btype)
             case AddToBridge(bridge_id=bid, channels=chans, role=role):
                 await ari.add_channel(bid, list(chans), role=role)
+                if cmd.confirm:
+                    self.feed_core(CallBridged(cmd.confirm))
             case RemoveFromBridge(bridge_id=bid, channels=chans):
                 await ari.remove_channel(bid, list(chans))
             case DestroyBridge(bridge_id=bid):
