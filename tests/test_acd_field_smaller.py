@@ -40,7 +40,7 @@ def test_ready_in_wrap_up_cancels_a_pause_asked_for_during_the_call() -> None:
     take_call(h, "c2")
     h.send(CallerHungUp("c2"))
     h.advance(11)
-    assert h.engine.state.agents["a1"].state is AgentState.AVAILABLE, "the old pause came back"
+    assert h.engine.state.agents["a1"].state.value == "available", "the old pause came back"
 
 
 def test_ready_when_available_cancels_a_pending_pause() -> None:

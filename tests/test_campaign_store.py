@@ -93,11 +93,11 @@ async def test_claim_order_and_due_time(store: DialerStore) -> None:
 
 
 async def test_two_instances_never_claim_the_same_lead(pg_dsn: str, store: DialerStore) -> None:
-    from callcore.store.pg import create_pool
+    from callcore.store.db import open_pool
 
     c = await store.create_campaign("spring", SETTINGS)
     await add_leads(store.pool, c.id, 600)
-    pool_a, pool_b = await create_pool(pg_dsn, 4), await create_pool(pg_dsn, 4)
+    pool_a, pool_b = await open_pool(pg_dsn, 4), await open_pool(pg_dsn, 4)
     claimed: dict[str, list[int]] = {"a": [], "b": []}
 
     async def claimer(name: str, pool: Any) -> None:

@@ -30,9 +30,9 @@ async def until(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> N
 
 async def seed(dsn: str) -> None:
     from callcore.directory import store
-    from callcore.store.pg import create_pool
+    from callcore.store.db import open_pool
 
-    pool = await create_pool(dsn, 1)
+    pool = await open_pool(dsn, 1)
     try:
         await store.create_queue(pool, QueueConfig(name="sales", wrapup_time=0.2, ring_timeout=5.0))
         await store.create_agent(pool, AgentConfig(id="a1", name="Ann", endpoint="PJSIP/a1",

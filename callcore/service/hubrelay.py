@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from callcore.http.sse import EventHub
+from callcore.store.db import Database
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +26,7 @@ MAX_PAYLOAD = 7900
 
 
 class HubRelay:
-    def __init__(self, hub: EventHub, pool: Any, dsn: str, *, maxlen: int = 1000) -> None:
+    def __init__(self, hub: EventHub, pool: Database, dsn: str, *, maxlen: int = 1000) -> None:
         self.hub = hub
         self.pool = pool
         self.dsn = dsn

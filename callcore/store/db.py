@@ -170,6 +170,14 @@ class Database:
             row: Row | None = await self._target.fetchrow(query, *args, timeout=self._t(timeout))
         return row
 
+    async def fetchone(self, query: str, *args: Any, timeout: float | None = None) -> Row:
+        """The one row a statement always returns (an aggregate, ``INSERT ... RETURNING``); StoreError when
+        there is none."""
+        row = await self.fetchrow(query, *args, timeout=timeout)
+        if row is None:
+            raise StoreError(f"no row returned by: {query.strip().splitlines()[0][:80]}")
+        return row
+
     async def fetchval(self, query: str, *args: Any, column: int = 0, timeout: float | None = None) -> Any:
         async with translated():
             return await self._target.fetchval(query, *args, column=column, timeout=self._t(timeout))
@@ -257,13 +265,14 @@ def database(target: Database | Any, *, timeout: float | None = None) -> Databas
     return target if isinstance(target, Database) else Database(target, timeout=timeout)
 
 
-async def open_pool(dsn: str, size: int, *, timeout: float | None = None) -> Database:
+async def open_pool(dsn: str, size: int, *, timeout: float | None = None, lazy: bool = False) -> Database:
     """A pool of at most ``size`` connections (json/jsonb as Python objects); DatabaseUnavailable when
-    PostgreSQL cannot be reached."""
+    PostgreSQL cannot be reached. ``lazy``: open no connection now (the pool exists while PostgreSQL is
+    down, and connects when first used)."""
     from callcore.store.pg import create_pool
 
     async with translated():
-        pool = await create_pool(dsn, size)
+        pool = await create_pool(dsn, size, lazy=lazy)
     return Database(pool, timeout=timeout)
 
 

@@ -107,6 +107,8 @@ def ready(agent: Agent, now: float) -> list[Command]:
     if agent.state in (S.ON_CALL, S.RESERVED):
         agent.pending = None
         return [Notify(agent.id, {"event": "state", **describe(agent)})]
+    if agent.pending == "pause":
+        agent.pending = None  # an explicit "ready" supersedes a pause asked for during the call
     if agent.state is S.AVAILABLE:
         return []
     out: list[Command] = []
