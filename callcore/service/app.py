@@ -23,6 +23,7 @@ from aiohttp import web
 from callcore import metrics
 from callcore.acd.core.events import EndpointRegistration, PersistedAgent
 from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime import metrics as acd_metrics
 from callcore.acd.runtime.service import AcdService
 from callcore.ari.session import AriSession
 from callcore.clock import Clock, SystemClock
@@ -31,6 +32,7 @@ from callcore.errors import AmiAuthError, MigrationError, StoreError
 from callcore.http.sse import EventHub
 from callcore.service.ari_journal import journal_ari_events, journal_tap
 from callcore.service.configcache import ConfigCache
+from callcore.service.looplag import WATCH
 from callcore.service.projector import ProjectingJournal
 from callcore.store.db import Database
 from callcore.store.journal import PgJournal
@@ -75,6 +77,7 @@ class Service:
             out["ami"] = self.ami.health()
         if self.sink is not None:
             out["projection_pending"] = self.sink.pending
+        out["load"] = WATCH.report()
         return out
 
     # --- run ------------------------------------------------------------------------------------------
@@ -144,8 +147,16 @@ class Service:
             async with asyncio.TaskGroup() as tg:
                 # first subscription: every event is journaled before any consumer sees it
                 journal_sub = self.ari.subscribe("journal", maxsize=10_000, filter=journal_tap(self.sink))
-                acd_sub = self.ari.subscribe("acd", maxsize=50_000)
+                acd_sub = self.ari.subscribe("acd", maxsize=50_000, filter=self.acd.runtime.stamp)
                 await self.ari.start()
+
+                def backlog() -> int:
+                    n = acd_sub.qsize()
+                    acd_metrics.EVENTS_BACKLOG.set(n)
+                    return n
+
+                WATCH.backlog = backlog
+                tg.create_task(WATCH.run(), name="load-watch")
                 tg.create_task(self.acd.run(acd_sub), name="acd")
                 tg.create_task(journal_ari_events(journal_sub, self.sink), name="ari-journal")
                 tg.create_task(self._listen_config(dsn), name="config-listener")
