@@ -50,7 +50,7 @@ async def agi(lab_config: LabConfig) -> AsyncIterator[AgiServer]:
         yield server
 
 
-async def _inbound_call(sipp: str, cfg: LabConfig, ari: AriLab, hold_ms: int) -> tuple[object, str]:
+async def _inbound_call(sipp: str, cfg: LabConfig, ari: AriLab, hold_ms: int) -> tuple[asyncio.subprocess.Process, str]:
     caller = await run_sipp(sipp, cfg, "-sn", "uac", "-s", cfg.did, "-p", "5061", "-d", str(hold_ms))
     start = await ari.wait(lambda e: e.get("type") == "StasisStart" and e.get("args", [None])[0] == "inbound")
     return caller, start["channel"]["id"]
