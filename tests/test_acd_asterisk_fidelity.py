@@ -246,6 +246,8 @@ async def test_agent_leg_gone_before_the_bridge_requeues_the_caller(rig: Rig) ->
     await rig.settle()
     assert journaled(rig, "call.answered") == []
     assert journaled(rig, "call.bridge_failed") == [agent]
+    assert [e.payload["why"] for e in rig.journal.events if e.type == "call.requeued"] == ["agent-gone-before-bridge"]
+    assert rig.journal.types().count("call.queued") == 1, "back in line, not a second entry"
     assert rig.svc.agent_state(agent)["misses"] == 1
     call = rig.svc.engine.state.calls[cid]
     assert call.status == "waiting" and rig.fake.moh.get(cid)

@@ -140,7 +140,8 @@ class Service:
         self.acd_tap = AcdJournalTap(self.sink)  # the dialer hears about its customers as the ACD journals
         self.acd = AcdService(self.ari.client, self.acd_tap, self.clock, queues, agents, app=s.ari_app,
                               loader=self._loader,
-                              on_callback=self.callback_requests.on_callback if self.callback_requests else None)
+                              on_callback=self.callback_requests.on_callback if self.callback_requests else None,
+                              registrations_known=not s.ami_enabled)
         self.acd.restore(states)
         runner: web.AppRunner | None = None
         try:
@@ -381,6 +382,8 @@ class Service:
 
         for endpoint, registered in self.ami.registrations.snapshot().items():  # what start() already read
             on_change(RegistrationChange(endpoint, registered))
+        if acd is not None:  # until now no ring-mode operator was offered a call: her phone may be offline
+            acd.registrations_read()
 
     async def _start_http(self) -> web.AppRunner:
         from callcore.http.app import create_app
