@@ -246,6 +246,8 @@ async def test_agent_leg_gone_before_the_bridge_requeues_the_caller(rig: Rig) ->
     await rig.settle()
     assert journaled(rig, "call.answered") == []
     assert journaled(rig, "call.bridge_failed") == [agent]
+    assert [e.payload["why"] for e in rig.journal.events if e.type == "call.requeued"] == ["agent-gone-before-bridge"]
+    assert rig.journal.types().count("call.queued") == 1, "back in line, not a second entry"
     assert rig.svc.agent_state(agent)["misses"] == 1
     call = rig.svc.engine.state.calls[cid]
     assert call.status == "waiting" and rig.fake.moh.get(cid)
@@ -307,3 +309,57 @@ async def test_caller_gone_before_the_bridge_is_an_abandon(rig: Rig) -> None:
 async def test_session_caller_is_answered_once_in_the_session_bridge(rig: Rig) -> None:
     await session_on_call(rig)
     assert len(journaled(rig, "call.answered")) == 1
+
+
+async def test_calls_cut_by_a_crash_end_when_last_known_alive(rig: Rig) -> None:
+    cid, _ = await connect_call(rig)
+    waiting = rig.fake.inject_call("+15550002")
+    await rig.settle()
+    rig.clock.advance(60)                       # a minute of conversation
+    rig.fake.disconnect("asterisk crashed")     # the websocket drops with Asterisk
+    crashed_at = rig.clock.now()
+    await rig.settle()
+    for ch in (cid, waiting):                   # Asterisk comes back without them
+        rig.fake.forget_channel(ch)
+    rig.clock.advance(45)
+    rig.fake.reconnect()
+    await rig.settle()
+    (ended,) = [e for e in rig.journal.events if e.type == "call.ended"]
+    assert ended.payload["talk"] == pytest.approx(60) and ended.payload["ended_at"] == crashed_at
+    (gone,) = [e for e in rig.journal.events if e.type == "call.abandoned"]
+    assert gone.payload["ended_at"] == crashed_at and gone.payload["wait"] == pytest.approx(60)
+
+
+async def shutdown(rig: Rig, *channels: str) -> None:
+    """``core stop now``: ChannelHangupRequest(cause 4, soft), bridges left, StasisEnd, then the socket drops."""
+    from callcore.ari import events as E
+    for ch in channels:
+        rig.fake._publish(E.ChannelHangupRequest(channel=rig.fake.channels[ch], cause=4, soft=True,
+                                                 **rig.fake.base()))
+    for ch in channels:
+        rig.fake._destroy(ch, cause=16, request=None)
+    await rig.settle()
+
+
+async def test_calls_hung_up_by_an_asterisk_shutdown_are_neither_hangups_nor_abandons(rig: Rig) -> None:
+    cid, leg = await connect_call(rig)
+    waiting = rig.fake.inject_call("+15550002")
+    await rig.settle()
+    await shutdown(rig, waiting, cid, leg)
+    types = rig.journal.types()
+    assert "call.abandoned" not in types
+    (closed,) = [e for e in rig.journal.events if e.type == "call.closed"]
+    assert closed.call_id == waiting and closed.payload["outcome"] == "asterisk-shutdown"
+    (ended,) = [e for e in rig.journal.events if e.type == "call.ended"]
+    assert ended.call_id == cid and ended.payload["why"] == "asterisk-shutdown"
+    assert rig.svc.snapshot()["queues"]["sales"]["abandoned"] == 0
+
+
+async def test_ringing_agent_is_not_charged_a_miss_by_an_asterisk_shutdown(rig: Rig) -> None:
+    await rig.svc.login("1001")
+    cid = rig.fake.inject_call("+15550001")
+    await rig.settle()
+    (leg,) = rig.originated()
+    await shutdown(rig, cid, leg)
+    assert rig.svc.agent_state("1001")["misses"] == 0
+    assert [e.payload["outcome"] for e in rig.journal.events if e.type == "call.closed"] == ["asterisk-shutdown"]

@@ -170,6 +170,26 @@ class AgainstReference(RuleBasedStateMachine):
                 c.id for c in sorted((c for c in ref.calls.values() if c.status == "waiting" and c.queue == name),
                                      key=lambda c: (-c.priority, c.entered_at, c.seq))]
 
+    @invariant()
+    def maintained_counts_match_a_full_count(self) -> None:
+        """The snapshot's counts come from the index; they must equal counting every agent and call."""
+        if not hasattr(self, "h"):
+            return
+        st_ = self.h.engine.state
+        snap = self.h.engine.snapshot(self.h.now)
+        by_state: dict[str, int] = {}
+        for a in st_.agents.values():
+            by_state[a.state.value] = by_state.get(a.state.value, 0) + 1
+        assert {k: v for k, v in snap["agents_by_state"].items() if v} == by_state
+        for name in st_.queues:
+            members: dict[str, int] = {}
+            for a in st_.members(name):
+                members[a.state.value] = members.get(a.state.value, 0) + 1
+            q = snap["queues"][name]
+            assert q["agents"] == members
+            assert q["connected"] == sum(1 for c in st_.calls.values()
+                                         if c.queue == name and c.status == "connected")
+
 
 AgainstReference.TestCase.settings = settings(
     max_examples=150, stateful_step_count=60, deadline=None, derandomize=True,

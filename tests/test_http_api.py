@@ -188,6 +188,21 @@ async def test_health_ready_and_metrics(bare: TestClient[Any, Any]) -> None:
     assert metrics.headers["Content-Type"].startswith("text/plain") and await metrics.text() == "callcore_up 1\n"
 
 
+async def test_readiness_reports_overload_and_stays_ready(bare: TestClient[Any, Any]) -> None:
+    body = await (await bare.get("/readyz")).json()
+    assert body["overloaded"] is False and body["degraded"] == []
+    HEALTH["load"] = {"overloaded": True, "overloaded_for_s": 3.5, "loop_lag_recent_max_s": 0.8}
+    try:
+        resp = await bare.get("/readyz")
+        body = await resp.json()
+        # still routing calls: ready, but says it is overloaded and what is shed
+        assert resp.status == 200 and body["ready"] is True and body["overloaded"] is True
+        assert "overloaded for 3.5 s" in body["degraded"][0] and "0.8 s" in body["degraded"][0]
+        assert body["checks"]["load"]["overloaded"] is True
+    finally:
+        HEALTH.pop("load")
+
+
 async def test_auth_errors_and_unavailable_dependencies(bare: TestClient[Any, Any]) -> None:
     e = await err(await bare.post("/api/v1/agents/1001/login"), 401)
     assert e["code"] == "unauthorized"

@@ -49,6 +49,17 @@ def readiness(checks: dict[str, Any]) -> tuple[bool, list[str]]:
     return not problems, problems
 
 
+def degraded(checks: dict[str, Any]) -> list[str]:
+    """What makes a ready instance work below par: overload (``checks["load"]``, see
+    ``callcore.service.looplag``). It stays ready: it still routes every call, and leaving a load balancer
+    would also cut its operators off."""
+    load = checks.get("load")
+    if isinstance(load, dict) and load.get("overloaded"):
+        return [f"overloaded for {load.get('overloaded_for_s', 0)} s (event-loop lag "
+                f"{load.get('loop_lag_recent_max_s', 0)} s): wallboard, gauges and table projections shed"]
+    return []
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
@@ -117,7 +128,9 @@ async def readyz(request: web.Request) -> web.Response:
         log.warning("health_check_failed", error=str(exc))
         checks = {"error": str(exc)}
     ready, problems = readiness(checks)
-    return web.json_response({"ready": ready, "checks": checks, "problems": problems},
+    warn = degraded(checks)
+    return web.json_response({"ready": ready, "overloaded": bool(warn), "degraded": warn, "checks": checks,
+                              "problems": problems},
                              status=200 if ready else 503, dumps=_dumps)
 
 

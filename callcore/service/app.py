@@ -20,9 +20,10 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from callcore import metrics
+from callcore import __version__, metrics
 from callcore.acd.core.events import EndpointRegistration, PersistedAgent
 from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime import metrics as acd_metrics
 from callcore.acd.runtime.service import AcdService
 from callcore.ari.session import AriSession
 from callcore.clock import Clock, SystemClock
@@ -31,6 +32,7 @@ from callcore.errors import AmiAuthError, MigrationError, StoreError
 from callcore.http.sse import EventHub
 from callcore.service.ari_journal import journal_ari_events, journal_tap
 from callcore.service.configcache import ConfigCache
+from callcore.service.looplag import WATCH
 from callcore.service.projector import ProjectingJournal
 from callcore.store.db import Database
 from callcore.store.journal import PgJournal
@@ -75,6 +77,7 @@ class Service:
             out["ami"] = self.ami.health()
         if self.sink is not None:
             out["projection_pending"] = self.sink.pending
+        out["load"] = WATCH.report()
         return out
 
     # --- run ------------------------------------------------------------------------------------------
@@ -137,15 +140,24 @@ class Service:
         self.acd_tap = AcdJournalTap(self.sink)  # the dialer hears about its customers as the ACD journals
         self.acd = AcdService(self.ari.client, self.acd_tap, self.clock, queues, agents, app=s.ari_app,
                               loader=self._loader,
-                              on_callback=self.callback_requests.on_callback if self.callback_requests else None)
+                              on_callback=self.callback_requests.on_callback if self.callback_requests else None,
+                              registrations_known=not s.ami_enabled)
         self.acd.restore(states)
         runner: web.AppRunner | None = None
         try:
             async with asyncio.TaskGroup() as tg:
                 # first subscription: every event is journaled before any consumer sees it
                 journal_sub = self.ari.subscribe("journal", maxsize=10_000, filter=journal_tap(self.sink))
-                acd_sub = self.ari.subscribe("acd", maxsize=50_000)
+                acd_sub = self.ari.subscribe("acd", maxsize=50_000, filter=self.acd.runtime.stamp)
                 await self.ari.start()
+
+                def backlog() -> int:
+                    n = acd_sub.qsize()
+                    acd_metrics.EVENTS_BACKLOG.set(n)
+                    return n
+
+                WATCH.backlog = backlog
+                tg.create_task(WATCH.run(), name="load-watch")
                 tg.create_task(self.acd.run(acd_sub), name="acd")
                 tg.create_task(journal_ari_events(journal_sub, self.sink), name="ari-journal")
                 tg.create_task(self._listen_config(dsn), name="config-listener")
@@ -161,6 +173,7 @@ class Service:
                     tg.create_task(self._close_ended_calls(), name="close-ended-calls")
                 runner = await self._start_http()
                 self.started.set()
+                self.sink.append("service.started", {"version": __version__})   # queue_log QUEUESTART
                 log.info("service_started", instance=s.instance_id, http_port=self.http_port)
                 await stop.wait()
                 log.info("service_stopping")
@@ -369,6 +382,8 @@ class Service:
 
         for endpoint, registered in self.ami.registrations.snapshot().items():  # what start() already read
             on_change(RegistrationChange(endpoint, registered))
+        if acd is not None:  # until now no ring-mode operator was offered a call: her phone may be offline
+            acd.registrations_read()
 
     async def _start_http(self) -> web.AppRunner:
         from callcore.http.app import create_app

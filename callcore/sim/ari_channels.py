@@ -115,8 +115,13 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
                 eng.answer(c)
             elif fn_name == "ring":
                 pass
-            elif fn_name in ("moh", "unmoh"):
+            elif fn_name == "progress":
+                eng.progress(c)
+            elif fn_name in ("moh", "silence"):
+                eng.progress(c)
                 c.moh = fn_name == "moh"
+            elif fn_name == "unmoh":
+                c.moh = False
             elif fn_name in ("hold", "unhold"):
                 c.held = fn_name == "hold"
             elif fn_name in ("mute", "unmute"):
@@ -125,6 +130,7 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
                 digits = p.get("dtmf")
                 if not digits:
                     raise RestError(400, "DTMF is required")
+                eng.progress(c)
                 deferred(c, lambda: eng.send_dtmf_from_app(c, digits))
             elif fn_name in ("continue", "redirect"):
                 if fn_name == "redirect" and not p.get("endpoint"):
@@ -178,13 +184,8 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
 
     async def snoop(request: web.Request) -> web.Response:
         p = await params(request)
-        c = eng.chan(
-            request.match_info["channelId"],
-            message="Provided channel was not found",
-            reason="Channel Not Found",
-        )
         s = eng.snoop(
-            c,
+            request.match_info["channelId"],
             spy=p.text("spy", "none"),
             whisper=p.text("whisper", "none"),
             app=p.get("app"),
@@ -210,9 +211,9 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
     for path, post, delete in (
         ("answer", "answer", None),
         ("ring", "ring", "ring"),
-        ("progress", "ring", None),
+        ("progress", "progress", None),
         ("moh", "moh", "unmoh"),
-        ("silence", "unmoh", "unmoh"),
+        ("silence", "silence", "unmoh"),
         ("hold", "hold", "unhold"),
         ("mute", "mute", "unmute"),
         ("dtmf", "dtmf", None),

@@ -29,6 +29,7 @@ from callcore.acd.core.commands import (
     StopPlayback,
     StopRecording,
 )
+from callcore.acd.core.events import SHUTDOWN
 from callcore.acd.core.index import CallKey
 from callcore.acd.core.model import Agent, Call, QueueConfig
 from callcore.acd.core.state import AcdState, QueueStats
@@ -120,14 +121,23 @@ def remove_call(st: AcdState, call: Call, now: float, out: Out) -> None:
     st.calls.pop(call.id, None)
 
 
-def abandon(st: AcdState, call: Call, now: float, out: Out, why: str = "hangup") -> None:
+def abandon(st: AcdState, call: Call, now: float, out: Out, why: str = "hangup",
+            ended_at: float | None = None) -> None:
+    """``ended_at``: when the caller was last known alive, for a caller found gone after an outage."""
     s = stats(st, call.queue)
     s.abandoned += 1
     q = st.queues.get(call.queue)
-    waited = now - call.queue_entered_at
+    waited = max(0.0, (now if ended_at is None else ended_at) - call.queue_entered_at)
     if q is None or waited > q.service_level_threshold:
         s.abandoned_after_sl += 1
-    _j(out, "call.abandoned", call, wait=waited, position=st.position(call), why=why)
+    extra = {} if ended_at is None else {"ended_at": ended_at}
+    _j(out, "call.abandoned", call, wait=waited, position=st.position(call), why=why, **extra)
+    remove_call(st, call, now, out)
+
+
+def close_on_shutdown(st: AcdState, call: Call, now: float, out: Out) -> None:
+    """Asterisk hung the waiting caller up because it is shutting down: neither an abandon nor an answer."""
+    _j(out, "call.closed", call, outcome=SHUTDOWN, wait=now - call.queue_entered_at, why=SHUTDOWN)
     remove_call(st, call, now, out)
 
 
@@ -292,7 +302,8 @@ def bridge_lost(st: AcdState, call: Call, now: float, out: Out, *, why: str, mis
         leave_to_dialplan(call, None, "removed", out)
         return
     out.append(StartMoh(call.channel, q.moh_class))
-    _j(out, "call.queued", call, from_queue=call.queue, why=why, priority=call.priority)
+    # back in line, not a new entry into the queue (no call.queued: reports and queue_log count entries)
+    _j(out, "call.requeued", call, why=why, priority=call.priority, entered_at=call.entered_at)
     arm_call_timers(call, q, now, out)
 
 
@@ -320,9 +331,10 @@ def caller_left_unbridged(st: AcdState, call: Call, now: float, out: Out) -> Non
 
 
 def end_connected(st: AcdState, call: Call, now: float, out: Out, *, why: str,
-                  hang_caller: bool, hang_agent: bool) -> None:
-    """The conversation is over: tear down, talk-time stats, agent into the queue's wrap-up."""
-    talk = now - call.answered_at
+                  hang_caller: bool, hang_agent: bool, ended_at: float | None = None) -> None:
+    """The conversation is over: tear down, talk-time stats, agent into the queue's wrap-up. ``ended_at``:
+    when the conversation was last known alive, for one found gone after an outage (talk ends there)."""
+    talk = max(0.0, (now if ended_at is None else ended_at) - call.answered_at)
     if call.status != "transferred":  # an attended transfer counted the operator's talk when she left
         stats(st, call.queue).talks.append(talk)
     if call.consult_leg:
@@ -344,7 +356,7 @@ def end_connected(st: AcdState, call: Call, now: float, out: Out, *, why: str,
     if call.agent_leg:
         st.legs.pop(call.agent_leg, None)
     end_supervision(st, call, out)
-    _j(out, "call.ended", call, talk=talk, why=why)
+    _j(out, "call.ended", call, talk=talk, why=why, **({} if ended_at is None else {"ended_at": ended_at}))
     call.status = "ended"
     st.calls.pop(call.id, None)
     if a is not None and a.call_id == call.id:

@@ -17,6 +17,7 @@ from callcore.acd.core import requests as op
 from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, SetTimer, StartMoh
 from callcore.acd.core.events import (
     ORIGINATE_FAILED,
+    SHUTDOWN,
     AgentCallControl,
     AgentConsult,
     AgentDial,
@@ -42,6 +43,7 @@ from callcore.acd.core.events import (
     OutboundReleased,
     OutboundReserved,
     PlaybackFinished,
+    RegistrationsKnown,
     Resync,
     SupervisorLegAnswered,
     SupervisorRequest,
@@ -56,8 +58,11 @@ Out = list[Command]
 
 class Engine:
     def __init__(self, queues: Sequence[QueueConfig] = (), agents: Sequence[AgentConfig] = (), *,
-                 seed: int = 0) -> None:
+                 seed: int = 0, registrations_known: bool = True) -> None:
+        """``registrations_known=False``: phone registrations are tracked (AMI) but not read yet; no ring-mode
+        agent is offered a call until ``EndpointRegistration`` / ``RegistrationsKnown`` say it is reachable."""
         self.state = AcdState()
+        self.state.registrations_known = registrations_known
         self.state.rng.seed(seed)
         self.state.set_config(list(queues), list(agents))
 
@@ -68,15 +73,17 @@ class Engine:
             case CallArrived():
                 callcontrol.dial_answered(st, event.channel_id)
                 self._arrive(event, now, out)
-            case CallerHungUp(channel_id=ch):
+            case CallerHungUp(channel_id=ch, why=why):
                 call = st.calls.get(ch)
                 if call is not None:
-                    if call.status == "waiting":
+                    if call.status == "waiting" and why == SHUTDOWN:
+                        cf.close_on_shutdown(st, call, now, out)
+                    elif call.status == "waiting":
                         cf.abandon(st, call, now, out)
                     elif cf.unbridged(call):
                         cf.caller_left_unbridged(st, call, now, out)
                     else:
-                        cf.end_connected(st, call, now, out, why="caller-hangup", hang_caller=False,
+                        cf.end_connected(st, call, now, out, why=why or "caller-hangup", hang_caller=False,
                                          hang_agent=True)
             case CallBridged(call_id=cid):
                 call = st.calls.get(cid)
@@ -93,8 +100,8 @@ class Engine:
                 self._leg_answered(leg, now, out)
             case AgentLegFailed(leg_id=leg, cause=cause):
                 self._leg_gone(leg, now, out, cause=cause or "failed")
-            case AgentLegHungUp(leg_id=leg):
-                self._leg_gone(leg, now, out, cause="hangup")
+            case AgentLegHungUp(leg_id=leg, why=why):
+                self._leg_gone(leg, now, out, cause=why or "hangup")
             case DtmfReceived(channel_id=ch, digit=digit):
                 op.dtmf(st, ch, digit, now, out)
             case PlaybackFinished(playback_id=pid):
@@ -142,6 +149,11 @@ class Engine:
                         a.registered = registered
                         out.append(Journal("agent.registration", {"endpoint": endpoint,
                                                                   "registered": registered}, agent_id=a.id))
+            case RegistrationsKnown():
+                st.registrations_known = True
+                for a in st.agents.values():
+                    if a.registered is None:
+                        a.registered = True
             case Resync():
                 resync(st, event, now, out)
             case OutboundReserved(agent_id=aid, call_id=cid) if aid in st.agents:
@@ -248,7 +260,8 @@ class Engine:
             cf.bridge_lost(st, call, now, out, why="agent-gone-before-bridge", missed=True)
             return
         if call.status == "connected" and call.agent_leg == leg:
-            cf.end_connected(st, call, now, out, why="agent-hangup", hang_caller=True, hang_agent=False)
+            why = SHUTDOWN if cause == SHUTDOWN else "agent-hangup"
+            cf.end_connected(st, call, now, out, why=why, hang_caller=True, hang_agent=False)
             return
         aid = call.legs.pop(leg, None)
         st.legs.pop(leg, None)
@@ -261,7 +274,8 @@ class Engine:
             # a device Asterisk cannot call at all (unknown or unregistered endpoint: "Allocation failed") is
             # unreachable, not an operator who did not answer
             reason = "unreachable" if cause == ORIGINATE_FAILED else "no-answer"
-            out += ag.release(a, now, missed=True, max_no_answer=q.max_no_answer if q else 0, reason=reason)
+            out += ag.release(a, now, missed=cause != SHUTDOWN, max_no_answer=q.max_no_answer if q else 0,
+                              reason=reason)
 
     # --- timers ---------------------------------------------------------------------------------------
 

@@ -23,6 +23,10 @@ class CallArrived:
 @dataclass(frozen=True, slots=True)
 class CallerHungUp:
     channel_id: str
+    why: str = ""  # SHUTDOWN: Asterisk hung the channel up because it is shutting down
+
+
+SHUTDOWN = "asterisk-shutdown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,7 @@ class BridgeFailed:
 @dataclass(frozen=True, slots=True)
 class AgentLegHungUp:
     leg_id: str
+    why: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +190,12 @@ class EndpointRegistration:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationsKnown:
+    """The phones' registrations have been read (or could not be): agents whose phone was not reported are
+    taken as reachable, as without registration tracking."""
+
+
+@dataclass(frozen=True, slots=True)
 class LiveChannel:
     """A channel found in Stasis after a (re)connect.
 
@@ -215,6 +226,7 @@ class Resync:
     bridges: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     agents: tuple[PersistedAgent, ...] = ()
     entered_at: Mapping[str, float] = field(default_factory=dict)  # call id -> journaled entry time
+    lost_at: float | None = None  # when the connection was lost: calls found gone ended then, not now
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,5 +250,5 @@ Event = (
     | AgentTransfer | AgentCallControl | AgentConsult | AgentDial | AgentSessionConnected | AgentSessionDisconnected
     | SupervisorRequest
     | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync | OutboundReserved | OutboundReleased
-    | CallBridged | BridgeFailed
+    | CallBridged | BridgeFailed | RegistrationsKnown
 )

@@ -57,7 +57,7 @@ def resync(st: AcdState, ev: Resync, now: float, out: Out) -> None:
             _adopt_session(st, c, in_bridge, now, out)
 
     for call in list(st.calls.values()):
-        _check_known(st, call, live, in_bridge, now, out)
+        _check_known(st, call, live, in_bridge, now, out, ev.lost_at)
 
     for c in live.values():
         if len(c.args) >= 2 and c.args[0] == "inbound" and c.channel_id not in st.calls:
@@ -106,12 +106,15 @@ def _adopt_session(st: AcdState, c: LiveChannel, in_bridge: dict[str, str], now:
 
 
 def _check_known(st: AcdState, call: Call, live: dict[str, LiveChannel], in_bridge: dict[str, str], now: float,
-                 out: Out) -> None:
+                 out: Out, lost_at: float | None = None) -> None:
     if call.channel not in live:
         if call.status == "waiting":
-            cf.abandon(st, call, now, out, why="gone-during-outage")
+            cf.abandon(st, call, now, out, why="gone-during-outage", ended_at=lost_at)
+        elif cf.unbridged(call):
+            cf.caller_left_unbridged(st, call, now, out)
         else:
-            cf.end_connected(st, call, now, out, why="caller-gone", hang_caller=False, hang_agent=True)
+            cf.end_connected(st, call, now, out, why="caller-gone", hang_caller=False, hang_agent=True,
+                             ended_at=lost_at)
         return
     if call.status == "connected":
         if call.agent_leg not in live:
