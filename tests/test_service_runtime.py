@@ -124,7 +124,7 @@ async def test_inbound_call_is_routed_journaled_and_projected(sim: SimAsterisk, 
     finally:
         await conn.close()
     assert {"call.queued", "call.offered", "call.answered", "call.ended", "agent.state",
-            "ari.StasisStart", "ari.ChannelEnteredBridge"} <= types
+            "ari.StasisStart", "ari.ChannelEnteredBridge", "service.started"} <= types
     assert call is not None and call["agent_id"] == "a1" and call["answered_at"] is not None
     assert call["outcome"] == "answered" and call["ended_at"] is not None
     assert state == "available"
