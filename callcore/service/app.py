@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from callcore import metrics
+from callcore import __version__, metrics
 from callcore.acd.core.events import EndpointRegistration, PersistedAgent
 from callcore.acd.core.model import AgentConfig, QueueConfig
 from callcore.acd.runtime import metrics as acd_metrics
@@ -173,6 +173,7 @@ class Service:
                     tg.create_task(self._close_ended_calls(), name="close-ended-calls")
                 runner = await self._start_http()
                 self.started.set()
+                self.sink.append("service.started", {"version": __version__})   # queue_log QUEUESTART
                 log.info("service_started", instance=s.instance_id, http_port=self.http_port)
                 await stop.wait()
                 log.info("service_stopping")

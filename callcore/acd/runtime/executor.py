@@ -334,7 +334,7 @@ class AcdRuntime:
                 try:
                     self.handle(core_ev, received)
                 except Exception:  # an ARI event must never stop the consumer
-                    log.exception("acd.event_failed", event=type(core_ev).__name__)
+                    log.exception("acd.event_failed", event_type=type(core_ev).__name__)
         match ev:
             case E.StasisEnd(channel=ch):
                 self.keys.forget_channel(ch.id)
@@ -407,7 +407,7 @@ class AcdRuntime:
         try:
             self.handle(ev)
         except Exception:
-            log.exception("acd.event_failed", event=type(ev).__name__)
+            log.exception("acd.event_failed", event_type=type(ev).__name__)
 
     async def _execute(self, cmd: Command) -> None:
         ari = self.ari
