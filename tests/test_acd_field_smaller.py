@@ -50,3 +50,23 @@ def test_ready_when_available_cancels_a_pending_pause() -> None:
     h.send(AgentReady("a1"))  # during the call
     h.send(CallerHungUp("c1"))
     assert h.engine.state.agents["a1"].state is AgentState.AVAILABLE
+
+
+def test_after_a_start_with_registration_tracking_nobody_is_rung_before_the_phones_are_known() -> None:
+    """Field: right after a restart calls were offered to operators whose phone was offline (not yet read
+    from AMI), each counting a miss against them."""
+    from callcore.acd.core.engine import Engine
+    from callcore.acd.core.events import EndpointRegistration, PersistedAgent, RegistrationsKnown, Resync
+    agents = [AgentConfig(a, endpoint=f"PJSIP/{a}", memberships={"sales": 0}) for a in ("a1", "a2", "a3")]
+    h = Harness(Engine([QueueConfig("sales")], agents, registrations_known=False))
+    h.send(Resync((), {}, tuple(PersistedAgent(a, "available") for a in ("a1", "a2", "a3"))))
+    h.send(CallArrived("c1", "sales"))
+    assert not h.originated, "no phone is known reachable yet"
+    assert h.engine.snapshot(h.now)["agents"]["a1"]["registered"] is False
+    h.send(EndpointRegistration("PJSIP/a2", False))
+    h.send(EndpointRegistration("PJSIP/a3", True))
+    assert [o.app_args[2] for o in h.originated.values()] == ["a3"]
+    h.send(CallArrived("c2", "sales"))
+    h.send(RegistrationsKnown())   # a1's phone was not reported: reachable as without tracking; a2 stays offline
+    assert sorted(o.app_args[2] for o in h.originated.values()) == ["a1", "a3"]
+    assert all(a.misses == 0 for a in h.engine.state.agents.values())

@@ -300,7 +300,7 @@ class AmiClient:
                 try:
                     callback(name, fields)
                 except Exception as exc:
-                    log.error("ami.callback_failed", event=name, error=repr(exc))
+                    log.error("ami.callback_failed", ami_event=name, error=repr(exc))
 
     async def _refresh_quietly(self) -> None:
         try:

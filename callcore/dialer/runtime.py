@@ -233,7 +233,7 @@ class DialerService:
             try:
                 self.on_ari(ev)
             except Exception:  # an event must never stop the consumer
-                log.exception("dialer_event_failed", event=type(ev).__name__)
+                log.exception("dialer_event_failed", event_type=type(ev).__name__)
 
     def tick(self) -> None:
         self._ticks += 1

@@ -26,6 +26,7 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import msgspec
@@ -198,6 +199,16 @@ def copy_field(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=64)
+def _data_template(keys: tuple[str, ...]) -> str | None:
+    """A ``str.format`` template writing the extra columns' JSON object (as msgspec does, COPY-escaped) for
+    values that need no escaping; None when there are none or two columns share a name."""
+    if not keys or len(set(keys)) != len(keys):
+        return None
+    parts = [("{" if i == 0 else '",') + copy_field(_encode(k).decode()) + ':"' for i, k in enumerate(keys)]
+    return "".join(p.replace("{", "{{").replace("}", "}}") + "{}" for p in parts) + '"}}'
+
+
 def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
                 region: str) -> tuple[list[Record], list[Reject]]:
     """Validate and normalise rows: ``(line, E.164, COPY text line)`` of the good ones (columns as in
@@ -209,6 +220,8 @@ def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
     width, pcol, ncol, tcol, extra = cols.width, cols.phone, cols.name, cols.tz, cols.extra
     keys = tuple(key for _i, key in extra)
     idx = tuple(i for i, _key in extra)
+    template = _data_template(keys)
+    zone_keys = _ZONE_KEYS
     for line, fields in rows:
         if len(fields) != width:
             if len(fields) < width or any(f.strip() for f in fields[width:]):
@@ -228,10 +241,18 @@ def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
                 continue
             zones = given
         name = copy_field(fields[ncol].strip()) if ncol is not None else ""
-        data = copy_field(_encode(dict(zip(keys, [fields[i].strip() for i in idx], strict=True))).decode()) \
-            if extra else "{}"
+        if extra:
+            values = [fields[i].strip() for i in idx]
+            joined = "".join(values)
+            if template is not None and joined.isprintable() and '"' not in joined and "\\" not in joined:
+                data = template.format(*values)   # nothing to escape, in JSON or in COPY text
+            else:
+                data = copy_field(_encode(dict(zip(keys, values, strict=True))).decode())
+        else:
+            data = "{}"
         e164 = phone.e164
-        records.append((line, e164, f"{line}\t{e164}\t{name}\t{zone_key(zones)}\t{data}\n"))
+        zkey = zone_keys.get(zones) or zone_key(zones)
+        records.append((line, e164, f"{line}\t{e164}\t{name}\t{zkey}\t{data}\n"))
     return records, rejects
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from callcore import metrics
+from callcore import __version__, metrics
 from callcore.acd.core.events import EndpointRegistration, PersistedAgent
 from callcore.acd.core.model import AgentConfig, QueueConfig
 from callcore.acd.runtime import metrics as acd_metrics
@@ -141,7 +141,7 @@ class Service:
         self.acd = AcdService(self.ari.client, self.acd_tap, self.clock, queues, agents, app=s.ari_app,
                               loader=self._loader,
                               on_callback=self.callback_requests.on_callback if self.callback_requests else None,
-                              dialplan_moh=s.acd_dialplan_moh)
+                              registrations_known=not s.ami_enabled, dialplan_moh=s.acd_dialplan_moh)
         self.acd.restore(states)
         runner: web.AppRunner | None = None
         try:
@@ -173,6 +173,7 @@ class Service:
                     tg.create_task(self._close_ended_calls(), name="close-ended-calls")
                 runner = await self._start_http()
                 self.started.set()
+                self.sink.append("service.started", {"version": __version__})   # queue_log QUEUESTART
                 log.info("service_started", instance=s.instance_id, http_port=self.http_port)
                 await stop.wait()
                 log.info("service_stopping")
@@ -381,6 +382,8 @@ class Service:
 
         for endpoint, registered in self.ami.registrations.snapshot().items():  # what start() already read
             on_change(RegistrationChange(endpoint, registered))
+        if acd is not None:  # until now no ring-mode operator was offered a call: her phone may be offline
+            acd.registrations_read()
 
     async def _start_http(self) -> web.AppRunner:
         from callcore.http.app import create_app

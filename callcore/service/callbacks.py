@@ -197,7 +197,7 @@ class CallbackDialer:
             try:
                 await self.handle_event(ev)
             except Exception:
-                log.exception("callback_event_failed", event=type(ev).__name__)
+                log.exception("callback_event_failed", event_type=type(ev).__name__)
 
     async def tick(self) -> int:
         """Write what is pending, then claim and dial; returns how many calls were originated."""

@@ -30,7 +30,7 @@ def describe(agent: Agent, now: float | None = None) -> dict[str, Any]:
         "since": agent.since,
         "mode": "session" if agent.session else "ring",
         "endpoint": agent.endpoint,
-        "registered": agent.registered,
+        "registered": agent.registered is True,
         "call_id": agent.call_id,
         "queue": agent.call_queue,
         "pending": agent.pending,

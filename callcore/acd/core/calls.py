@@ -305,7 +305,8 @@ def bridge_lost(st: AcdState, call: Call, now: float, out: Out, *, why: str, mis
         leave_to_dialplan(call, None, "removed", out)
         return
     out.append(StartMoh(call.channel, q.moh_class))
-    _j(out, "call.queued", call, from_queue=call.queue, why=why, priority=call.priority)
+    # back in line, not a new entry into the queue (no call.queued: reports and queue_log count entries)
+    _j(out, "call.requeued", call, why=why, priority=call.priority, entered_at=call.entered_at)
     arm_call_timers(call, q, now, out)
 
 

@@ -43,6 +43,7 @@ from callcore.acd.core.events import (
     OutboundReleased,
     OutboundReserved,
     PlaybackFinished,
+    RegistrationsKnown,
     Resync,
     SupervisorLegAnswered,
     SupervisorRequest,
@@ -57,8 +58,11 @@ Out = list[Command]
 
 class Engine:
     def __init__(self, queues: Sequence[QueueConfig] = (), agents: Sequence[AgentConfig] = (), *,
-                 seed: int = 0) -> None:
+                 seed: int = 0, registrations_known: bool = True) -> None:
+        """``registrations_known=False``: phone registrations are tracked (AMI) but not read yet; no ring-mode
+        agent is offered a call until ``EndpointRegistration`` / ``RegistrationsKnown`` say it is reachable."""
         self.state = AcdState()
+        self.state.registrations_known = registrations_known
         self.state.rng.seed(seed)
         self.state.set_config(list(queues), list(agents))
 
@@ -145,6 +149,11 @@ class Engine:
                         a.registered = registered
                         out.append(Journal("agent.registration", {"endpoint": endpoint,
                                                                   "registered": registered}, agent_id=a.id))
+            case RegistrationsKnown():
+                st.registrations_known = True
+                for a in st.agents.values():
+                    if a.registered is None:
+                        a.registered = True
             case Resync():
                 resync(st, event, now, out)
             case OutboundReserved(agent_id=aid, call_id=cid) if aid in st.agents:

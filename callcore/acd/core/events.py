@@ -192,6 +192,12 @@ class EndpointRegistration:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationsKnown:
+    """The phones' registrations have been read (or could not be): agents whose phone was not reported are
+    taken as reachable, as without registration tracking."""
+
+
+@dataclass(frozen=True, slots=True)
 class LiveChannel:
     """A channel found in Stasis after a (re)connect.
 
@@ -246,5 +252,5 @@ Event = (
     | AgentTransfer | AgentCallControl | AgentConsult | AgentDial | AgentSessionConnected | AgentSessionDisconnected
     | SupervisorRequest
     | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync | OutboundReserved | OutboundReleased
-    | CallBridged | BridgeFailed
+    | CallBridged | BridgeFailed | RegistrationsKnown
 )

@@ -199,7 +199,7 @@ class Agent:
     since: float = 0.0
     idle_since: float = 0.0
     endpoint: str = ""
-    registered: bool = True
+    registered: bool | None = True  # None: not known yet (just started, the phones' registrations not read)
     session_channel: str | None = None
     call_id: str | None = None
     leg_id: str | None = None
@@ -234,7 +234,7 @@ class Agent:
         return self.session_channel is not None
 
     def reachable(self) -> bool:
-        return self.session or (self.registered and bool(self.endpoint))
+        return self.session or (self.registered is True and bool(self.endpoint))
 
 
 CallStatus = Literal["waiting", "connected", "transferred", "ended"]  # transferred: attended, agent gone

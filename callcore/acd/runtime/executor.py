@@ -370,7 +370,7 @@ class AcdRuntime:
                 try:
                     self.handle(core_ev, received)
                 except Exception:  # an ARI event must never stop the consumer
-                    log.exception("acd.event_failed", event=type(core_ev).__name__)
+                    log.exception("acd.event_failed", event_type=type(core_ev).__name__)
         match ev:
             case E.StasisEnd(channel=ch):
                 self._drop_precreated(ch.id)
@@ -445,7 +445,7 @@ class AcdRuntime:
         try:
             self.handle(ev)
         except Exception:
-            log.exception("acd.event_failed", event=type(ev).__name__)
+            log.exception("acd.event_failed", event_type=type(ev).__name__)
 
     async def _execute(self, cmd: Command) -> None:
         ari = self.ari
