@@ -107,10 +107,11 @@ class AriLab:
             # Asterisk unregisters an application when the websocket that registered it closes; a new
             # websocket of the same application racing with that close can lose its registration
             # ("Stasis app ... doesn't exist" on the next call): wait until Asterisk has let it go.
-            with contextlib.suppress(TimeoutError, aiohttp.ClientError):
-                async with asyncio.timeout(2.0):
-                    while (await self.rest("GET", f"/applications/{self.app}"))[0] == 200:
-                        await asyncio.sleep(0.05)
+            with contextlib.suppress(aiohttp.ClientError):
+                for _ in range(40):
+                    if (await self.rest("GET", f"/applications/{self.app}"))[0] != 200:
+                        break
+                    await asyncio.sleep(0.05)
             await self._http.close()
 
     async def _read(self) -> None:
