@@ -12,7 +12,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
 RUN pip install "build>=1.2"
-COPY pyproject.toml README.md constraints.txt ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY sql ./sql
 COPY callcore ./callcore
 RUN python -m build --wheel --outdir /dist
@@ -35,10 +35,14 @@ RUN groupadd --system --gid 10001 callcore \
     && useradd --system --uid 10001 --gid callcore --home-dir /var/lib/callcore --shell /usr/sbin/nologin callcore \
     && mkdir -p /var/lib/callcore/spill \
     && chown -R callcore:callcore /var/lib/callcore
-COPY --from=build /dist/*.whl /src/constraints.txt /tmp/wheels/
-# exact dependency versions (constraints.txt); phonenumbers' geocoder and carrier data (42 MB) are never used
-# by callcore (it uses the number metadata and the time-zone data) and are removed
-RUN pip install -c /tmp/wheels/constraints.txt /tmp/wheels/*.whl && rm -rf /tmp/wheels \
+COPY --from=build /dist/*.whl /src/requirements.lock /tmp/wheels/
+# the dependencies exactly as locked, every file checked against its sha256 (requirements.lock, written by
+# deploy/make_constraints.py for CPython 3.11 on x86_64/aarch64: another PYTHON_IMAGE needs its own hashes), then
+# callcore's own wheel without dependency resolution; pip check proves nothing is missing. phonenumbers'
+# geocoder and carrier data (42 MB) are never used by callcore (it uses the number metadata and the time-zone
+# data) and are removed
+RUN pip install --require-hashes --no-deps -r /tmp/wheels/requirements.lock \
+    && pip install --no-deps --no-index /tmp/wheels/*.whl && pip check && rm -rf /tmp/wheels \
     && site=$(python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") \
     && rm -rf "$site/phonenumbers/geodata" "$site/phonenumbers/carrierdata"
 USER 10001:10001

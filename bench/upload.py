@@ -1,10 +1,12 @@
-"""Lead upload throughput: a generated 200,000-row CSV uploaded end to end into a temporary database,
-against a plain COPY of the same rows already normalised.
+"""Lead upload throughput as a campaign manager runs it: ``callcore campaign upload`` in its own process on
+a generated 200,000-row CSV (duplicates, invalid and foreign numbers, numbers on the do-not-call list),
+against ``psql \\copy`` of the same file into a plain table, measured in the same run on the same server.
 
-Usage: .venv/bin/python bench/upload.py [--rows N] [--workers N] [--repeat N]
-Prints figures; the last line is one JSON object with rows_per_s (best run), first_rows_per_s (the first
-run, when the phone normaliser has not seen any of the numbers yet), copy_rows_per_s (best plain COPY)
-and ratio (best plain COPY time / best upload time).
+Usage: .venv/bin/python bench/upload.py [--rows N] [--repeat N] [--workers N] [--keep FILE]
+Each run uploads into a fresh campaign (a new campaign sees no number twice, so every run does the whole
+work). Prints every run and the summary the CLI printed (rate and time split); the last line is one JSON
+object: cli_rows_per_s (best CLI run, process start to exit), copy_rows_per_s (best \\copy),
+ratio (best \\copy time / best CLI time), and the best run's split (read, normalise, COPY and SQL).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -21,11 +26,10 @@ from pathlib import Path
 
 import asyncpg
 
-from callcore.dialer.csvread import Phone, PhoneNormalizer
-from callcore.dialer.upload import UploadOptions, upload_leads
 from callcore.store.migrate import migrate
 from callcore.store.pg import quote_ident, resolve_database, with_database
 
+REPO = Path(__file__).resolve().parents[1]
 FIRST = ["Иван", "Пётр", "Анна", "Мария", "John", "Olga", "Сергей", "Елена"]
 LAST = ["Иванов", "Петрова", "Smith", "Сидоров", "Кузнецова", "Brown"]
 FOREIGN = ["+1 212 555 {:04d}", "+44 20 7946 {:04d}", "+49 30 1234 {:04d}", "+33 1 42 68 {:04d}"]
@@ -60,77 +64,101 @@ def make_rows(n: int, rng: random.Random) -> tuple[list[list[str]], list[str]]:
     return rows, dnc
 
 
-async def run(rows_n: int, workers: int | None, repeat: int) -> dict[str, float]:
+def write_csv(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("phone,name,city,email\n")
+        for r in rows:
+            fh.write(",".join(r) + "\n")
+
+
+async def _run(*argv: str, env: dict[str, str] | None = None) -> tuple[float, str, str]:
+    t0 = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(*argv, cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return seconds, out.decode(), err.decode()
+
+
+def _split(summary: str) -> dict[str, float]:
+    m = re.search(r"rate: [\d,]+ rows/s \(([\d.]+) s: read ([\d.]+) s, normalise ([\d.]+) s, COPY and SQL "
+                  r"([\d.]+) s", summary)
+    if not m:
+        return {}
+    return dict(zip(("upload_s", "read_s", "normalise_s", "copy_sql_s"), map(float, m.groups()), strict=True))
+
+
+async def run(rows_n: int, repeat: int, workers: int | None, keep: Path | None) -> dict[str, object]:
+    psql = shutil.which("psql")
+    if psql is None:
+        raise SystemExit("psql is needed for the \\copy baseline")
     resolved = await resolve_database("", purpose="test")
     name = f"callcore_bench_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(resolved.dsn)
     await admin.execute(f"CREATE DATABASE {quote_ident(name)}")
     await admin.close()
     dsn = with_database(resolved.dsn, name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCORE_")}
+    env.update(CALLCORE_DATABASE_URL=dsn, CALLCORE_LOG_LEVEL="warning", CALLCORE_PHONE_REGION="RU")
     try:
         await migrate(dsn)
         rows, dnc = make_rows(rows_n, random.Random(7))
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "leads.csv"
-            with path.open("w", encoding="utf-8", newline="") as fh:
-                fh.write("phone,name,city,email\n")
-                for r in rows:
-                    fh.write(",".join(r) + "\n")
+            path = keep or Path(tmp) / "leads.csv"
+            write_csv(path, rows)
             conn = await asyncpg.connect(dsn)
             try:
+                await conn.execute("INSERT INTO queues (name) VALUES ('sales') ON CONFLICT DO NOTHING")
                 await conn.executemany("INSERT INTO dnc (phone_e164, source) VALUES ($1, 'bench') "
                                        "ON CONFLICT DO NOTHING", [(d,) for d in dnc])
-                norm = PhoneNormalizer("RU")
-                records = []
-                for i, r in enumerate(rows):
-                    p = norm.normalize(r[0])
-                    e164, tz = (p.e164, list(p.tz)) if isinstance(p, Phone) else (f"+7999{i:07d}", [])
-                    records.append((1, e164, r[1], tz, json.dumps({"city": r[2], "email": r[3]}), "x", i + 2))
-                upload_times: list[float] = []
-                copy_times: list[float] = []
-                for n in range(repeat):
-                    await conn.execute("INSERT INTO campaigns (name, mode, queue, caller_id) "
-                                       f"VALUES ('bench{n}', 'predictive', 'sales', '+74950000000')")
-                    t0 = time.perf_counter()
-                    report = await upload_leads(conn, f"bench{n}", path,
-                                                UploadOptions(region="RU", workers=workers))
-                    upload_times.append(time.perf_counter() - t0)
-                    if n == 0:
-                        for line in report.lines()[:6]:
-                            print(line, file=sys.stderr)
-                    await conn.execute(f"CREATE TABLE baseline{n} (campaign_id bigint, phone_e164 text, "
-                                       "name text, tz text[], data jsonb, source_file text, source_line int)")
-                    t0 = time.perf_counter()
-                    async with conn.transaction():
-                        await conn.copy_records_to_table(
-                            f"baseline{n}", records=records,
-                            columns=["campaign_id", "phone_e164", "name", "tz", "data", "source_file",
-                                     "source_line"])
-                    copy_times.append(time.perf_counter() - t0)
-                    print(f"run {n + 1}: upload {upload_times[-1]:.2f} s, plain COPY {copy_times[-1]:.2f} s",
-                          file=sys.stderr)
             finally:
                 await conn.close()
-        upload_s, copy_s = min(upload_times), min(copy_times)
-        print(f"rows {rows_n}: best upload {upload_s:.2f} s, best plain COPY {copy_s:.2f} s "
-              f"(of {repeat} runs)", file=sys.stderr)
-        return {"rows_per_s": round(rows_n / upload_s), "first_rows_per_s": round(rows_n / upload_times[0]),
-                "copy_rows_per_s": round(rows_n / copy_s), "ratio": round(copy_s / upload_s, 3)}
+            cli_times: list[float] = []
+            copy_times: list[float] = []
+            splits: list[dict[str, float]] = []
+            callcore = [sys.executable, "-m", "callcore"]
+            for n in range(repeat):
+                await _run(*callcore, "campaign", "create", f"bench{n}", "--mode", "predictive", "--queue",
+                           "sales", "--caller-id", "+74950000000", env=env)
+                extra = ["--workers", str(workers)] if workers is not None else []
+                seconds, out, _ = await _run(*callcore, "campaign", "upload", f"bench{n}", str(path), *extra,
+                                             env=env)
+                cli_times.append(seconds)
+                splits.append(_split(out))
+                if n == 0:
+                    print(out.rstrip(), file=sys.stderr)
+                table = f"raw{n}"
+                await _run(psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", dsn, "-c",
+                           f"CREATE TABLE {table} (phone text, name text, city text, email text)")
+                seconds, _, _ = await _run(psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", dsn, "-c",
+                                           f"\\copy {table} FROM '{path}' WITH (FORMAT csv, HEADER true)")
+                copy_times.append(seconds)
+                print(f"run {n + 1}: callcore campaign upload {cli_times[-1]:.2f} s, psql \\copy "
+                      f"{copy_times[-1]:.2f} s", file=sys.stderr)
     finally:
         admin = await asyncpg.connect(resolved.dsn)
         await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
         await admin.close()
         await resolved.stop()
+    best = min(range(repeat), key=lambda i: cli_times[i])
+    cli_s, copy_s = cli_times[best], min(copy_times)
+    print(f"rows {rows_n}: best CLI upload {cli_s:.2f} s ({rows_n / cli_s:,.0f} rows/s), best psql \\copy "
+          f"{copy_s:.2f} s ({rows_n / copy_s:,.0f} rows/s), ratio {copy_s / cli_s:.3f} (of {repeat} runs)",
+          file=sys.stderr)
+    return {"rows": rows_n, "cli_rows_per_s": round(rows_n / cli_s), "copy_rows_per_s": round(rows_n / copy_s),
+            "ratio": round(copy_s / cli_s, 3), "cpus": len(os.sched_getaffinity(0)), **splits[best]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=200_000)
-    ap.add_argument("--workers", type=int, default=None, help="worker processes (default: automatic)")
-    ap.add_argument("--repeat", type=int, default=2, help="runs of each; the best is reported")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
+    ap.add_argument("--workers", type=int, default=None, help="passed to campaign upload --workers")
+    ap.add_argument("--keep", type=Path, help="write the generated CSV here (and keep it)")
     args = ap.parse_args()
-    result = asyncio.run(run(args.rows, args.workers, max(1, args.repeat)))
-    print(json.dumps(result))
+    print(json.dumps(asyncio.run(run(args.rows, max(1, args.repeat), args.workers, args.keep))))
 
 
 if __name__ == "__main__":

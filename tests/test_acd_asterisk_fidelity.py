@@ -223,3 +223,152 @@ async def test_removing_a_channel_that_already_left_counts_as_gone(rig: Rig) -> 
     await rig.settle()
     assert rig.fake.calls_to("remove_channel")
     assert rig.svc.runtime.ari_errors == 0
+
+
+def journaled(rig: Rig, type_: str) -> list[str | None]:
+    return [e.agent_id for e in rig.journal.events if e.type == type_]
+
+
+async def ring_and_answer(rig: Rig) -> tuple[str, str]:
+    await rig.svc.login("1001")
+    await rig.svc.login("1002")
+    cid = rig.fake.inject_call("+15550001")
+    await rig.settle()
+    (leg,) = rig.originated()
+    return cid, leg
+
+
+async def test_agent_leg_gone_before_the_bridge_requeues_the_caller(rig: Rig) -> None:
+    cid, leg = await ring_and_answer(rig)
+    agent = rig.svc.engine.state.calls[cid].legs[leg]
+    rig.fake.answer_originated(leg)
+    rig.fake.remote_hangup(leg)  # the agent's phone drops 200 ms after its ACK, before AddToBridge
+    await rig.settle()
+    assert journaled(rig, "call.answered") == []
+    assert journaled(rig, "call.bridge_failed") == [agent]
+    assert [e.payload["why"] for e in rig.journal.events if e.type == "call.requeued"] == ["agent-gone-before-bridge"]
+    assert rig.journal.types().count("call.queued") == 1, "back in line, not a second entry"
+    assert rig.svc.agent_state(agent)["misses"] == 1
+    call = rig.svc.engine.state.calls[cid]
+    assert call.status == "waiting" and rig.fake.moh.get(cid)
+    # the caller is offered at once to the other operator, and answered only once bridged
+    (_, leg2) = rig.originated()
+    other = call.legs[leg2]
+    assert other != agent
+    rig.fake.answer_originated(leg2)
+    await rig.settle()
+    assert set(rig.fake.bridges[f"callcore-{cid}"].channels) == {cid, leg2}
+    assert journaled(rig, "call.answered") == [other]
+    assert rig.svc.snapshot()["queues"]["sales"]["answered"] == 1
+
+
+async def test_refused_bridge_then_agent_stasis_end_requeues_the_caller(rig: Rig) -> None:
+    from callcore.errors import AriUnprocessable
+    cid, leg = await ring_and_answer(rig)
+    rig.fake.fail_next("add_channel", AriUnprocessable("Channel not in Stasis application", status=422))
+    rig.fake.answer_originated(leg)
+    await rig.settle()
+    assert journaled(rig, "call.answered") == [] and rig.svc.engine.state.calls[cid].status == "connected"
+    rig.fake.remote_hangup(leg)
+    await rig.settle()
+    assert rig.svc.engine.state.calls[cid].status == "waiting"
+    assert journaled(rig, "call.answered") == [] and len(journaled(rig, "call.bridge_failed")) == 1
+    assert rig.svc.runtime.ari_errors == 0
+
+
+async def test_refused_bridge_with_no_party_reported_gone_is_given_up(rig: Rig) -> None:
+    from callcore.errors import AriBadRequest
+    cid, leg = await ring_and_answer(rig)
+    rig.fake.fail_next("add_channel", AriBadRequest("Channel not found", status=400))
+    rig.fake.answer_originated(leg)
+    await rig.settle()
+    assert f"bridge:{cid}" in rig.svc.runtime.pending_timers()
+    rig.clock.advance(2)
+    rig.svc.runtime.fire(f"bridge:{cid}")
+    await rig.settle()
+    assert leg not in rig.fake.channels, "the agent's leg is not left open"
+    assert journaled(rig, "call.answered") == []
+    assert rig.svc.engine.state.calls[cid].status == "waiting"
+    assert len(rig.originated()) == 2, "the caller is offered again"
+
+
+async def test_caller_gone_before_the_bridge_is_an_abandon(rig: Rig) -> None:
+    cid, leg = await ring_and_answer(rig)
+    agent = rig.svc.engine.state.calls[cid].legs[leg]
+    rig.fake.answer_originated(leg)
+    rig.fake.remote_hangup(cid)
+    await rig.settle()
+    assert journaled(rig, "call.answered") == [] and journaled(rig, "call.ended") == []
+    assert [e.payload["why"] for e in rig.journal.events if e.type == "call.abandoned"] == ["hangup-before-bridge"]
+    assert leg not in rig.fake.channels
+    assert rig.svc.agent_state(agent)["state"] == "available"
+    snap = rig.svc.snapshot()["queues"]["sales"]
+    assert snap["abandoned"] == 1 and snap["answered"] == 0
+
+
+async def test_session_caller_is_answered_once_in_the_session_bridge(rig: Rig) -> None:
+    await session_on_call(rig)
+    assert len(journaled(rig, "call.answered")) == 1
+
+
+async def test_calls_cut_by_a_crash_end_when_last_known_alive(rig: Rig) -> None:
+    cid, _ = await connect_call(rig)
+    waiting = rig.fake.inject_call("+15550002")
+    await rig.settle()
+    rig.clock.advance(60)                       # a minute of conversation
+    rig.fake.disconnect("asterisk crashed")     # the websocket drops with Asterisk
+    crashed_at = rig.clock.now()
+    await rig.settle()
+    for ch in (cid, waiting):                   # Asterisk comes back without them
+        rig.fake.forget_channel(ch)
+    rig.clock.advance(45)
+    rig.fake.reconnect()
+    await rig.settle()
+    (ended,) = [e for e in rig.journal.events if e.type == "call.ended"]
+    assert ended.payload["talk"] == pytest.approx(60) and ended.payload["ended_at"] == crashed_at
+    (gone,) = [e for e in rig.journal.events if e.type == "call.abandoned"]
+    assert gone.payload["ended_at"] == crashed_at and gone.payload["wait"] == pytest.approx(60)
+
+
+async def shutdown(rig: Rig, *channels: str) -> None:
+    """``core stop now``: ChannelHangupRequest(cause 4, soft), bridges left, StasisEnd, then the socket drops."""
+    from callcore.ari import events as E
+    for ch in channels:
+        rig.fake._publish(E.ChannelHangupRequest(channel=rig.fake.channels[ch], cause=4, soft=True,
+                                                 **rig.fake.base()))
+    for ch in channels:
+        rig.fake._destroy(ch, cause=16, request=None)
+    await rig.settle()
+
+
+async def test_calls_hung_up_by_an_asterisk_shutdown_are_neither_hangups_nor_abandons(rig: Rig) -> None:
+    cid, leg = await connect_call(rig)
+    waiting = rig.fake.inject_call("+15550002")
+    await rig.settle()
+    await shutdown(rig, waiting, cid, leg)
+    types = rig.journal.types()
+    assert "call.abandoned" not in types
+    (closed,) = [e for e in rig.journal.events if e.type == "call.closed"]
+    assert closed.call_id == waiting and closed.payload["outcome"] == "asterisk-shutdown"
+    (ended,) = [e for e in rig.journal.events if e.type == "call.ended"]
+    assert ended.call_id == cid and ended.payload["why"] == "asterisk-shutdown"
+    assert rig.svc.snapshot()["queues"]["sales"]["abandoned"] == 0
+
+
+async def test_ringing_agent_is_not_charged_a_miss_by_an_asterisk_shutdown(rig: Rig) -> None:
+    await rig.svc.login("1001")
+    cid = rig.fake.inject_call("+15550001")
+    await rig.settle()
+    (leg,) = rig.originated()
+    await shutdown(rig, cid, leg)
+    assert rig.svc.agent_state("1001")["misses"] == 0
+    assert [e.payload["outcome"] for e in rig.journal.events if e.type == "call.closed"] == ["asterisk-shutdown"]
+
+
+async def test_supervisor_endpoint_that_asterisk_cannot_dial_is_refused_at_once(rig: Rig) -> None:
+    from callcore.errors import InputError
+    await connect_call(rig)
+    with pytest.raises(InputError):
+        await rig.svc.supervise("1001", "listen", "sup1")
+    await rig.settle()
+    assert not snoops(rig.fake) and not rig.svc.engine.state.supervisors

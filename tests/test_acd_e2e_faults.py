@@ -89,3 +89,50 @@ async def test_asterisk_restart_leaves_no_agent_stuck(sim: SimAsterisk) -> None:
         cid = await sim.inject_call(queue="sales")
         await rig.until(lambda: (rig.svc.current_call("a1") or {}).get("call_id") == cid,
                         "routing works after the restart")
+
+
+async def test_phone_session_by_endpoint_name_survives_a_websocket_drop() -> None:
+    """Field: the shipped *55 passes the phone's endpoint name (agent1001); the resync after a websocket
+    blip looked up agent ids only and hung every such session up, cutting the conversation."""
+    async with SimAsterisk(seed=9, agents=["PJSIP/agent1001"]) as sim:
+        operators = [AgentConfig("1001", "Anna", "PJSIP/agent1001", memberships={"sales": 0})]
+        async with AcdRig(sim.ari_url, [QueueConfig("sales", wrapup_time=0.1)], operators) as rig:
+            session = await sim.inject_agent_login("PJSIP/agent1001")
+            await rig.until(lambda: rig.state("1001") == "available", "*55 logs the operator in")
+            cid = await sim.inject_call(queue="sales", talk_time=30)
+            await rig.until(lambda: rig.state("1001") == "on_call", "caller bridged to the session")
+            reconnects = rig.session.stream.connections
+            await sim.drop_websockets()
+            await rig.until(lambda: rig.session.stream.connections == reconnects + 1, "websocket reconnected")
+            await rig.svc.drain()
+            assert session in sim.engine.channels and cid in sim.engine.channels
+            assert rig.state("1001") == "on_call"
+            assert set(sim.engine.bridges["callcore-agent-1001"].channels) == {session, cid}
+            await sim.hangup(cid)
+            await rig.until(lambda: rig.state("1001") == "available", "the call ends, the session stays")
+            assert session in sim.engine.channels
+
+
+async def test_phone_session_by_endpoint_name_survives_a_service_restart() -> None:
+    """Field: after a restart the caller talking through a *55 session was re-queued and the same phone rung
+    again, and an empty callcore-agent-* bridge was left in Asterisk."""
+    async with SimAsterisk(seed=9, agents=["PJSIP/agent1001"]) as sim:
+        operators = [AgentConfig("1001", "Anna", "PJSIP/agent1001", memberships={"sales": 0})]
+        queues = [QueueConfig("sales", wrapup_time=0.1)]
+        async with AcdRig(sim.ari_url, queues, operators) as rig:
+            session = await sim.inject_agent_login("PJSIP/agent1001")
+            await rig.until(lambda: rig.state("1001") == "available", "*55 logs the operator in")
+            cid = await sim.inject_call(queue="sales", talk_time=30)
+            await rig.until(lambda: rig.state("1001") == "on_call", "caller bridged to the session")
+        originated = sim.counters.get("channels_originated", 0)
+        async with AcdRig(sim.ari_url, queues, operators) as rig:   # the service starts again
+            await rig.until(lambda: rig.state("1001") == "on_call", "conversation adopted")
+            await rig.svc.drain()
+            assert session in sim.engine.channels and cid in sim.engine.channels
+            assert set(sim.engine.bridges["callcore-agent-1001"].channels) == {session, cid}
+            assert rig.svc.snapshot()["queues"]["sales"]["waiting"] == 0
+            assert sim.counters.get("channels_originated", 0) == originated, "nobody rung again"
+            await sim.hangup(cid)
+            await rig.until(lambda: rig.state("1001") == "available", "the call ends, the session stays")
+            assert session in sim.engine.channels
+            assert [b for b in sim.engine.bridges if b.startswith("callcore-agent-")] == ["callcore-agent-1001"]

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from callcore.acd.core.commands import Command
+from callcore.acd.core.commands import AddToBridge, Command
 from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
     AgentDisposition,
@@ -27,6 +27,7 @@ from callcore.acd.core.events import (
     AgentSessionDisconnected,
     AgentTransfer,
     CallArrived,
+    CallBridged,
     CallerHungUp,
     ConfigChanged,
     EndpointRegistration,
@@ -60,6 +61,9 @@ class Twin(Harness):
         ref_out = self.ref.send(event)
         assert out == ref_out, (event, out, ref_out)
         self._apply(out)
+        for c in list(out):  # Asterisk accepts each connecting bridge (both engines hear it)
+            if isinstance(c, AddToBridge) and c.confirm:
+                out += self.send(CallBridged(c.confirm))
         return out
 
 
@@ -88,7 +92,7 @@ class AgainstReference(RuleBasedStateMachine):
     def start(self, config: tuple[list[QueueConfig], list[AgentConfig]], seed: int) -> None:
         self.config = config
         self.h = Twin(Engine(*config, seed=seed))
-        self.h.ref = Harness(ReferenceEngine(*config, seed=seed))
+        self.h.ref = Harness(ReferenceEngine(*config, seed=seed), auto_bridge=False)
         self.n = 0
         self.arrived: list[str] = []
         self.sessions: dict[str, str] = {}
@@ -165,6 +169,26 @@ class AgainstReference(RuleBasedStateMachine):
             assert [c.id for c in mine.waiting(name)] == [
                 c.id for c in sorted((c for c in ref.calls.values() if c.status == "waiting" and c.queue == name),
                                      key=lambda c: (-c.priority, c.entered_at, c.seq))]
+
+    @invariant()
+    def maintained_counts_match_a_full_count(self) -> None:
+        """The snapshot's counts come from the index; they must equal counting every agent and call."""
+        if not hasattr(self, "h"):
+            return
+        st_ = self.h.engine.state
+        snap = self.h.engine.snapshot(self.h.now)
+        by_state: dict[str, int] = {}
+        for a in st_.agents.values():
+            by_state[a.state.value] = by_state.get(a.state.value, 0) + 1
+        assert {k: v for k, v in snap["agents_by_state"].items() if v} == by_state
+        for name in st_.queues:
+            members: dict[str, int] = {}
+            for a in st_.members(name):
+                members[a.state.value] = members.get(a.state.value, 0) + 1
+            q = snap["queues"][name]
+            assert q["agents"] == members
+            assert q["connected"] == sum(1 for c in st_.calls.values()
+                                         if c.queue == name and c.status == "connected")
 
 
 AgainstReference.TestCase.settings = settings(

@@ -141,3 +141,33 @@ async def test_shutdown_event_and_reload(sim: SimAmi) -> None:
         sim.set_registered("agent1003", True)
         sim.emit_event("Reload", Module="res_pjsip.so", Status="0")
         await wait_for(lambda: client.registered("agent1003") is True)
+
+
+async def test_no_contacts_found_means_nobody_registered(sim: SimAmi) -> None:
+    # with no phone registered Asterisk answers PJSIPShowContacts with an error, not an empty list
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+    await reader.readline()
+    writer.write(b"Action: Login\r\nUsername: callcore\r\nSecret: callcore-secret\r\nActionID: 1\r\n\r\n"
+                 b"Action: PJSIPShowContacts\r\nActionID: 2\r\n\r\n")
+    raw = b""
+    while b"ActionID: 2" not in raw or not raw.endswith(b"\r\n\r\n"):
+        raw += await asyncio.wait_for(reader.read(4096), 5)
+    writer.close()
+    assert raw.endswith(b"Response: Error\r\nActionID: 2\r\nMessage: No Contacts found\n\r\n\r\n")
+    async with AmiClient(settings(sim)) as client:
+        assert client.registrations.snapshot() == {"agent1001": False, "agent1002": False, "agent1003": False}
+        assert await client.list_action("PJSIPShowContacts") == []
+        with pytest.raises(AmiError, match="Did not find context nosuch"):
+            await client.list_action("ShowDialplan", Context="nosuch")  # other errors stay errors
+
+
+async def test_refresh_after_the_last_phone_left_unregisters_it(sim: SimAmi) -> None:
+    sim.set_registered("agent1001", True)
+    async with AmiClient(settings(sim)) as client:
+        assert client.registered("agent1001") is True
+        changes: list[RegistrationChange] = []
+        client.on_registration_change(changes.append)
+        sim._registered["agent1001"] = False  # the contact expired; the ContactStatus event was missed
+        sim.emit_event("Reload", Module="res_pjsip.so", Status="0")
+        await wait_for(lambda: client.registered("agent1001") is False)
+        assert changes == [RegistrationChange("agent1001", False)]

@@ -160,8 +160,9 @@ async def test_uniqueid_prefix_of_a_live_channel_is_refused() -> None:
     assert err.value.status == 409 and err.value.message == "Channel with given unique ID already exists"
     with pytest.raises(AriConflict):  # case-insensitive, as Asterisk's channel storage compares
         await ari.originate("PJSIP/sup1", channel_id="SUP-A1", app_args=["supervisor"])
-    with pytest.raises(AriConflict):
+    with pytest.raises(AriServerError) as snoop_err:  # a snoop id taken fails the Snoop allocation: 500
         await ari.snoop(c, snoop_id="sup-a1", spy="both")
+    assert snoop_err.value.status == 500 and snoop_err.value.message == "Snoop channel could not be created"
     # the other way round is free: no live uniqueid begins with the longer id
     await ari.originate("PJSIP/sup1", channel_id="sup-a1-1-snoop-x", app_args=["supervisor"])
     with pytest.raises(AriNotFound) as gone:
@@ -241,3 +242,14 @@ def test_a_failing_filter_only_hides_events_from_its_consumer() -> None:
     ari.reconnect()
     assert types(broken.drain()) == ["Disconnected", "Connected"]
     assert types(fine.drain()) == ["StasisStart", "Disconnected", "Connected"]
+
+
+async def test_variables_are_set_only_in_stasis() -> None:
+    ari = FakeAri()
+    c = ari.inject_call()
+    await ari.set_variable(c, "QUEUE_ENTERED", "1")
+    await ari.continue_in_dialplan(c)
+    assert await ari.get_variable(c, "QUEUE_ENTERED") == "1"  # reading still works
+    with pytest.raises(AriConflict) as err:
+        await ari.set_variable(c, "X", "1")
+    assert err.value.status == 409 and err.value.message == "Channel not in Stasis application"

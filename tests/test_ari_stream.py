@@ -271,3 +271,22 @@ async def test_frames_written_raw_in_one_chunk_arrive_in_order(server: MockAriSe
         await server.write_raw(server.websockets[0], b"".join(frame(dtmf(i)) for i in range(5)))
         got = await take(sub, 5)
         assert [e.duration_ms for e in got] == [0, 1, 2, 3, 4]
+
+
+async def test_reconnects_as_soon_as_asterisk_answers_again(server: MockAriServer) -> None:
+    """Field: after Asterisk came back the jittered backoff (up to its cap) left Stasis(app) unregistered
+    for 4-30 s and every call failed meanwhile. The wait is cut short once Asterisk's HTTP side answers."""
+    url = server.url
+    await server.close()
+    client = AriClient(url, "callcore", "callcore-secret", "callcore", timeout=1.0)
+    # base and cap far above the test's patience: only the probe can reconnect in time
+    async with AriSession(client, reconnect_base=120.0, reconnect_max=120.0, rng=random.Random(2)) as ari:
+        sub = ari.subscribe("acd")
+        await asyncio.sleep(0.3)
+        assert not ari.connected and ari.stream.backoff.attempt >= 1
+        assert ari.stream.backoff.ceiling() >= 120.0
+        restarted = MockAriServer()
+        restarted.port = server.port
+        async with restarted:
+            ev = await next_of(sub, E.Connected)   # within WAIT (10 s), not the minutes of the backoff
+            assert not ev.reconnect and ari.connected

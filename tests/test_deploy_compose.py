@@ -281,3 +281,15 @@ def test_grafana_provisioning_resolves(services: dict[str, dict[str, Any]]) -> N
     if home:
         home_file = container_file(gf, home)
         assert home_file and home_file.is_file()
+
+
+def test_asterisk_image_is_an_exact_release_pinned_by_digest(services: dict[str, dict[str, Any]]) -> None:
+    """Not a rolling tag (22, latest, stable): an exact X.Y.Z release tag and its sha256 digest."""
+    image = services["asterisk"]["image"]
+    m = re.fullmatch(r"(?P<repo>[\w./-]+):(?P<tag>[\w.-]+)@sha256:(?P<digest>[0-9a-f]{64})", image)
+    assert m, f"{image!r} is not repository:tag@sha256:<digest>"
+    assert re.match(r"\d+\.\d+\.\d+(?:[_-]|$)", m["tag"]), f"tag {m['tag']!r} is not an exact release"
+    assert m["tag"].split(".")[0] == "22", "asterisk-config/ and the fakes are written for Asterisk 22"
+    for other in ("postgres", "prometheus", "grafana"):
+        tag = services[other]["image"].rpartition(":")[2]
+        assert tag not in ("latest", "stable", ""), f"{other} uses a rolling tag"

@@ -92,6 +92,23 @@ class FakeAcd:
         self.transfers.append((agent_id, queue, number))
         return {"transferred": True}
 
+    async def call_control(self, agent_id: str, action: str) -> dict[str, Any]:
+        if self.current_call(agent_id) is None:
+            raise Conflict("no connected call")
+        return {"action": action}
+
+    async def consult(self, agent_id: str, *, number: str | None = None,
+                      agent: str | None = None) -> dict[str, Any]:
+        if self.current_call(agent_id) is None:
+            raise Conflict("no connected call")
+        return {"consulting": number or agent}
+
+    async def dial(self, agent_id: str, *, number: str, queue: str, endpoint: str,
+                   caller_id: str) -> dict[str, Any]:
+        if self._agent(agent_id)["state"] == "logged_out":
+            raise Conflict("not logged in")
+        return {"dialing": number, "queue": queue}
+
     async def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
         q = self.streams.setdefault(agent_id, asyncio.Queue())
         while True:
@@ -169,6 +186,21 @@ async def test_health_ready_and_metrics(bare: TestClient[Any, Any]) -> None:
         HEALTH.update(ari_connected=True, database_reachable=True, journal_spilling=False)
     metrics = await bare.get("/metrics")
     assert metrics.headers["Content-Type"].startswith("text/plain") and await metrics.text() == "callcore_up 1\n"
+
+
+async def test_readiness_reports_overload_and_stays_ready(bare: TestClient[Any, Any]) -> None:
+    body = await (await bare.get("/readyz")).json()
+    assert body["overloaded"] is False and body["degraded"] == []
+    HEALTH["load"] = {"overloaded": True, "overloaded_for_s": 3.5, "loop_lag_recent_max_s": 0.8}
+    try:
+        resp = await bare.get("/readyz")
+        body = await resp.json()
+        # still routing calls: ready, but says it is overloaded and what is shed
+        assert resp.status == 200 and body["ready"] is True and body["overloaded"] is True
+        assert "overloaded for 3.5 s" in body["degraded"][0] and "0.8 s" in body["degraded"][0]
+        assert body["checks"]["load"]["overloaded"] is True
+    finally:
+        HEALTH.pop("load")
 
 
 async def test_auth_errors_and_unavailable_dependencies(bare: TestClient[Any, Any]) -> None:

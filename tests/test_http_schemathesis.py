@@ -34,9 +34,9 @@ def _cli() -> str | None:
 @pytest.fixture
 async def service(pg_dsn: str, tmp_path: Path) -> AsyncIterator[int]:
     from callcore.directory import store
-    from callcore.store.pg import create_pool
+    from callcore.store.db import open_pool
 
-    pool = await create_pool(pg_dsn, 1)
+    pool = await open_pool(pg_dsn, 1)
     try:
         await store.create_queue(pool, QueueConfig(name="sales", dispositions=("sale", "no-sale")))
         await store.create_agent(pool, AgentConfig(id="a1", name="Ann", endpoint="PJSIP/a1",

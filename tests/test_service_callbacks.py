@@ -78,9 +78,9 @@ pg = pytest.mark.postgres
 
 async def seed(dsn: str) -> None:
     from callcore.directory import store
-    from callcore.store.pg import create_pool
+    from callcore.store.db import open_pool
 
-    pool = await create_pool(dsn, 1)
+    pool = await open_pool(dsn, 1)
     try:
         await store.create_queue(pool, QueueConfig(name="support", wrapup_time=0.1, ring_timeout=5.0,
                                                    callback_digit="1"))

@@ -28,9 +28,10 @@ async def prepare(dsn: str, tmp_path: Path, numbers: list[str], mode: Mode) -> N
     from callcore.dialer.store import DialerStore
     from callcore.dialer.upload import UploadOptions, upload_leads
     from callcore.directory import store
-    from callcore.store.pg import connect, create_pool
+    from callcore.store.db import open_pool
+    from callcore.store.pg import connect
 
-    pool = await create_pool(dsn, 2)
+    pool = await open_pool(dsn, 2)
     try:
         await store.create_queue(pool, QueueConfig(name="outbound", wrapup_time=0.1, ring_timeout=5.0))
         await store.create_agent(pool, AgentConfig(id="a1", name="Ann", endpoint="PJSIP/a1",

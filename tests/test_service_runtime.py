@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -30,9 +31,9 @@ async def until(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> N
 
 async def seed(dsn: str) -> None:
     from callcore.directory import store
-    from callcore.store.pg import create_pool
+    from callcore.store.db import open_pool
 
-    pool = await create_pool(dsn, 1)
+    pool = await open_pool(dsn, 1)
     try:
         await store.create_queue(pool, QueueConfig(name="sales", wrapup_time=0.2, ring_timeout=5.0))
         await store.create_agent(pool, AgentConfig(id="a1", name="Ann", endpoint="PJSIP/a1",
@@ -124,7 +125,7 @@ async def test_inbound_call_is_routed_journaled_and_projected(sim: SimAsterisk, 
     finally:
         await conn.close()
     assert {"call.queued", "call.offered", "call.answered", "call.ended", "agent.state",
-            "ari.StasisStart", "ari.ChannelEnteredBridge"} <= types
+            "ari.StasisStart", "ari.ChannelEnteredBridge", "service.started"} <= types
     assert call is not None and call["agent_id"] == "a1" and call["answered_at"] is not None
     assert call["outcome"] == "answered" and call["ended_at"] is not None
     assert state == "available"
@@ -148,7 +149,8 @@ async def test_calls_keep_flowing_while_the_database_is_down(sim: SimAsterisk, p
         callers = []
         for n in range(3):
             callers.append(await sim.inject_call(queue="sales", caller_number=f"+1555123000{n}"))
-            await until(lambda k=n: sim.counters.get("calls_bridged", 0) == k + 1, f"call {n} bridged")
+            await until(functools.partial(lambda k: sim.counters.get("calls_bridged", 0) == k + 1, n),
+                        f"call {n} bridged")
             await sim.hangup(callers[-1])
             await until(lambda: svc.acd is not None and svc.acd.agent_state("a1")["state"] == "available",
                         "agent available again")

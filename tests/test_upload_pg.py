@@ -177,15 +177,14 @@ async def test_chunks_do_not_change_reasons_details_or_order(conn: Any, tmp_path
 
 async def test_chunk_script_failing_midway_leaves_nothing_and_the_connection_usable(
         conn: Any, tmp_path: Path, monkeypatch: Any) -> None:
-    import asyncpg
-
+    from callcore.errors import DataRejected
     from callcore.store.sqlfiles import load_sql as real
 
     failing = "SELECT 1 / (3 - (SELECT count(*) FROM upload_rows))"   # fails on the third chunk
     monkeypatch.setattr("callcore.dialer.upload_feed.load_sql",
                         lambda pkg, name: failing if name == "upload_chunk" else real(pkg, name))
     lines = ["phone"] + [f"+7917{i:07d}" for i in range(50)]
-    with pytest.raises(asyncpg.DivisionByZeroError):
+    with pytest.raises(DataRejected, match="division by zero"):   # translated at the database boundary
         await upload_leads(conn, "spring", write(tmp_path, "\n".join(lines) + "\n"),
                            UploadOptions(chunk_rows=1, batch_size=1))
     assert await conn.fetchval("SELECT count(*) FROM uploads") == 0

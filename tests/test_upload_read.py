@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import phonenumbers
@@ -297,3 +298,31 @@ def test_bad_byte_after_the_first_megabyte_is_still_found(tmp_path: Path) -> Non
     with pytest.raises(InputError, match="mixes encodings") as exc:
         detect_format(p)
     assert exc.value.where == f"{p}:60002"
+
+
+@settings(max_examples=400, deadline=None)
+@given(keys=st.lists(st.text(min_size=1, max_size=6), min_size=1, max_size=4, unique_by=str.casefold),
+       values=st.lists(st.text(max_size=8), min_size=4, max_size=4))
+def test_extra_columns_json_is_what_msgspec_writes(keys: list[str], values: list[str]) -> None:
+    """The template path for values needing no escaping writes the same COPY text as encoding the dict."""
+    import msgspec
+
+    from callcore.dialer.upload import copy_field
+
+    header = ["phone", *keys]
+    cols = resolve_columns(header, {}, None, "f.csv")
+    fields = ["+79161234567", *values[: len(keys)]]
+    [record], _ = clean_batch([(2, fields)], cols, "RU")
+    data = record[2].removesuffix("\n").split("\t")[4]
+    expected = {key: fields[i].strip() for i, key in cols.extra}
+    assert data == copy_field(msgspec.json.encode(expected).decode())
+
+
+@pytest.mark.parametrize("value", ['say "hi"', "back\\slash", "tab\there", "{brace}", "line\u2028sep", "del\x7f",
+                                   "", "  padded  ", "Москва"])
+def test_extra_column_values_that_need_escaping_or_not(value: str) -> None:
+    cols = resolve_columns(["phone", "note", "{x}"], {}, None, "f.csv")
+    [record], _ = clean_batch([(2, ["+79161234567", value, "}{"])], cols, "RU")
+    data = record[2].removesuffix("\n").split("\t")[4]
+    unescaped = re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "r": "\r"}.get(m[1], m[1]), data)  # COPY text
+    assert json.loads(unescaped) == {"note": value.strip(), "{x}": "}{"}

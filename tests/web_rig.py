@@ -37,11 +37,11 @@ class Rig:
 
 async def seed(dsn: str, extra_agents: int = 0) -> None:
     from callcore.directory import records, store
-    from callcore.store.pg import create_pool
+    from callcore.store.db import open_pool
     from callcore.web import accounts
     from callcore.web import records as web_records
 
-    pool = await create_pool(dsn, 2)
+    pool = await open_pool(dsn, 2)
     try:
         await store.create_queue(pool, QueueConfig(name="support", wrapup_time=30.0, ring_timeout=8.0,
                                                    script=SCRIPT, dispositions=("solved", "escalated", "callback")))

@@ -23,7 +23,7 @@ from panoramisk.message import Message
 from prometheus_client import Counter, Gauge
 
 from callcore.ami.protocol import AmiTimeout, AmiUnavailable, CallcoreAmiProtocol
-from callcore.ami.registry import RegistrationChange, Registrations
+from callcore.ami.registry import RegistrationChange, Registrations, nothing_listed
 from callcore.ami.wire import fields_of
 from callcore.config import Settings
 from callcore.errors import AmiAuthError, AmiError
@@ -264,11 +264,15 @@ class AmiClient:
 
     async def list_action(self, name: str, **fields: Any) -> list[dict[str, str]]:
         """An event-list action (PJSIPShowContacts, CoreShowChannels ...): the listed events' fields.
-        AmiError when Asterisk answers with an error."""
+        An error that only says there is nothing to list (Asterisk's ``No Contacts found``) is an empty
+        list; AmiError when Asterisk answers with any other error."""
         result = await self.action(name, **fields)
         messages = result if isinstance(result, list) else [result]
         if not messages[0].success:
-            raise AmiError(f"AMI {name}: {messages[0].get('Message', 'error')}")
+            message = str(messages[0].get("Message", "error")).strip()
+            if nothing_listed(name, message):
+                return []
+            raise AmiError(f"AMI {name}: {message}")
         return [fields_of(m) for m in messages[1:] if not str(m.get("Event", "")).endswith("Complete")]
 
     # --- events ------------------------------------------------------------------------------------
@@ -296,7 +300,7 @@ class AmiClient:
                 try:
                     callback(name, fields)
                 except Exception as exc:
-                    log.error("ami.callback_failed", event=name, error=repr(exc))
+                    log.error("ami.callback_failed", ami_event=name, error=repr(exc))
 
     async def _refresh_quietly(self) -> None:
         try:

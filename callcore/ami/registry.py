@@ -16,6 +16,16 @@ UNREACHABLE = {"unreachable", "unavailable"}
 QUEUE_SIZE = 1000
 
 
+# PJSIP listings that Asterisk answers with ``Response: Error`` when there is nothing to list: no phone
+# registered must read as "nobody registered", not as "registration state unknown"
+NOTHING_LISTED = {"pjsipshowcontacts": "no contacts found", "pjsipshowendpoints": "no endpoints found"}
+
+
+def nothing_listed(action: str, message: str) -> bool:
+    """Whether an error answer to ``action`` only says that the listing is empty."""
+    return NOTHING_LISTED.get(action.lower()) == message.strip().lower()
+
+
 @dataclass(frozen=True, slots=True)
 class RegistrationChange:
     endpoint: str

@@ -38,7 +38,7 @@ from callcore.ari.models import (
     StoredRecording,
 )
 from callcore.clock import Clock
-from callcore.errors import AriBadRequest, AriNotFound, AriUnavailable
+from callcore.errors import AriBadRequest, AriNotFound, AriServerError, AriUnavailable
 
 _DIAL_STATUS = {16: "ANSWER", 17: "BUSY", 19: "NOANSWER", 21: "CONGESTION", 34: "CONGESTION", 127: "CANCEL"}
 _CAUSE_TXT = {16: "Normal Clearing", 17: "User busy", 19: "No user responding", 21: "Call Rejected",
@@ -259,12 +259,14 @@ class FakeAri(FakeBridgesMixin):
                     app_args: Sequence[str] = (), spy: str = "none", whisper: str = "none") -> Channel:
         self._enter("snoop", channel_id=channel_id, snoop_id=snoop_id, app=app, app_args=list(app_args),
                     spy=spy, whisper=whisper)
+        path = f"/channels/{channel_id}/snoop"
+        if spy == "none" and whisper == "none":  # Asterisk checks the request before the channel
+            raise AriBadRequest("Direction must be specified for at least spy or whisper", status=400,
+                                method="POST", path=path)
         if channel_id not in self.channels:
-            raise AriNotFound("Provided channel was not found", status=404, method="POST",
-                              path=f"/channels/{channel_id}/snoop")
-        if spy == "none" and whisper == "none":
-            raise AriBadRequest("Direction must be specified for at least spy or whisper", status=400)
-        self.check_new_id(snoop_id, f"/channels/{channel_id}/snoop")
+            raise AriNotFound("Provided channel was not found", status=404, method="POST", path=path)
+        if snoop_id and self.id_taken(snoop_id):  # the Snoop channel's allocation fails: 500, not 409
+            raise AriServerError("Snoop channel could not be created", status=500, method="POST", path=path)
         ch = Channel(id=snoop_id, name=f"Snoop/{channel_id}-{self._seq:08x}", state="Up",
                      creationtime=self.ts())
         self._seq += 1
@@ -301,7 +303,7 @@ class FakeAri(FakeBridgesMixin):
 
     async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
         self._enter("set_variable", channel_id=channel_id, variable=variable, value=value)
-        ch = self.channel(channel_id)
+        ch = self.stasis_channel(channel_id)  # Asterisk: 409 for a channel that is not in Stasis
         self.variables.setdefault(channel_id, {})[variable] = value
         self._publish(E.ChannelVarset(channel=ch, variable=variable, value=value, **self.base()))
 

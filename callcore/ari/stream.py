@@ -4,8 +4,11 @@
 ``api_key`` in the URL), optionally installs an event filter, takes a REST snapshot and publishes
 ``Connected(snapshot)``, then reads frames in order and publishes every decoded event to the
 dispatcher. When the socket is lost it publishes ``Disconnected(reason)`` and reconnects after a capped
-exponential backoff with full jitter. Asterisk buffers nothing across an outage and sends no new
-StasisStart after a reconnect: consumers reconcile their state with the snapshot.
+exponential backoff with full jitter. While Asterisk cannot be reached the wait is cut short as soon as it
+answers again (``GET /asterisk/ping`` every ``PROBE_INTERVAL``), so ``Stasis(app)`` is registered again
+within a fraction of a second of Asterisk's return, not after a jittered wait of up to the cap. Asterisk
+buffers nothing across an outage and sends no new StasisStart after a reconnect: consumers reconcile their
+state with the snapshot.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from callcore.clock import Clock, SystemClock
 from callcore.errors import AriError, AriUnavailable
 
 log = structlog.get_logger(__name__)
+
+PROBE_INTERVAL = 0.25  # while Asterisk is unreachable: how often its HTTP side is asked whether it is back
+PROBE_TIMEOUT = 1.0
 
 #: Event types a contact center acts on: everything modelled except the ChannelVarset / ChannelDialplan flood.
 CONTACT_CENTER_EVENT_TYPES: tuple[str, ...] = tuple(
@@ -86,6 +92,7 @@ class EventStream:
         self._type_counters: dict[str, Any] = {}
         self._pending_counts: dict[str, int] = {}
         self._flush_scheduled = False
+        self._unreachable = False  # the last attempt found no Asterisk (refused, timed out, 5xx/404 handshake)
         ARI_CONNECTED.set(0)
 
     @property
@@ -118,18 +125,42 @@ class EventStream:
                 if was_up and self._clock.monotonic() - started >= self.stable_after:
                     self.backoff.reset()
                 delay = self.backoff.next_delay()
-                log.info("ari_ws_reconnect_wait", delay=round(delay, 3), attempt=self.backoff.attempt)
-                try:
-                    async with asyncio.timeout(delay):
-                        await self._stop.wait()
-                except TimeoutError:
-                    pass
+                log.info("ari_ws_reconnect_wait", delay=round(delay, 3), attempt=self.backoff.attempt,
+                         probing=self._unreachable)
+                await self._wait(delay, probe=self._unreachable)
         finally:
             self._set_disconnected()
+
+    async def _wait(self, delay: float, *, probe: bool) -> None:
+        """Wait ``delay`` seconds (or until ``stop()``); with ``probe``, return as soon as Asterisk answers."""
+        deadline = self._clock.monotonic() + delay
+        while not self._stop.is_set():
+            left = deadline - self._clock.monotonic()
+            if left <= 0:
+                return
+            step = min(left, PROBE_INTERVAL) if probe else left
+            try:
+                async with asyncio.timeout(step):
+                    await self._stop.wait()
+                return
+            except TimeoutError:
+                pass
+            if probe and await self._answers():
+                log.info("ari_asterisk_back", skipped_wait=round(max(0.0, deadline - self._clock.monotonic()), 3))
+                return
+
+    async def _answers(self) -> bool:
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                await self.client.ping()
+        except (AriError, TimeoutError, OSError, aiohttp.ClientError):
+            return False
+        return True
 
     async def _connect_once(self) -> bool:
         """One connection: True when it got connected and resynced (whatever ended it)."""
         params = {"app": self.client.app, "subscribeAll": "false"}
+        self._unreachable = False
         try:
             async with asyncio.timeout(self.client.timeout):
                 ws = await self.client.session.ws_connect(
@@ -141,8 +172,10 @@ class EventStream:
             ARI_CONNECT_FAILURES.inc()
             hint = " (check ARI user/password)" if exc.status == 401 else ""
             log.error("ari_ws_handshake_failed", status=exc.status, error=exc.message + hint)
+            self._unreachable = exc.status == 404 or exc.status >= 500  # starting up: ARI not loaded yet
             return False
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            self._unreachable = True
             ARI_CONNECT_FAILURES.inc()
             log.warning("ari_ws_connect_failed", error=f"{type(exc).__name__}: {exc}")
             return False

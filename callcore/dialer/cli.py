@@ -21,6 +21,7 @@ from callcore.dialer.csvread import parse_map
 from callcore.dialer.store import DialerStore, settings_to_json
 from callcore.dialer.upload import UploadOptions, upload_leads
 from callcore.errors import InputError
+from callcore.store.db import Database
 
 Action = clihelp.Action
 Runner = clihelp.Runner
@@ -170,7 +171,7 @@ def _campaign_parser() -> argparse.ArgumentParser:
     return p
 
 
-async def _ambiguity(conn: Any, name: str, out: IO[str]) -> None:
+async def _ambiguity(conn: Database, name: str, out: IO[str]) -> None:
     """How many remaining leads have several possible time zones, and what that leaves of the window."""
     from callcore.dialer.compliance import shared_open_hours
     from callcore.dialer.upload import ambiguity_note, ambiguity_sample
@@ -201,7 +202,7 @@ def campaign_main(argv: list[str], *, runner: Runner | None = None, out: IO[str]
     ns = _campaign_parser().parse_args(argv)
     prog = f"callcore campaign {ns.cmd}"
 
-    async def action(conn: Any) -> None:
+    async def action(conn: Database) -> None:
         store = DialerStore(conn)
         if ns.cmd == "create":
             from callcore.directory.references import require_queues
@@ -288,7 +289,7 @@ def dnc_main(argv: list[str], *, runner: Runner | None = None, out: IO[str] | No
     ns = _dnc_parser().parse_args(argv)
     listed = False
 
-    async def action(conn: Any) -> None:
+    async def action(conn: Database) -> None:
         nonlocal listed
         if ns.cmd == "add":
             added = await dnc.add(conn, ns.numbers, region=ns.region, source=ns.source, note=ns.note)

@@ -22,6 +22,7 @@ from callcore.dialer.csvread import (
     detect_format,
 )
 from callcore.errors import InputError
+from callcore.store.db import database
 from callcore.store.sqlfiles import load_sql
 
 log = structlog.get_logger(__name__)
@@ -132,10 +133,10 @@ async def import_file(conn: Any, path: Path, *, region: str = "RU", source: str 
                     continue
                 batch.append((phone.e164,))
                 if len(batch) >= _BATCH:
-                    await conn.copy_records_to_table("dnc_import", records=batch, columns=["phone_e164"])
+                    await database(conn).copy("dnc_import", batch, columns=["phone_e164"])
                     batch = []
             if batch:
-                await conn.copy_records_to_table("dnc_import", records=batch, columns=["phone_e164"])
+                await database(conn).copy("dnc_import", batch, columns=["phone_e164"])
             report.added = int(await conn.fetchval(load_sql(PKG, "dnc_import_insert"), source, note))
     log.info("dnc_imported", file=str(path), rows=report.rows, added=report.added, invalid=report.invalid)
     return report

@@ -7,6 +7,7 @@ common shapes that builds the number directly and checks it against per-region c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -31,6 +32,7 @@ class BadPhone:
 
 _STRIP = str.maketrans("", "", " -().\u00a0\t/")
 _UNKNOWN_TZ = "Etc/Unknown"
+_TZ_END = 1 + TIMEZONE_LONGEST_PREFIX
 
 
 _GEOGRAPHICAL: dict[tuple[int, int], bool] = {}
@@ -60,6 +62,12 @@ _TYPES = (("premium_rate", PhoneNumberType.PREMIUM_RATE), ("toll_free", PhoneNum
 
 
 _TYPE_BY_NAME = dict(_TYPES)
+_UNKNOWN = PhoneNumberType.UNKNOWN
+Match = Callable[[str], "re.Match[str] | None"]
+# per number length: general pattern, the type patterns folded into one, mobile (when it applies), and
+# whether the region's mobile and fixed-line patterns are the same
+_Plan = tuple[Match, Match | None, Match | None, bool]
+_NO_PLAN: Any = object()
 
 
 def _desc_applies(desc: Any, length: int) -> bool:
@@ -78,6 +86,7 @@ class _RegionTyper:
         self.general = re.compile(metadata.general_desc.national_number_pattern or "(?!)")
         self.leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
         self._by_len: dict[int, re.Pattern[str] | None] = {}
+        self._plans: dict[int, _Plan | None] = {}
         mobile = metadata.mobile
         self.mobile = re.compile(mobile.national_number_pattern) if mobile is not None and \
             mobile.national_number_pattern else None
@@ -89,23 +98,38 @@ class _RegionTyper:
             self._by_len[length] = re.compile("|".join(alts)) if alts else None
         return self._by_len[length]
 
-    def type_of(self, nsn: str) -> int:
+    def _plan(self, length: int) -> _Plan | None:
+        """What ``type_of`` needs for numbers of ``length`` digits, worked out once per length."""
         md = self.md
-        if not _desc_applies(md.general_desc, len(nsn)) or not self.general.fullmatch(nsn):
-            return PhoneNumberType.UNKNOWN
-        combined = self._combined(len(nsn))
-        m = combined.fullmatch(nsn) if combined is not None else None
+        plan: _Plan | None = None
+        if _desc_applies(md.general_desc, length):
+            combined = self._combined(length)
+            mobile = self.mobile.fullmatch if self.mobile is not None and _desc_applies(md.mobile, length) \
+                else None
+            plan = (self.general.fullmatch, combined.fullmatch if combined is not None else None, mobile,
+                    bool(md.same_mobile_and_fixed_line_pattern))
+        self._plans[length] = plan
+        return plan
+
+    def type_of(self, nsn: str) -> int:
+        plan = self._plans.get(len(nsn), _NO_PLAN)
+        if plan is _NO_PLAN:
+            plan = self._plan(len(nsn))
+        if plan is None:
+            return _UNKNOWN
+        general, combined, mobile, same = plan
+        if combined is None or general(nsn) is None:
+            return _UNKNOWN
+        m = combined(nsn)
         if m is None:
-            return PhoneNumberType.UNKNOWN
+            return _UNKNOWN
         name = m.lastgroup   # the alternative that matched: its group closes last
-        same = md.same_mobile_and_fixed_line_pattern
         if name == "fixed_line":
-            if same or (self.mobile is not None and _desc_applies(md.mobile, len(nsn))
-                        and self.mobile.fullmatch(nsn)):
+            if same or (mobile is not None and mobile(nsn) is not None):
                 return PhoneNumberType.FIXED_LINE_OR_MOBILE
             return PhoneNumberType.FIXED_LINE
         if name == "mobile":
-            return PhoneNumberType.UNKNOWN if same else PhoneNumberType.MOBILE
+            return _UNKNOWN if same else PhoneNumberType.MOBILE
         return _TYPE_BY_NAME[name or ""]
 
 
@@ -121,10 +145,16 @@ def _national_prefixes(cc: int) -> tuple[tuple[re.Pattern[str], re.Pattern[str]]
     return tuple(out)
 
 
+_PREFIXES: dict[int, tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]] = {}
+
+
 def _may_have_national_prefix(cc: int, nsn: str) -> bool:
     """Would phonenumbers strip a national prefix from ``+<cc><nsn>``? It keeps the digits when they
     form a viable number and the rest after the prefix does not; anything else is left to it."""
-    for prefix, general in _national_prefixes(cc):
+    prefixes = _PREFIXES.get(cc)
+    if prefixes is None:
+        prefixes = _PREFIXES[cc] = _national_prefixes(cc)
+    for prefix, general in prefixes:
         m = prefix.match(nsn)
         if m and not (general.fullmatch(nsn) and not general.fullmatch(nsn[m.end():])):
             return True
@@ -138,32 +168,49 @@ def _typer(region: str) -> _RegionTyper | None:
 
 
 _COUNTRY_CODES = frozenset(str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
-_ONE_REGION: dict[int, _RegionTyper | None] = {}   # typer of a country code with a single region
+# country code -> how to type its numbers: a typer per region (with its leading-digits pattern, or None),
+# or None when phonenumbers itself must answer (non-geographic "001" codes, unknown codes)
+_BY_CC: dict[int, tuple[tuple[Match | None, _RegionTyper], ...] | None] = {}
+
+
+def _cc_typers(cc: int) -> tuple[tuple[Match | None, _RegionTyper], ...] | None:
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc)
+    plan: tuple[tuple[Match | None, _RegionTyper], ...] | None = None
+    if regions and "001" not in regions:
+        typers = [t for t in (_typer(r) for r in regions) if t is not None]
+        if len(regions) == 1:
+            plan = tuple((None, t) for t in typers)
+        else:
+            plan = tuple((t.leading.match if t.leading is not None else None, t) for t in typers)
+    _BY_CC[cc] = plan
+    return plan
 
 
 def number_type(cc: int, nsn: str) -> int:
     """Same answer as ``phonenumbers.number_type`` for ``+<cc><nsn>`` (nsn without a leading zero)."""
-    if cc in _ONE_REGION:
-        only = _ONE_REGION[cc]
-        return only.type_of(nsn) if only is not None else PhoneNumberType.UNKNOWN
-    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc)
-    if not regions or "001" in regions:
+    typers = _BY_CC[cc] if cc in _BY_CC else _cc_typers(cc)
+    if typers is None:
         return phonenumbers.number_type(PhoneNumber(country_code=cc, national_number=int(nsn)))
-    if len(regions) == 1:
-        typer = _ONE_REGION[cc] = _typer(regions[0])
-        return typer.type_of(nsn) if typer is not None else PhoneNumberType.UNKNOWN
-    for region in regions:
-        typer = _typer(region)
-        if typer is None:
-            continue
-        if typer.leading is not None:
-            if typer.leading.match(nsn):
+    if len(typers) == 1:
+        return typers[0][1].type_of(nsn)
+    for leading, typer in typers:
+        if leading is not None:
+            if leading(nsn):
                 return typer.type_of(nsn)
         else:
             ntype = typer.type_of(nsn)
-            if ntype != PhoneNumberType.UNKNOWN:
+            if ntype != _UNKNOWN:
                 return ntype
-    return PhoneNumberType.UNKNOWN
+    return _UNKNOWN
+
+
+_CC_OF: dict[str, tuple[int, int] | None] = {}   # first three digits -> (length, country code)
+
+
+def _country_code(head: str) -> tuple[int, int] | None:
+    found = next(((n, int(head[:n])) for n in (1, 2, 3) if head[:n] in _COUNTRY_CODES), None)
+    _CC_OF[head] = found
+    return found
 
 
 class PhoneNormalizer:
@@ -204,14 +251,14 @@ class PhoneNormalizer:
         if digits.isascii() and digits.isdigit() and 4 <= len(digits) <= 17:
             if intl:
                 if digits[0] != "0":
-                    for n in (1, 2, 3):
-                        if digits[:n] in _COUNTRY_CODES:
-                            cc, nsn = int(digits[:n]), digits[n:]
-                            if _may_have_national_prefix(cc, nsn):
-                                break   # phonenumbers may strip it: let it decide
-                            return self._checked(cc, nsn, text)
-                    else:
+                    head = digits[:3]
+                    found = _CC_OF[head] if head in _CC_OF else _country_code(head)
+                    if found is None:
                         return BadPhone(f"unknown country code in {text!r}")
+                    n, cc = found
+                    nsn = digits[n:]
+                    if not _may_have_national_prefix(cc, nsn):   # else phonenumbers may strip it: it decides
+                        return self._checked(cc, nsn, text)
             elif self.region == "RU":
                 if len(digits) == 11 and digits[0] in "78":
                     return self._checked(7, digits[1:], text)
@@ -223,9 +270,13 @@ class PhoneNormalizer:
         if not nsn or nsn[0] == "0":
             return self._slow(text)
         ntype = number_type(cc, nsn)
-        if ntype == PhoneNumberType.UNKNOWN:
+        if ntype == _UNKNOWN:
             return BadPhone(f"not a valid number: {text!r}")
-        return Phone(f"+{cc}{nsn}", _zones(cc, nsn, ntype))
+        geo = _GEOGRAPHICAL.get((ntype, cc))
+        if geo is None:
+            geo = _GEOGRAPHICAL[(ntype, cc)] = bool(phonenumbers.is_number_type_geographical(ntype, cc))
+        e164 = f"+{cc}{nsn}"
+        return Phone(e164, _zones_for_prefix(e164[1:_TZ_END] if geo else str(cc)))
 
     def _slow(self, text: str) -> Phone | BadPhone:
         try:

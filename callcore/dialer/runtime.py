@@ -44,9 +44,20 @@ from callcore.dialer.core import events as E
 from callcore.dialer.core.attempts import AttemptState
 from callcore.dialer.core.engine import Dialer
 from callcore.dialer.store import Campaign, ClaimedLead, DialerStore, OpenAttempt
-from callcore.errors import AriError, AriNotFound, AriUnprocessable, Conflict, InputError, NotFound, Unavailable
+from callcore.errors import (
+    AriError,
+    AriNotFound,
+    AriUnprocessable,
+    Conflict,
+    DatabaseUnavailable,
+    InputError,
+    NotFound,
+    StoreError,
+    Unavailable,
+)
 from callcore.metrics import REGISTRY, KnownLabels
 from callcore.store.api import JournalSink
+from callcore.store.db import translate
 
 log = structlog.get_logger(__name__)
 
@@ -84,17 +95,16 @@ class PermanentDbError(Exception):
 
 
 def transient(exc: BaseException) -> bool:
-    """A database error that goes away with the database (connection refused or lost, timeouts, server
-    shutting down or overloaded), as opposed to a statement PostgreSQL will never accept."""
-    if isinstance(exc, OSError | TimeoutError | ConnectionError):
-        return True
-    name = type(exc).__name__
-    module = type(exc).__module__
-    if not module.startswith("asyncpg"):
-        return not isinstance(exc, ValueError | TypeError | KeyError | AttributeError | AssertionError)
-    sqlstate = str(getattr(exc, "sqlstate", "") or "")
-    return (name in ("InterfaceError", "ConnectionDoesNotExistError", "InternalClientError")
-            or sqlstate[:2] in ("08", "53", "57", "58") or sqlstate in ("40001", "40P01"))
+    """A database error that goes away with the database (``DatabaseUnavailable`` from the boundary:
+    connection refused or lost, timeouts, server shutting down or overloaded), as opposed to a statement
+    PostgreSQL will never accept (any other StoreError). A bug (ValueError, TypeError ...) is not
+    transient; anything else unexpected is treated as the database being away."""
+    if isinstance(exc, StoreError):
+        return isinstance(exc, DatabaseUnavailable)
+    mapped = translate(exc)
+    if mapped is not None:
+        return isinstance(mapped, DatabaseUnavailable)
+    return not isinstance(exc, ValueError | TypeError | KeyError | AttributeError | AssertionError)
 
 
 def wants(ev: Any) -> bool:
@@ -226,7 +236,7 @@ class DialerService:
             try:
                 self.on_ari(ev)
             except Exception:  # an event must never stop the consumer
-                log.exception("dialer_event_failed", event=type(ev).__name__)
+                log.exception("dialer_event_failed", event_type=type(ev).__name__)
 
     def tick(self) -> None:
         self._ticks += 1
@@ -420,8 +430,13 @@ class DialerService:
         place where the dialer meets database errors: none of them leaves a task."""
         try:
             result = await op()
-        except (Conflict, NotFound, InputError):
-            raise
+        except (Conflict, NotFound, InputError) as exc:
+            if not isinstance(exc, StoreError):
+                raise  # a domain answer (no such campaign ...), not a database failure
+            if permanent:
+                raise PermanentDbError(exc) from exc
+            log.error("dialer_database_refused", error=repr(exc))
+            return False, None
         except Exception as exc:
             if not transient(exc):
                 if permanent:

@@ -7,10 +7,9 @@ columns for listing. Every method takes plain values and returns plain dataclass
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -31,6 +30,7 @@ from callcore.dialer.campaign import (
 )
 from callcore.dialer.compliance import CallingWindow, ZonePolicy, ZoneRule
 from callcore.errors import Conflict, InputError, NotFound
+from callcore.store.db import Database, database
 from callcore.store.sqlfiles import load_sql
 
 log = structlog.get_logger(__name__)
@@ -50,16 +50,6 @@ def _ts(epoch: float | None) -> datetime | None:
 
 def _epoch(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
-
-
-@contextlib.asynccontextmanager
-async def _connection(pool: Any) -> AsyncIterator[Any]:
-    """One connection of ``pool`` (or ``pool`` itself when it is a connection)."""
-    if hasattr(pool, "acquire"):
-        async with pool.acquire() as conn:
-            yield conn
-    else:
-        yield pool
 
 
 # --- settings <-> JSON ------------------------------------------------------------------------------
@@ -248,10 +238,11 @@ class CampaignReport:
 
 
 class DialerStore:
-    """All dialer SQL. ``pool``: an asyncpg pool (or anything with ``acquire()``/``fetch``...)."""
+    """All dialer SQL, through the database boundary: failures are ``callcore.errors`` (DatabaseUnavailable
+    when PostgreSQL is away, DataRejected/UniqueViolation when it refuses a statement)."""
 
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
+    def __init__(self, pool: Database) -> None:
+        self.pool: Database = database(pool)
 
     # campaigns
     async def create_campaign(self, name: str, settings: CampaignSettings) -> Campaign:
@@ -296,7 +287,7 @@ class DialerStore:
         """Stop dialing ``name`` for good, keeping its leads, attempts and uploads (reports keep working);
         pending callbacks are cancelled. Calls in progress end normally and are recorded."""
         campaign = await self.get_campaign(name)
-        row = await self.pool.fetchrow(load_sql(PKG, "campaign_archive"), campaign.id)
+        row = await self.pool.fetchone(load_sql(PKG, "campaign_archive"), campaign.id)
         if not row["archived"]:
             raise Conflict(f"campaign {name!r} is already archived")
         log.info("campaign_archived", campaign=name, was=campaign.state,
@@ -309,7 +300,7 @@ class DialerStore:
         while it runs or has calls in progress, and without ``force`` once it has dial attempts (reports
         would lose them: archive instead). The do-not-call list is not touched."""
         campaign = await self.get_campaign(name)
-        async with _connection(self.pool) as conn, conn.transaction():
+        async with self.pool.transaction() as conn:
             row = await conn.fetchrow(load_sql(PKG, "campaign_footprint"), campaign.id)
             if row is None:
                 raise NotFound(f"campaign {name!r} does not exist")
@@ -425,7 +416,7 @@ class DialerStore:
 
     # reports
     async def abandon_counts(self, campaign_id: int, since: float) -> tuple[int, int]:
-        row = await self.pool.fetchrow(load_sql(PKG, "report_abandon"), campaign_id, _ts(since))
+        row = await self.pool.fetchone(load_sql(PKG, "report_abandon"), campaign_id, _ts(since))
         return int(row["answered"]), int(row["abandoned"])
 
     async def report(self, name: str, now: float) -> CampaignReport:

@@ -26,8 +26,8 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import structlog
@@ -45,6 +45,7 @@ from callcore.dialer.csvread import (
 )
 from callcore.dialer.upload_feed import ChunkFeed, load_chunks
 from callcore.errors import Conflict, InputError, NotFound
+from callcore.store.db import Database, database
 from callcore.store.sqlfiles import load_sql
 
 log = structlog.get_logger(__name__)
@@ -198,6 +199,16 @@ def copy_field(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=64)
+def _data_template(keys: tuple[str, ...]) -> str | None:
+    """A ``str.format`` template writing the extra columns' JSON object (as msgspec does, COPY-escaped) for
+    values that need no escaping; None when there are none or two columns share a name."""
+    if not keys or len(set(keys)) != len(keys):
+        return None
+    parts = [("{" if i == 0 else '",') + copy_field(_encode(k).decode()) + ':"' for i, k in enumerate(keys)]
+    return "".join(p.replace("{", "{{").replace("}", "}}") + "{}" for p in parts) + '"}}'
+
+
 def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
                 region: str) -> tuple[list[Record], list[Reject]]:
     """Validate and normalise rows: ``(line, E.164, COPY text line)`` of the good ones (columns as in
@@ -209,6 +220,8 @@ def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
     width, pcol, ncol, tcol, extra = cols.width, cols.phone, cols.name, cols.tz, cols.extra
     keys = tuple(key for _i, key in extra)
     idx = tuple(i for i, _key in extra)
+    template = _data_template(keys)
+    zone_keys = _ZONE_KEYS
     for line, fields in rows:
         if len(fields) != width:
             if len(fields) < width or any(f.strip() for f in fields[width:]):
@@ -228,10 +241,18 @@ def clean_batch(rows: list[tuple[int, list[str]]], cols: Columns,
                 continue
             zones = given
         name = copy_field(fields[ncol].strip()) if ncol is not None else ""
-        data = copy_field(_encode(dict(zip(keys, [fields[i].strip() for i in idx], strict=True))).decode()) \
-            if extra else "{}"
+        if extra:
+            values = [fields[i].strip() for i in idx]
+            joined = "".join(values)
+            if template is not None and joined.isprintable() and '"' not in joined and "\\" not in joined:
+                data = template.format(*values)   # nothing to escape, in JSON or in COPY text
+            else:
+                data = copy_field(_encode(dict(zip(keys, values, strict=True))).decode())
+        else:
+            data = "{}"
         e164 = phone.e164
-        records.append((line, e164, f"{line}\t{e164}\t{name}\t{zone_key(zones)}\t{data}\n"))
+        zkey = zone_keys.get(zones) or zone_key(zones)
+        records.append((line, e164, f"{line}\t{e164}\t{name}\t{zkey}\t{data}\n"))
     return records, rejects
 
 
@@ -281,16 +302,18 @@ def _make_pool(workers: int | None, size: int) -> tuple[ProcessPoolExecutor | No
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers
 
 
-async def _campaign(conn: Any, name: str) -> tuple[int, ZoneRule]:
+async def _campaign(conn: Database, name: str) -> tuple[int, ZoneRule]:
     row = await conn.fetchrow(load_sql(PKG, "campaign_get"), name)
     if row is None:
         raise NotFound(f"campaign {name!r} does not exist")
     return int(row["id"]), ZoneRule.from_json(json.loads(row["settings"]))
 
 
-async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOptions | None = None, *,
+async def upload_leads(conn: Database, campaign: str, path: Path, options: UploadOptions | None = None, *,
                        progress: ProgressFn | None = None) -> UploadReport:
-    """Load the lead file ``path`` into ``campaign`` (see the module doc). ``conn``: an asyncpg connection."""
+    """Load the lead file ``path`` into ``campaign`` (see the module doc). ``conn``: a database connection
+    (``callcore.store.db``; a bare driver connection is wrapped)."""
+    conn = database(conn)
     opts = options or UploadOptions()
     PhoneNormalizer(opts.region)  # validates the region before any work
     if opts.batch_size < 1:
@@ -332,7 +355,7 @@ async def upload_leads(conn: Any, campaign: str, path: Path, options: UploadOpti
     return report
 
 
-async def _load(conn: Any, campaign_id: int, reader: RowReader, cols: Columns, opts: UploadOptions,
+async def _load(conn: Database, campaign_id: int, reader: RowReader, cols: Columns, opts: UploadOptions,
                 report: UploadReport, sink: RejectSink, progress: ProgressFn | None) -> None:
     fmt = reader.fmt
     state = await conn.fetchval(load_sql(PKG, "campaign_lock"), campaign_id)
@@ -415,7 +438,7 @@ def _take(cleaned: tuple[list[Record], list[Reject]], report: UploadReport, sink
     return "".join(fresh).encode(), len(fresh)
 
 
-async def _finish(conn: Any, report: UploadReport, sink: RejectSink) -> None:
+async def _finish(conn: Database, report: UploadReport, sink: RejectSink) -> None:
     async for r in conn.cursor(load_sql(PKG, "upload_rejects"), prefetch=5000):   # streamed, in line order
         sink.add(Reject(r["line"], r["reason"], "phone", r["phone_e164"], r["detail"]))
     report.inserted = int(await conn.fetchval(load_sql(PKG, "upload_inserted")))

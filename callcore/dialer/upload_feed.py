@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from callcore.store.db import Database, database
 from callcore.store.sqlfiles import load_sql
 
 PKG = "callcore.dialer"
@@ -58,8 +59,9 @@ class ChunkFeed:
         self._rows = 0
 
 
-async def load_chunks(conn: Any, feed: ChunkFeed, columns: Sequence[str]) -> None:
+async def load_chunks(conn: Database | Any, feed: ChunkFeed, columns: Sequence[str]) -> None:
     """COPY every chunk of ``feed`` into ``upload_rows`` and run the chunk script after each."""
+    db = database(conn)
     script = load_sql(PKG, "upload_chunk")
     step: asyncio.Task[Any] | None = None
     count = 0
@@ -71,9 +73,9 @@ async def load_chunks(conn: Any, feed: ChunkFeed, columns: Sequence[str]) -> Non
                 step = None
             if not feed.pending:
                 break
-            await conn.copy_to_table("upload_rows", columns=list(columns), format="text", source=feed.stream())
+            await db.copy_stream("upload_rows", feed.stream(), columns=columns)
             count += 1
-            step = asyncio.create_task(conn.execute(script), name=f"upload-chunk-{count}")
+            step = asyncio.create_task(db.execute(script), name=f"upload-chunk-{count}")
             await asyncio.sleep(0)   # the script is on its way before cleaning resumes
     finally:
         if step is not None and not step.done():

@@ -12,7 +12,8 @@ ABANDON|position|origposition|waittime;
 call.overflowed -> EXITWITHTIMEOUT (timeout) or EXITEMPTY (leaveempty)|position|origposition|waittime;
 call.callback -> EXITWITHKEY|key|position|origposition|waittime; call.transferred ->
 BLINDTRANSFER|extension|context|holdtime|calltime|origposition; agent.state -> ADDMEMBER (login),
-REMOVEMEMBER (logout), PAUSE|reason, UNPAUSE|reason.
+REMOVEMEMBER (logout), PAUSE|reason, UNPAUSE|reason; service.started (``callcore run`` starting) ->
+``NONE|NONE|NONE|QUEUESTART|``.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ class QueueLogWriter:
     def feed(self, ev: EventRow) -> list[str]:
         if ev.type == "agent.state":
             return self._agent_state(ev)
+        if ev.type == "service.started":   # as app_queue writes when it loads
+            return [self._line(ev, "NONE", None, "QUEUESTART", "")]
         if not ev.call_id or not ev.type.startswith("call."):
             return []
         p = ev.payload

@@ -105,14 +105,13 @@ async def write_queue_log(conn: Db, since: datetime, until: datetime, out: IO[st
     return count
 
 
-async def follow_queue_log(conn: Db, since: datetime, out: IO[str], *, agent_field: str = "id",
-                           poll: float = 1.0, stop: asyncio.Event | None = None) -> int:
-    """The live writer: queue_log lines from ``since`` on, appended (and flushed) as events reach the journal,
-    until ``stop`` is set; a file written this way can be tailed by queue-statistics tools. Returns the lines.
+Emit: TypeAlias = Callable[[list[tuple[Any, list[str]]]], Awaitable[None]]
 
-    Events are read in (time, id) order once written to PostgreSQL; events replayed later from a spill file
-    with an earlier time are not written by a writer that has already passed that time."""
-    stop = stop or asyncio.Event()
+
+async def _follow(conn: Db, start: tuple[datetime, int], emit: Emit, *, agent_field: str, poll: float,
+                  stop: asyncio.Event) -> int:
+    """Feed events after ``start`` (ts, id) to a QueueLogWriter as they reach the journal and hand each batch
+    of (event row, its lines) to ``emit``, until ``stop`` is set; returns the number of lines."""
     memberships: dict[str, list[str]] = {}
     for r in await conn.fetch(sql("report_memberships")):
         memberships.setdefault(r["agent_id"], []).append(r["queue"])
@@ -120,9 +119,9 @@ async def follow_queue_log(conn: Db, since: datetime, out: IO[str], *, agent_fie
         if agent_field == "endpoint" else {}
     writer = QueueLogWriter(memberships, agent_field=agent_field, endpoints=endpoints)
     far = datetime(9999, 1, 1, tzinfo=UTC)
-    for row in await conn.fetch(sql("report_events_before"), since, far):
+    for row in await conn.fetch(sql("report_events_before"), start[0], far):
         writer.feed(_event(row))
-    position: tuple[datetime, int] = (since, -1)
+    position = start
     count = 0
     while True:
         history = [(r["agent_id"], r["queue"], float(r["valid_from"]),
@@ -130,17 +129,62 @@ async def follow_queue_log(conn: Db, since: datetime, out: IO[str], *, agent_fie
                    for r in await conn.fetch(sql("report_membership_history"))]
         writer.set_history(history)
         rows = await conn.fetch(sql("report_events_after"), position[0], position[1])
-        for row in rows:
-            for line in writer.feed(_event(row)):
-                out.write(line + "\n")
-                count += 1
-            position = (row["ts_raw"], int(row["id"]))
-        out.flush()
+        batch = [(row, writer.feed(_event(row))) for row in rows]
+        await emit(batch)
+        count += sum(len(lines) for _row, lines in batch)
+        if rows:
+            position = (rows[-1]["ts_raw"], int(rows[-1]["id"]))
         if not rows or len(rows) < 5000:
             if stop.is_set():
                 return count
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), poll)
+
+
+async def follow_queue_log(conn: Db, since: datetime, out: IO[str], *, agent_field: str = "id",
+                           poll: float = 1.0, stop: asyncio.Event | None = None) -> int:
+    """The live writer: queue_log lines from ``since`` on, appended (and flushed) as events reach the journal,
+    until ``stop`` is set; a file written this way can be tailed by queue-statistics tools. Returns the lines.
+
+    Events are read in (time, id) order once written to PostgreSQL; events replayed later from a spill file
+    with an earlier time are not written by a writer that has already passed that time."""
+
+    async def emit(batch: list[tuple[Any, list[str]]]) -> None:
+        for _row, lines in batch:
+            for line in lines:
+                out.write(line + "\n")
+        out.flush()
+
+    return await _follow(conn, (since, -1), emit, agent_field=agent_field, poll=poll, stop=stop or asyncio.Event())
+
+
+async def follow_queue_log_table(conn: Db, since: datetime, *, partition: str = "P001", agent_field: str = "id",
+                                 poll: float = 1.0, stop: asyncio.Event | None = None) -> int:
+    """The live writer into the ``queue_log`` table (QueueMetrics reads it): the same lines as the file writer,
+    one row each, with ``partition`` and the event's instance as server id. It resumes after the last event
+    already in the table for ``partition`` (or at ``since``, whichever is later); returns the rows written."""
+    if not partition or len(partition) > 20:
+        raise InputError("partition must be 1 to 20 characters", field="--partition")
+    start: tuple[datetime, int] = (since, -1)
+    last = await conn.fetchrow(sql("queue_log_position"), partition)
+    if last is not None and (last["source_ts"], int(last["source_event"])) > start:
+        start = (last["source_ts"], int(last["source_event"]))
+    insert = sql("queue_log_insert")
+
+    async def emit(batch: list[tuple[Any, list[str]]]) -> None:
+        cols: list[list[Any]] = [[] for _ in range(14)]
+        for row, lines in batch:
+            for seq, line in enumerate(lines):
+                t, callid, queue, agent, event, *data = line.split("|")
+                data = [*data, "", "", "", "", ""][:5] if len(data) <= 5 else [*data[:4], "|".join(data[4:])]
+                values = [float(t), callid, queue, agent, event, *data, row["instance"] or "",
+                          row["ts_raw"], int(row["id"]), seq]
+                for col, value in zip(cols, values, strict=True):
+                    col.append(value)
+        if cols[0]:
+            await conn.execute(insert, partition, *cols)
+
+    return await _follow(conn, start, emit, agent_field=agent_field, poll=poll, stop=stop or asyncio.Event())
 
 
 def parser() -> argparse.ArgumentParser:
@@ -160,6 +204,9 @@ def parser() -> argparse.ArgumentParser:
                     help="agent column: callcore's agent id (default), Agent/<id>, or the agent's endpoint")
     ql.add_argument("--follow", action="store_true",
                     help="keep running and append lines as calls happen (a live queue_log; --until ignored)")
+    ql.add_argument("--table", action="store_true",
+                    help="with --follow: write the lines into the queue_log table (QueueMetrics) instead of a file")
+    ql.add_argument("--partition", default="P001", help="queue_log table partition (default P001)")
     c = sub.add_parser("calls", help="call records as CSV (e.g. every abandoned call, to call back)")
     c.add_argument("--since", required=True, help="start (ISO 8601; UTC unless an offset is given)")
     c.add_argument("--until", help="end, exclusive (default: now)")
@@ -184,6 +231,8 @@ def main(argv: list[str], *, out: IO[str] | None = None, err: IO[str] | None = N
         until = parse_time(args.until, "until") if args.until else datetime.now(UTC)
         if until <= since:
             raise InputError("must be after --since", field="until")
+        if args.cmd == "queue-log" and args.table and not args.follow:
+            raise InputError("the queue_log table is written live: use --table with --follow", field="--table")
     except InputError as exc:
         print(f"callcore report: {exc}", file=err)
         return 2
@@ -204,6 +253,9 @@ def main(argv: list[str], *, out: IO[str] | None = None, err: IO[str] | None = N
             for rec in calls:
                 row = rec.to_json()
                 writer.writerow(["" if row[k] is None else row[k] for k in CALL_COLUMNS])
+            return
+        if args.table:
+            await follow_queue_log_table(conn, since, partition=args.partition, agent_field=args.agent_field)
             return
         if args.follow:
             if args.output:

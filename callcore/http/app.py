@@ -24,6 +24,7 @@ from callcore.http.routes import API, ROUTES, Handler, Route, openapi
 from callcore.http.sse import EventHub
 from callcore.http.wallboard import install as install_wallboard
 from callcore.metrics import CONTENT_TYPE
+from callcore.store.db import Database
 from callcore.store.dberrors import translate as translate_db_error
 from callcore.web.accounts import Sessions
 from callcore.web.pages import add_pages
@@ -46,6 +47,17 @@ def readiness(checks: dict[str, Any]) -> tuple[bool, list[str]]:
     if not (checks.get("database_reachable") or checks.get("journal_spilling") or checks.get("journal_buffering")):
         problems.append("database is unreachable and the journal is neither buffering nor spilling")
     return not problems, problems
+
+
+def degraded(checks: dict[str, Any]) -> list[str]:
+    """What makes a ready instance work below par: overload (``checks["load"]``, see
+    ``callcore.service.looplag``). It stays ready: it still routes every call, and leaving a load balancer
+    would also cut its operators off."""
+    load = checks.get("load")
+    if isinstance(load, dict) and load.get("overloaded"):
+        return [f"overloaded for {load.get('overloaded_for_s', 0)} s (event-loop lag "
+                f"{load.get('loop_lag_recent_max_s', 0)} s): wallboard, gauges and table projections shed"]
+    return []
 
 
 @web.middleware
@@ -116,7 +128,9 @@ async def readyz(request: web.Request) -> web.Response:
         log.warning("health_check_failed", error=str(exc))
         checks = {"error": str(exc)}
     ready, problems = readiness(checks)
-    return web.json_response({"ready": ready, "checks": checks, "problems": problems},
+    warn = degraded(checks)
+    return web.json_response({"ready": ready, "overloaded": bool(warn), "degraded": warn, "checks": checks,
+                              "problems": problems},
                              status=200 if ready else 503, dumps=_dumps)
 
 
@@ -135,7 +149,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def create_app(*, acd: AcdPort | None, pool: Any, settings: Settings, health: Health,
+def create_app(*, acd: AcdPort | None, pool: Database | None, settings: Settings, health: Health,
                metrics: Callable[[], bytes], hub: EventHub | None = None, dialer: Any = None) -> web.Application:
     """The HTTP application. ``acd`` or ``pool`` may be None: their endpoints then answer 503."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=1 << 20)

@@ -41,7 +41,7 @@ def _bool_query(request: web.Request, key: str, default: bool) -> bool:
 
 
 async def snapshot(request: web.Request) -> web.Response:
-    return reply(ctx.acd(request).snapshot())
+    return ctx.reply_plain(ctx.acd(request).snapshot())
 
 
 async def list_help(request: web.Request) -> web.Response:

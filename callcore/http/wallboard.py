@@ -24,11 +24,13 @@ from callcore.directory.report import queue_report
 from callcore.http import context as ctx
 from callcore.http.preview import DIALER
 from callcore.http.sse import SUPERVISORS, stream
+from callcore.service import looplag
 from callcore.web import records
 from callcore.web import wallboard as wb
 from callcore.web.sqlload import sql
 
 log = structlog.get_logger(__name__)
+OVERLOADED_INTERVAL = 2.0
 
 
 class WallboardFeed:
@@ -70,7 +72,8 @@ class WallboardFeed:
 
     async def _run(self) -> None:
         while self._subs:
-            await asyncio.sleep(self.interval)
+            # overloaded: figures every OVERLOADED_INTERVAL instead (``callcore_shed_total{what="wallboard"}``)
+            await asyncio.sleep(OVERLOADED_INTERVAL if looplag.shedding("wallboard") else self.interval)
             try:
                 if time.monotonic() - self._slow_at >= self.slow_every:
                     await self._refresh_slow()
@@ -130,7 +133,7 @@ class WallboardFeed:
 
     async def _refresh_slow(self) -> None:
         self._slow_at = time.monotonic()
-        db: Any = self.app[ctx.POOL]
+        db = self.app[ctx.POOL]
         if db is None:
             return
         try:

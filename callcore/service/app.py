@@ -20,9 +20,10 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from callcore import metrics
+from callcore import __version__, metrics
 from callcore.acd.core.events import EndpointRegistration, PersistedAgent
 from callcore.acd.core.model import AgentConfig, QueueConfig
+from callcore.acd.runtime import metrics as acd_metrics
 from callcore.acd.runtime.service import AcdService
 from callcore.ari.session import AriSession
 from callcore.clock import Clock, SystemClock
@@ -31,7 +32,9 @@ from callcore.errors import AmiAuthError, MigrationError, StoreError
 from callcore.http.sse import EventHub
 from callcore.service.ari_journal import journal_ari_events, journal_tap
 from callcore.service.configcache import ConfigCache
+from callcore.service.looplag import WATCH
 from callcore.service.projector import ProjectingJournal
+from callcore.store.db import Database
 from callcore.store.journal import PgJournal
 
 log = structlog.get_logger(__name__)
@@ -43,7 +46,7 @@ class Service:
         self.clock = clock or SystemClock()
         self._dsn = dsn
         self._resolved_stop: Callable[[], Awaitable[None]] | None = None  # stops a private cluster we started
-        self.pool: Any = None
+        self.pool: Database | None = None
         self.journal: PgJournal | None = None
         self.sink: ProjectingJournal | None = None
         self.ari: AriSession | None = None
@@ -74,6 +77,7 @@ class Service:
             out["ami"] = self.ami.health()
         if self.sink is not None:
             out["projection_pending"] = self.sink.pending
+        out["load"] = WATCH.report()
         return out
 
     # --- run ------------------------------------------------------------------------------------------
@@ -112,15 +116,15 @@ class Service:
         return dsn
 
     async def _run_with(self, dsn: str, stop: asyncio.Event, s: Settings) -> None:
-        from callcore.store.pg import create_pool
+        from callcore.store.db import open_pool
 
         try:
-            self.pool = await create_pool(dsn, s.db_pool_size)
+            self.pool = await open_pool(dsn, s.db_pool_size)
         except Exception as exc:
             # PostgreSQL down at start-up: a pool that connects when it is back (every user of the pool
             # handles its absence: retries in the background, 503 on the API)
             log.warning("database_pool_unavailable", error=str(exc))
-            self.pool = await create_pool(dsn, s.db_pool_size, lazy=True)
+            self.pool = await open_pool(dsn, s.db_pool_size, lazy=True)
         self.journal = PgJournal(dsn, s, clock=self.clock)
         await self.journal.start()
         self.sink = ProjectingJournal(self.journal, self.pool, instance=s.instance_id)
@@ -136,15 +140,24 @@ class Service:
         self.acd_tap = AcdJournalTap(self.sink)  # the dialer hears about its customers as the ACD journals
         self.acd = AcdService(self.ari.client, self.acd_tap, self.clock, queues, agents, app=s.ari_app,
                               loader=self._loader,
-                              on_callback=self.callback_requests.on_callback if self.callback_requests else None)
+                              on_callback=self.callback_requests.on_callback if self.callback_requests else None,
+                              registrations_known=not s.ami_enabled)
         self.acd.restore(states)
         runner: web.AppRunner | None = None
         try:
             async with asyncio.TaskGroup() as tg:
                 # first subscription: every event is journaled before any consumer sees it
                 journal_sub = self.ari.subscribe("journal", maxsize=10_000, filter=journal_tap(self.sink))
-                acd_sub = self.ari.subscribe("acd", maxsize=50_000)
+                acd_sub = self.ari.subscribe("acd", maxsize=50_000, filter=self.acd.runtime.stamp)
                 await self.ari.start()
+
+                def backlog() -> int:
+                    n = acd_sub.qsize()
+                    acd_metrics.EVENTS_BACKLOG.set(n)
+                    return n
+
+                WATCH.backlog = backlog
+                tg.create_task(WATCH.run(), name="load-watch")
                 tg.create_task(self.acd.run(acd_sub), name="acd")
                 tg.create_task(journal_ari_events(journal_sub, self.sink), name="ari-journal")
                 tg.create_task(self._listen_config(dsn), name="config-listener")
@@ -160,6 +173,7 @@ class Service:
                     tg.create_task(self._close_ended_calls(), name="close-ended-calls")
                 runner = await self._start_http()
                 self.started.set()
+                self.sink.append("service.started", {"version": __version__})   # queue_log QUEUESTART
                 log.info("service_started", instance=s.instance_id, http_port=self.http_port)
                 await stop.wait()
                 log.info("service_stopping")
@@ -236,6 +250,8 @@ class Service:
             return set(self.acd.engine.state.calls) if self.acd is not None else set()
 
         assert self.sink is not None
+        if self.pool is None:
+            return  # no database at start-up: nothing to reconcile against
         await close_calls_ended_while_down(self.pool, self.sink, self.settings.instance_id, self.clock, ready,
                                            live)
 
@@ -263,6 +279,8 @@ class Service:
     async def _loader(self) -> tuple[list[QueueConfig], list[AgentConfig]]:
         from callcore.directory.store import load_directory
 
+        if self.pool is None:
+            raise StoreError("no database pool")
         d = await load_directory(self.pool)
         return list(d.queues), list(d.agents)
 
@@ -364,6 +382,8 @@ class Service:
 
         for endpoint, registered in self.ami.registrations.snapshot().items():  # what start() already read
             on_change(RegistrationChange(endpoint, registered))
+        if acd is not None:  # until now no ring-mode operator was offered a call: her phone may be offline
+            acd.registrations_read()
 
     async def _start_http(self) -> web.AppRunner:
         from callcore.http.app import create_app

@@ -40,6 +40,7 @@ from callcore.clock import Clock
 from callcore.dialer.phones import Phone, PhoneNormalizer
 from callcore.errors import AriError
 from callcore.store.api import JournalSink
+from callcore.store.db import Database, database
 from callcore.store.sqlfiles import load_sql
 
 log = structlog.get_logger(__name__)
@@ -139,11 +140,11 @@ class CallbackCall:
 
 
 class CallbackDialer:
-    def __init__(self, *, ari: AriApi, acd: Any, pool: Any, journal: JournalSink, clock: Clock,
+    def __init__(self, *, ari: AriApi, acd: Any, pool: Database, journal: JournalSink, clock: Clock,
                  instance: str, caller_id: str = "", endpoint_template: str = ENDPOINT_TEMPLATE,
                  interval: float = 2.0, ring_timeout: int = 25, max_attempts: int = 3,
                  retry_delay: float = 600.0, stale_after: float = 3600.0, region: str = "US") -> None:
-        self.ari, self.acd, self.pool, self.journal, self.clock = ari, acd, pool, journal, clock
+        self.ari, self.acd, self.pool, self.journal, self.clock = ari, acd, database(pool), journal, clock
         self.instance = instance
         self.caller_id = caller_id
         self.endpoint_template = endpoint_template
@@ -196,7 +197,7 @@ class CallbackDialer:
             try:
                 await self.handle_event(ev)
             except Exception:
-                log.exception("callback_event_failed", event=type(ev).__name__)
+                log.exception("callback_event_failed", event_type=type(ev).__name__)
 
     async def tick(self) -> int:
         """Write what is pending, then claim and dial; returns how many calls were originated."""
@@ -336,9 +337,9 @@ class CallbackRequests:
     """``on_callback`` for ``AcdService``: dispositions with a callback time, stored in the background
     (retried while the database is down or the outbound attempt's own result is still being written)."""
 
-    def __init__(self, pool: Any, journal: JournalSink, clock: Clock, *, retry: float = 1.0,
+    def __init__(self, pool: Database, journal: JournalSink, clock: Clock, *, retry: float = 1.0,
                  give_up_after: int = 120) -> None:
-        self.pool, self.journal, self.clock = pool, journal, clock
+        self.pool, self.journal, self.clock = database(pool), journal, clock
         self.retry = retry
         self.give_up_after = give_up_after
         self._queue: asyncio.Queue[CallbackRequested] = asyncio.Queue()
@@ -386,7 +387,7 @@ class CallbackRequests:
             return True
         found = await self.pool.fetchrow(load_sql(PKG, "call_caller"), cmd.call_id)
         number = str(found["caller_number"] or "") if found is not None else ""
-        if not number:
+        if found is None or not number:
             return False  # the call's row is not projected yet
         queue = cmd.queue or str(found["queue"] or "")
         cid = await self.pool.fetchval(load_sql(PKG, "inbound_callback_add"), number, queue, cmd.agent_id, due,

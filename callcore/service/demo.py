@@ -94,15 +94,14 @@ async def _database(settings: Settings, out: TextIO) -> tuple[str, Any, str]:
     """A database of this run's own (``callcore_demo_<pid>_<random>``) on the configured server, the local
     one or a throwaway private cluster: another demo on the same server keeps its database, and no other
     database is created or dropped."""
-    import asyncpg
-
+    from callcore.store.db import connect
     from callcore.store.pg import quote_ident, resolve_database, with_database
 
     resolved = await resolve_database(settings.database_url.reveal(), purpose="test")
     print(f"PostgreSQL: {resolved.detail}", file=out)
     admin = with_database(resolved.dsn, "postgres")
     name = f"{DEMO_DB}_{os.getpid()}_{secrets.token_hex(3)}"
-    conn = await asyncpg.connect(admin)
+    conn = await connect(admin, codecs=False)
     try:
         await conn.execute(f"CREATE DATABASE {quote_ident(name)}")   # fails rather than reuse one
         await conn.execute(f"COMMENT ON DATABASE {quote_ident(name)} IS "
@@ -115,11 +114,10 @@ async def _database(settings: Settings, out: TextIO) -> tuple[str, Any, str]:
 
 async def _drop_database(dsn: str, name: str) -> None:
     """Drop the database this run created (``name``, never another)."""
-    import asyncpg
-
+    from callcore.store.db import connect
     from callcore.store.pg import quote_ident, with_database
 
-    conn = await asyncpg.connect(with_database(dsn, "postgres"))
+    conn = await connect(with_database(dsn, "postgres"), codecs=False)
     try:
         await conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
     finally:
@@ -129,11 +127,11 @@ async def _drop_database(dsn: str, name: str) -> None:
 async def _seed(dsn: str, agent_ids: list[str]) -> dict[str, str]:
     from callcore.acd.core.model import AgentConfig, QueueConfig, SkillRequirement
     from callcore.directory import store
+    from callcore.store.db import open_pool
     from callcore.store.migrate import migrate
-    from callcore.store.pg import create_pool
 
     await migrate(dsn)
-    pool = await create_pool(dsn, 2)
+    pool = await open_pool(dsn, 2)
     tokens: dict[str, str] = {}
     try:
         await store.create_queue(pool, QueueConfig(
@@ -271,7 +269,7 @@ async def _start_campaign(opts: DemoOptions, sim: Any, dsn: str, out: TextIO) ->
     from callcore.dialer.store import DialerStore
     from callcore.dialer.upload import UploadOptions, upload_leads
     from callcore.sim import EndpointBehaviour
-    from callcore.store.pg import connect, create_pool
+    from callcore.store.db import connect, open_pool
 
     rng = random.Random(opts.seed)
     csv = opts.workdir / "leads.csv"
@@ -283,7 +281,7 @@ async def _start_campaign(opts: DemoOptions, sim: Any, dsn: str, out: TextIO) ->
     now = datetime.now(UTC)
     window = CallingWindow((now - timedelta(hours=1)).time().replace(second=0, microsecond=0),
                            (now + timedelta(hours=3)).time().replace(second=0, microsecond=0))
-    pool = await create_pool(dsn, 1)
+    pool = await open_pool(dsn, 1)
     try:
         await DialerStore(pool).create_campaign("reminders", CampaignSettings(
             caller_id="+15550001000", queue="outbound", mode=Mode.PREDICTIVE, window=window,
@@ -366,13 +364,13 @@ def render(state: DemoState, elapsed: float, duration: float) -> str:
 
 
 async def _summary(dsn: str, state: DemoState, sim: Any, out: TextIO) -> None:
-    import asyncpg
+    from callcore.store.db import connect
 
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn, codecs=False)
     try:
         rows = await conn.fetch("SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY n DESC")
         total = sum(r["n"] for r in rows)
-        calls = await conn.fetchrow(
+        calls = await conn.fetchone(
             "SELECT count(*) AS calls, count(answered_at) AS answered, "
             "avg(extract(epoch FROM answered_at - entered_at)) AS asa FROM calls")
     finally:

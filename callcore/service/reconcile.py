@@ -20,6 +20,7 @@ import structlog
 
 from callcore.clock import Clock
 from callcore.store.api import JournalSink
+from callcore.store.db import Database
 from callcore.store.sqlfiles import load_sql
 
 log = structlog.get_logger(__name__)
@@ -51,7 +52,7 @@ def closing_events(rows: list[Any], live: Collection[str], now: float) -> list[t
     return out
 
 
-async def close_calls_ended_while_down(pool: Any, journal: JournalSink, instance: str, clock: Clock,
+async def close_calls_ended_while_down(pool: Database, journal: JournalSink, instance: str, clock: Clock,
                                        ready: Callable[[], bool], live: Callable[[], Collection[str]],
                                        *, retry: float = 2.0) -> int:
     """Wait until ``ready()`` (ARI connected and the journal replayed), then close this instance's open

@@ -245,8 +245,15 @@ class SimAmi:
                 ("ObjectType", "contact"), ("ObjectName", f"{e};@{i}"), ("Uri", self._uri(e)),
                 ("Aor", e), ("Endpoint", e), ("Status", "Reachable"), ("RoundtripUsec", "0")], aid)
                 for i, e in enumerate(self.endpoints) if self._registered.get(e)]
+            if not items:  # Asterisk answers an error, not an empty list (its message ends in a newline)
+                await self._write(conn, self._block([("Response", "Error"), ("ActionID", aid),
+                                                     ("Message", "No Contacts found\n")]))
+                return True
             await self._list(conn, aid, "A listing of Contacts follows, presented as ContactList events",
                              items, "ContactListComplete")
+        elif action == "pjsipshowendpoints" and not self.endpoints:
+            await self._write(conn, self._block([("Response", "Error"), ("ActionID", aid),
+                                                 ("Message", "No endpoints found\n")]))
         elif action == "pjsipshowendpoints":
             items = [self._event("EndpointList", [
                 ("ObjectType", "endpoint"), ("ObjectName", e), ("Transport", "transport-udp"), ("Aor", e),

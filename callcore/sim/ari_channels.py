@@ -93,14 +93,17 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
         c = eng.chan(request.match_info["channelId"])
         code = p.get("reason_code")
         reason = p.get("reason")
-        if code is not None:
+        if code and reason:
+            raise RestError(400, "The reason and reason_code can't both be specified")
+        if code:
             try:
                 cause = int(code)
             except ValueError:
-                raise RestError(400, "Invalid reason for hangup provided") from None
-        elif reason is not None:
+                raise RestError(400, "Invalid reason for hangup reason code provided",
+                                reason="Invalid Reason Code") from None
+        elif reason:
             if reason not in HANGUP_REASONS:
-                raise RestError(400, "Invalid reason for hangup provided")
+                raise RestError(400, "Invalid reason for hangup reason provided", reason="Invalid Reason")
             cause = HANGUP_REASONS[reason]
         else:
             cause = 16
@@ -115,8 +118,13 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
                 eng.answer(c)
             elif fn_name == "ring":
                 pass
-            elif fn_name in ("moh", "unmoh"):
+            elif fn_name == "progress":
+                eng.progress(c)
+            elif fn_name in ("moh", "silence"):
+                eng.progress(c)
                 c.moh = fn_name == "moh"
+            elif fn_name == "unmoh":
+                c.moh = False
             elif fn_name in ("hold", "unhold"):
                 c.held = fn_name == "hold"
             elif fn_name in ("mute", "unmute"):
@@ -125,6 +133,7 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
                 digits = p.get("dtmf")
                 if not digits:
                     raise RestError(400, "DTMF is required")
+                eng.progress(c)
                 deferred(c, lambda: eng.send_dtmf_from_app(c, digits))
             elif fn_name in ("continue", "redirect"):
                 if fn_name == "redirect" and not p.get("endpoint"):
@@ -145,14 +154,14 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
 
     async def get_variable(request: web.Request) -> web.Response:
         p = await params(request)
+        name = p.get("variable")
+        if not name:  # checked before the channel, as Asterisk does
+            raise RestError(400, "Variable name is required")
         c = eng.chan(
             request.match_info["channelId"],
             message="Provided channel was not found",
             reason="Channel Not Found",
         )
-        name = p.get("variable")
-        if not name:
-            raise RestError(400, "Variable name is required")
         builtin = {
             "CALLERID(num)": c.caller_number,
             "CALLERID(name)": c.caller_name,
@@ -168,23 +177,18 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
 
     async def set_variable(request: web.Request) -> web.Response:
         p = await params(request)
-        c = eng.chan(request.match_info["channelId"])
         name = p.get("variable")
         if not name:
             raise RestError(400, "Variable name is required")
+        c = eng.stasis_chan(request.match_info["channelId"])  # 404, or 409 once it has left Stasis
         await control_turn(c)
         eng.varset(eng.chan(c.id), name, p.text("value"))
         return no_content()
 
     async def snoop(request: web.Request) -> web.Response:
         p = await params(request)
-        c = eng.chan(
-            request.match_info["channelId"],
-            message="Provided channel was not found",
-            reason="Channel Not Found",
-        )
         s = eng.snoop(
-            c,
+            request.match_info["channelId"],
             spy=p.text("spy", "none"),
             whisper=p.text("whisper", "none"),
             app=p.get("app"),
@@ -210,9 +214,9 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
     for path, post, delete in (
         ("answer", "answer", None),
         ("ring", "ring", "ring"),
-        ("progress", "ring", None),
+        ("progress", "progress", None),
         ("moh", "moh", "unmoh"),
-        ("silence", "unmoh", "unmoh"),
+        ("silence", "silence", "unmoh"),
         ("hold", "hold", "unhold"),
         ("mute", "mute", "unmute"),
         ("dtmf", "dtmf", None),

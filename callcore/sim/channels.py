@@ -11,6 +11,7 @@ from callcore.sim.wire import CAUSE_TEXT, DIALSTATUS, QOS_VARS, TECH_CAUSE, qos_
 
 NOT_IN_STASIS = "Channel not in Stasis application"
 MAX_CALLS = 10_000  # inbound call records kept for the control API
+MAX_PUBLIC_UNIQUEID = 149  # Asterisk's AST_MAX_PUBLIC_UNIQUEID
 
 
 class ChannelOps(CoreState):
@@ -53,25 +54,39 @@ class ChannelOps(CoreState):
 
     # --- creation -----------------------------------------------------------------------------
 
+    def id_taken(self, requested: str) -> bool:
+        """Asterisk 22's channel storage (ao2_legacy, the default) looks a requested unique id up as a
+        case-insensitive *prefix*: it is taken when a live channel's uniqueid begins with it."""
+        low = requested.lower()
+        return any(cid.lower().startswith(low) for cid, c in self.channels.items() if not c.gone)
+
+    def check_new_ids(self, *requested: str | None) -> None:
+        for cid in requested:
+            if cid and len(cid) > MAX_PUBLIC_UNIQUEID:
+                raise RestError(400, f"Uniqueid length exceeds maximum of {MAX_PUBLIC_UNIQUEID}")
+
     def _new_chan(
         self, endpoint: str, channel_id: str | None, other_id: str | None
     ) -> tuple[Chan, EndpointBehaviour]:
-        for cid in (channel_id, other_id):
-            if cid and cid in self.channels:
-                raise RestError(409, "Channel with given unique ID already exists")
+        self.check_new_ids(channel_id, other_id)
         try:
             tech, resource, user = split_dial_string(endpoint)
         except ValueError:
             raise RestError(400, "Invalid endpoint specified") from None
         behaviour = self.book.lookup(endpoint)
         if tech == "Local":
-            name = f"Local/{resource if not user else user + '@' + resource}-{self.new_seq('Local')};1"
             ep: dict[str, Any] = {"caller": ("", ""), "context": resource}
         else:
             ep_found = self.endpoints.get(f"{tech}/{resource}")
             if ep_found is None or ep_found["state"] != "online" or not behaviour.registered:
                 raise RestError(500, "Allocation failed", key="error")
             ep = ep_found
+        # the channel driver found its endpoint; allocating the channel then checks the ids
+        if any(cid and self.id_taken(cid) for cid in (channel_id, other_id)):
+            raise RestError(409, "Channel with given unique ID already exists")
+        if tech == "Local":
+            name = f"Local/{resource if not user else user + '@' + resource}-{self.new_seq('Local')};1"
+        else:
             name = f"{tech}/{resource}-{self.new_seq(tech)}"
         uid = self.new_uid()
         c = Chan(
@@ -297,6 +312,13 @@ class ChannelOps(CoreState):
         self.varset(c, "STASISSTATUS", "SUCCESS")
         self.forget_app_if_idle(app)
 
+    def progress(self, c: Chan) -> None:
+        """Early media: Asterisk indicates progress (183 with SDP) before it plays MOH, silence, DTMF or
+        a playback to a channel that is not answered, or when the app asks for it (``/progress``); a
+        ring indication after that is in-band ringing on the same media."""
+        if c.state != "Up":
+            c.early_media = True
+
     def answer(self, c: Chan) -> None:
         if c.state == "Up":
             return
@@ -337,7 +359,10 @@ class ChannelOps(CoreState):
         c.cancel_timers()
         shutdown = how == "shutdown"
         peer = self._bridge_peer(c)
-        if c.state == "Up" and c.tech == "PJSIP" and not shutdown and c.id in self.channels:
+        # chan_pjsip saves the RTP statistics of the call's audio as it ends: an answered call, or an
+        # unanswered one that had early media (ringing, MOH before answer)
+        has_rtp = c.state == "Up" or c.early_media
+        if has_rtp and c.tech == "PJSIP" and not shutdown and c.id in self.channels:
             qos = qos_values(self.rng)
             for var, value in zip(QOS_VARS, qos, strict=True):
                 self.varset(c, var, value)
@@ -365,12 +390,18 @@ class ChannelOps(CoreState):
             if not shutdown:
                 self.varset(c, "STASISSTATUS", "SUCCESS")
                 if c.stasis_via_dialplan and c.kind != "snoop":
-                    self.chan_event("ChannelHangupRequest", c, pre={"cause": 16, "soft": True})
+                    # the dialplan ends: the PBX's own soft hang-up (AST_SOFTHANGUP_APPUNLOAD = 16), with
+                    # the channel's technology cause when it has one (487 for a caller's CANCEL)
+                    soft: dict[str, Any] = {"cause": 16, "soft": True}
+                    if tech_cause:
+                        soft["tech_cause"] = tech_cause
+                    self.chan_event("ChannelHangupRequest", c, pre=soft)
             self.forget_app_if_idle(app)
         if not shutdown:
             if c.kind == "outbound":
                 c.app_name, c.app_data = "AppDial2", "(Outgoing Line)"
-            elif c.kind in ("created", "local2"):
+            elif c.kind in ("created", "local2", "inbound", "phone"):
+                # the PBX restored the application it saved before Stasis(): none
                 c.app_name, c.app_data = "", ""
             self.before_destroyed(c)
             body: dict[str, Any] = {"cause": cause, "cause_txt": CAUSE_TEXT.get(cause, "Unknown")}

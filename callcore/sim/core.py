@@ -37,18 +37,48 @@ class Scheduler(Protocol):
 
 
 class LoopScheduler:
-    """Simulated seconds on the running event loop, divided by ``time_scale``."""
+    """Simulated seconds on the running event loop, divided by ``time_scale``.
+
+    ``hold()`` stops simulated time for everything scheduled from then on: those jobs wait in a
+    virtual queue that only ``advance(seconds)`` moves, until ``release()`` hands what is left back to
+    the loop with its remaining delay. A test uses it to place a request at an exact simulated moment
+    (e.g. a subscription a few milliseconds after an originate) whatever the machine's load."""
 
     def __init__(self, time_scale: float = 1.0) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.time_scale = time_scale
+        self._held: VirtualScheduler | None = None
 
     def later(self, seconds: float, fn: Callable[[], None]) -> Cancellable:
+        if self._held is not None:
+            return self._held.later(seconds, fn)
         loop = asyncio.get_running_loop()
         if seconds <= 0:
             return loop.call_soon(fn)
         return loop.call_later(seconds / self.time_scale, fn)
+
+    @property
+    def held(self) -> bool:
+        return self._held is not None
+
+    def hold(self) -> None:
+        if self._held is None:
+            self._held = VirtualScheduler()
+
+    def advance(self, seconds: float) -> None:
+        """Run the held jobs that fall due within ``seconds`` of simulated time, in order."""
+        if self._held is None:
+            raise RuntimeError("advance() needs hold() first")
+        self._held.advance(seconds)
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held is None:
+            return
+        loop = asyncio.get_running_loop()
+        for job in sorted(held.pending()):
+            loop.call_later(max(0.0, job.at - held.now) / self.time_scale, job.run)
 
 
 @dataclass(order=True)
@@ -60,6 +90,11 @@ class _Job:
 
     def cancel(self) -> None:
         self.cancelled = True
+
+    def run(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            self.fn()
 
 
 class VirtualScheduler:
@@ -75,6 +110,9 @@ class VirtualScheduler:
         job = _Job(self.now + max(0.0, seconds), next(self._seq), fn)
         heapq.heappush(self._heap, job)
         return job
+
+    def pending(self) -> list[_Job]:
+        return [job for job in self._heap if not job.cancelled]
 
     def advance(self, seconds: float) -> None:
         end = self.now + seconds

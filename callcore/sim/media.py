@@ -81,6 +81,8 @@ class MediaOps(BridgeOps):
         )
         self.playbacks[pb.id] = pb
         kind, _, ident = target_uri.partition(":")
+        if kind == "channel" and ident in self.channels:
+            self.progress(self.channels[ident])
         if kind == "bridge":
             b = self.bridges[ident]
             members = self._members(b)
@@ -294,17 +296,19 @@ class MediaOps(BridgeOps):
     # --- snoop and DTMF ----------------------------------------------------------------------
 
     def snoop(
-        self, target: Chan, *, spy: str, whisper: str, app: str | None, app_args: str, snoop_id: str | None
+        self, channel_id: str, *, spy: str, whisper: str, app: str | None, app_args: str, snoop_id: str | None
     ) -> Chan:
+        """Asterisk's order: directions, then the app, then the channel (404), then the snoop's id."""
         for direction, what in ((spy, "spy"), (whisper, "whisper")):
             if direction not in ("none", "both", "out", "in"):
                 raise RestError(400, f"Invalid direction specified for {what}")
-        if not app:
-            raise RestError(400, "Application name is required")
         if spy == "none" and whisper == "none":
             raise RestError(400, "Direction must be specified for at least spy or whisper")
-        if snoop_id and snoop_id in self.channels:
-            raise RestError(409, "Channel with given unique ID already exists")
+        if not app:
+            raise RestError(400, "Application name is required")
+        target = self.chan(channel_id, message="Provided channel was not found", reason="Channel Not Found")
+        if snoop_id and self.id_taken(snoop_id):  # the Snoop channel's allocation fails: no 409 here
+            raise RestError(500, "Snoop channel could not be created", reason="Internal error")
         uid = self.new_uid()
         c = Chan(
             id=snoop_id or uid,

@@ -53,6 +53,7 @@ class Chan:
     snoop_of: str | None = None
     snoops: set[str] = field(default_factory=set)
     moh: bool = False
+    early_media: bool = False  # 183 Session Progress with SDP sent before answer: RTP is flowing
     muted: bool = False
     held: bool = False
     bridgevars: set[str] = field(default_factory=set)

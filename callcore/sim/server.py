@@ -131,12 +131,13 @@ class SimAsterisk:
         self.host, self.port, self.user, self.password = host, port, user, password
         self.app_name = app
         self.time_scale = time_scale
+        self._scheduler = LoopScheduler(time_scale)
         self.engine = Engine(
             app=app,
             seed=seed,
             sysname=sysname,
             clock=clock,
-            scheduler=LoopScheduler(time_scale),
+            scheduler=self._scheduler,
             time_scale=time_scale,
         )
         self.engine.add_endpoint(f"PJSIP/{trunk}")
@@ -317,6 +318,20 @@ class SimAsterisk:
                 await task
             except asyncio.CancelledError:
                 pass
+
+    # --- simulated time ------------------------------------------------------------------------
+
+    def hold_time(self) -> None:
+        """Stop simulated time for what is scheduled from now on (dial progress, answers, AMD...):
+        it moves only by ``advance_time`` until ``release_time``. Requests and websockets keep being
+        served, so a test can place a request at an exact simulated instant on a loaded machine."""
+        self._scheduler.hold()
+
+    def advance_time(self, seconds: float) -> None:
+        self._scheduler.advance(seconds)
+
+    def release_time(self) -> None:
+        self._scheduler.release()
 
     # --- faults --------------------------------------------------------------------------------
 

@@ -170,6 +170,14 @@ class Database:
             row: Row | None = await self._target.fetchrow(query, *args, timeout=self._t(timeout))
         return row
 
+    async def fetchone(self, query: str, *args: Any, timeout: float | None = None) -> Row:
+        """The one row a statement always returns (an aggregate, ``INSERT ... RETURNING``); StoreError when
+        there is none."""
+        row = await self.fetchrow(query, *args, timeout=timeout)
+        if row is None:
+            raise StoreError(f"no row returned by: {query.strip().splitlines()[0][:80]}")
+        return row
+
     async def fetchval(self, query: str, *args: Any, column: int = 0, timeout: float | None = None) -> Any:
         async with translated():
             return await self._target.fetchval(query, *args, column=column, timeout=self._t(timeout))
@@ -189,6 +197,15 @@ class Database:
         async with translated():
             status: str = await self._target.copy_records_to_table(
                 table, records=records, columns=list(columns), schema_name=schema, timeout=self._t(timeout))
+        return int(status.rsplit(" ", 1)[-1]) if status else 0
+
+    async def copy_stream(self, table: str, source: AsyncIterator[bytes], *, columns: Sequence[str],
+                          format: str = "text", timeout: float | None = None) -> int:
+        """``COPY table (columns) FROM STDIN`` of data already in COPY ``format`` (``text``, ``csv`` or
+        ``binary``), read from ``source`` as it is produced; the number of rows copied."""
+        async with translated():
+            status: str = await self._target.copy_to_table(table, source=source, columns=list(columns),
+                                                           format=format, timeout=self._t(timeout))
         return int(status.rsplit(" ", 1)[-1]) if status else 0
 
     async def cursor(self, query: str, *args: Any, prefetch: int = 1000) -> AsyncIterator[Row]:
@@ -248,13 +265,14 @@ def database(target: Database | Any, *, timeout: float | None = None) -> Databas
     return target if isinstance(target, Database) else Database(target, timeout=timeout)
 
 
-async def open_pool(dsn: str, size: int, *, timeout: float | None = None) -> Database:
+async def open_pool(dsn: str, size: int, *, timeout: float | None = None, lazy: bool = False) -> Database:
     """A pool of at most ``size`` connections (json/jsonb as Python objects); DatabaseUnavailable when
-    PostgreSQL cannot be reached."""
+    PostgreSQL cannot be reached. ``lazy``: open no connection now (the pool exists while PostgreSQL is
+    down, and connects when first used)."""
     from callcore.store.pg import create_pool
 
     async with translated():
-        pool = await create_pool(dsn, size)
+        pool = await create_pool(dsn, size, lazy=lazy)
     return Database(pool, timeout=timeout)
 
 

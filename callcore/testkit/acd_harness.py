@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from callcore.acd.core.commands import (
+    AddToBridge,
     CancelTimer,
     Command,
     Hangup,
@@ -17,7 +18,7 @@ from callcore.acd.core.commands import (
     SetTimer,
 )
 from callcore.acd.core.engine import Engine
-from callcore.acd.core.events import Event, TimerFired
+from callcore.acd.core.events import CallBridged, Event, TimerFired
 from callcore.acd.core.model import AgentConfig, QueueConfig
 
 
@@ -29,14 +30,21 @@ class Harness:
     log: list[Command] = field(default_factory=list)
     originated: dict[str, OriginateAgent] = field(default_factory=dict)  # live ringing/answered legs
     hung_up: set[str] = field(default_factory=set)
+    auto_bridge: bool = True  # a connecting AddToBridge succeeds at once (CallBridged is sent back)
 
     @classmethod
     def build(cls, queues: Sequence[QueueConfig], agents: Sequence[AgentConfig], seed: int = 0) -> Harness:
         return cls(Engine(queues, agents, seed=seed))
 
     def send(self, event: Event) -> list[Command]:
+        """Run ``event``; with ``auto_bridge`` the outcome of each connecting bridge is reported back as
+        Asterisk's answer would be, and the commands that causes are part of the result."""
         out = self.engine.handle(event, self.now)
         self._apply(out)
+        if self.auto_bridge:
+            for c in list(out):
+                if isinstance(c, AddToBridge) and c.confirm:
+                    out += self.send(CallBridged(c.confirm))
         return out
 
     def _apply(self, out: list[Command]) -> None:

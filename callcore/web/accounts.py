@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from callcore.errors import InputError, NotFound
+from callcore.store.db import Database
 from callcore.web.sqlload import sql
 
 ROLES = ("agent", "supervisor", "admin")
@@ -58,7 +59,7 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_HASHER.hash, check_password(password))
 
 
-async def set_password(db: Any, login: str, role: str, password: str, *, endpoint: str = "") -> dict[str, Any]:
+async def set_password(db: Database, login: str, role: str, password: str, *, endpoint: str = "") -> dict[str, Any]:
     """Create or replace an account. For role agent the login must be an existing agent id."""
     if role not in ROLES:
         raise InputError(f"must be one of {', '.join(ROLES)}, got {role!r}", field="role")
@@ -66,16 +67,16 @@ async def set_password(db: Any, login: str, role: str, password: str, *, endpoin
         raise InputError("must be 1-64 characters without spaces", field="login")
     if role == "agent" and await db.fetchval("SELECT 1 FROM agents WHERE id = $1", login) is None:
         raise NotFound(f"agent {login!r} does not exist")
-    row = await db.fetchrow(sql("account_upsert"), login, role, await hash_password(password), endpoint)
+    row = await db.fetchone(sql("account_upsert"), login, role, await hash_password(password), endpoint)
     await db.execute("DELETE FROM web_sessions WHERE login = $1", login)  # a new password ends old sessions
     return dict(row)
 
 
-async def list_accounts(db: Any) -> list[dict[str, Any]]:
+async def list_accounts(db: Database) -> list[dict[str, Any]]:
     return [dict(r) for r in await db.fetch(sql("account_list"))]
 
 
-async def delete_account(db: Any, login: str) -> None:
+async def delete_account(db: Database, login: str) -> None:
     if await db.fetchval(sql("account_delete"), login) is None:
         raise NotFound(f"account {login!r} does not exist")
 
@@ -92,7 +93,7 @@ class Sessions:
         self._max_failures = max_failures
         self._lockout = lockout
 
-    async def sign_in(self, db: Any, login: str, password: str) -> tuple[str, Session] | None:
+    async def sign_in(self, db: Database, login: str, password: str) -> tuple[str, Session] | None:
         """``(cookie value, session)``, or None for a wrong login or password (the caller says which of
         the two never). Repeated failures lock the login for ``lockout`` seconds."""
         count, until = self._failures.get(login, (0, 0.0))
@@ -115,7 +116,7 @@ class Sessions:
         self._checked[digest(value)] = time.monotonic()
         return value, session
 
-    async def lookup(self, db: Any, value: str) -> Session | None:
+    async def lookup(self, db: Database | None, value: str) -> Session | None:
         key = digest(value)
         cached = self._cache.get(key)
         if cached is not None:
@@ -155,7 +156,7 @@ class Sessions:
         self._cache.pop(key, None)
         self._checked.pop(key, None)
 
-    async def sign_out(self, db: Any, value: str) -> None:
+    async def sign_out(self, db: Database | None, value: str) -> None:
         key = digest(value)
         self._drop(key)
         if db is not None:

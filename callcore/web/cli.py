@@ -11,10 +11,11 @@ import argparse
 import getpass
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from callcore import clihelp
 from callcore.errors import InputError
+from callcore.store.db import Database
 from callcore.web import accounts, records
 
 
@@ -56,7 +57,7 @@ def account_main(argv: list[str], *, out: IO[str] | None = None, err: IO[str] | 
         print(f"callcore account: {exc}", file=err)
         return clihelp.EXIT_USAGE
 
-    async def action(db: Any) -> None:
+    async def action(db: Database) -> None:
         if args.cmd == "password":
             saved = await accounts.set_password(db, args.login, args.role, password, endpoint=args.endpoint)
             out.write(f"account {saved['login']} ({saved['role']}): password set\n")
@@ -94,7 +95,7 @@ def department_main(argv: list[str], *, out: IO[str] | None = None, err: IO[str]
     out, err = out or sys.stdout, err or sys.stderr
     args = department_parser().parse_args(argv)
 
-    async def action(db: Any) -> None:
+    async def action(db: Database) -> None:
         if args.cmd == "set":
             dep = await records.save_department(db, {"name": args.name, "phone": args.phone, "hours": args.hours,
                                                      "project": args.project, "transfer_queue": args.queue})

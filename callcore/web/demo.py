@@ -4,8 +4,7 @@ desktop and the wallboard."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from callcore.store.db import Database
 from callcore.web import accounts, records
 
 OPERATOR_PASSWORD = "demo-operator"
@@ -29,7 +28,7 @@ I will register a complaint now, and you will get its number.
 If the language continues I will have to end the call; I would rather help you."""
 
 
-async def seed(pool: Any, operator: str) -> None:
+async def seed(pool: Database, operator: str) -> None:
     from callcore.directory import store
 
     await accounts.set_password(pool, operator, "agent", OPERATOR_PASSWORD)

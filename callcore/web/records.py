@@ -7,6 +7,7 @@ from typing import Any
 
 from callcore.directory.records import jsonable
 from callcore.errors import InputError, NotFound
+from callcore.store.db import Database
 from callcore.web.sqlload import sql
 
 FLAG_REASONS = ("abusive", "threat", "quality", "repeat", "other")
@@ -32,43 +33,43 @@ def text(value: Any, fld: str, *, max_len: int = MAX_TEXT, required: bool = True
 # --- help chat ---------------------------------------------------------------------------------
 
 
-async def add_message(db: Any, request_id: int, *, sender: str, role: str, body: Any) -> dict[str, Any]:
+async def add_message(db: Database, request_id: int, *, sender: str, role: str, body: Any) -> dict[str, Any]:
     row = await db.fetchrow(sql("help_message_insert"), request_id, sender, role, text(body, "text"))
     if row is None:
         raise NotFound(f"help request {request_id} does not exist")
     return _row(row)
 
 
-async def messages(db: Any, request_id: int) -> list[dict[str, Any]]:
+async def messages(db: Database, request_id: int) -> list[dict[str, Any]]:
     return [_row(r) for r in await db.fetch(sql("help_message_list"), request_id)]
 
 
-async def help_owner(db: Any, request_id: int) -> str:
+async def help_owner(db: Database, request_id: int) -> str:
     owner = await db.fetchval("SELECT agent_id FROM help_requests WHERE id = $1", request_id)
     if owner is None:
         raise NotFound(f"help request {request_id} does not exist")
     return str(owner)
 
 
-async def open_threads(db: Any, *, agent_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+async def open_threads(db: Database, *, agent_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     return [_row(r) for r in await db.fetch(sql("help_open_threads"), agent_id, limit)]
 
 
 # --- departments -------------------------------------------------------------------------------
 
 
-async def departments(db: Any, projects: list[str] | None = None) -> list[dict[str, Any]]:
+async def departments(db: Database, projects: list[str] | None = None) -> list[dict[str, Any]]:
     return [_row(r) for r in await db.fetch(sql("department_list"), projects)]
 
 
-async def department(db: Any, department_id: int) -> dict[str, Any]:
+async def department(db: Database, department_id: int) -> dict[str, Any]:
     row = await db.fetchrow(sql("department_get"), department_id)
     if row is None:
         raise NotFound(f"department {department_id} does not exist")
     return _row(row)
 
 
-async def save_department(db: Any, data: dict[str, Any]) -> dict[str, Any]:
+async def save_department(db: Database, data: dict[str, Any]) -> dict[str, Any]:
     for key in data:
         if key not in ("project", "name", "phone", "hours", "transfer_queue"):
             raise InputError("unknown field", field=key)
@@ -84,7 +85,7 @@ async def save_department(db: Any, data: dict[str, Any]) -> dict[str, Any]:
     return _row(row)
 
 
-async def delete_department(db: Any, department_id: int) -> None:
+async def delete_department(db: Database, department_id: int) -> None:
     if await db.fetchval(sql("department_delete"), department_id) is None:
         raise NotFound(f"department {department_id} does not exist")
 
@@ -92,18 +93,18 @@ async def delete_department(db: Any, department_id: int) -> None:
 # --- flagged calls -----------------------------------------------------------------------------
 
 
-async def flag_call(db: Any, *, agent_id: str, call_id: str | None, caller_number: str, reason: Any,
+async def flag_call(db: Database, *, agent_id: str, call_id: str | None, caller_number: str, reason: Any,
                     note: str) -> dict[str, Any]:
     if reason not in FLAG_REASONS:
         raise InputError(f"must be one of {', '.join(FLAG_REASONS)}", field="reason")
     return _row(await db.fetchrow(sql("flag_insert"), call_id, agent_id, caller_number, reason, note))
 
 
-async def flags(db: Any, *, open_only: bool = True, limit: int = 200) -> list[dict[str, Any]]:
+async def flags(db: Database, *, open_only: bool = True, limit: int = 200) -> list[dict[str, Any]]:
     return [_row(r) for r in await db.fetch(sql("flag_list"), open_only, limit)]
 
 
-async def review_flag(db: Any, flag_id: int, reviewer: str) -> dict[str, Any]:
+async def review_flag(db: Database, flag_id: int, reviewer: str) -> dict[str, Any]:
     row = await db.fetchrow(sql("flag_review"), flag_id, reviewer)
     if row is None:
         raise NotFound(f"flagged call {flag_id} does not exist")
@@ -113,7 +114,7 @@ async def review_flag(db: Any, flag_id: int, reviewer: str) -> dict[str, Any]:
 # --- caller history ----------------------------------------------------------------------------
 
 
-async def caller_history(db: Any, number: str, *, exclude_call: str | None = None,
+async def caller_history(db: Database, number: str, *, exclude_call: str | None = None,
                          limit: int = 20) -> dict[str, Any]:
     """Earlier calls of ``number`` (newest first, with dispositions) and its tickets; ``repeat_open`` when
     the caller called before and has an open ticket (the problem is not solved yet)."""

@@ -21,11 +21,10 @@ from callcore.agi.store import CallerInfo
 from callcore.ami import AmiClient
 from callcore.clock import SystemClock
 from callcore.doctor import collect
-from real_asterisk.lab import SCENARIOS, AriLab, LabConfig, finish, of_type, run_sipp
+from real_asterisk.lab import AriLab, LabConfig, finish, of_type, phone, run_sipp, scenario, stop
 
 AGENT = "agent1001"
 AGENT_PORT = 5070
-CUSTOMER_PORT = 5090
 
 
 class RouteOnly:
@@ -50,8 +49,11 @@ async def agi(lab_config: LabConfig) -> AsyncIterator[AgiServer]:
         yield server
 
 
-async def _inbound_call(sipp: str, cfg: LabConfig, ari: AriLab, hold_ms: int) -> tuple[object, str]:
-    caller = await run_sipp(sipp, cfg, "-sn", "uac", "-s", cfg.did, "-p", "5061", "-d", str(hold_ms))
+async def _inbound_call(sipp: str, cfg: LabConfig, ari: AriLab,
+                        hold_ms: int) -> tuple[asyncio.subprocess.Process, str]:
+    """A caller from the trunk's address to the DID; hangs up ``hold_ms`` after being answered."""
+    caller = await run_sipp(sipp, cfg, "-sf", scenario("caller.xml"), "-s", cfg.did, "-p", "5061",
+                            "-set", "hold_ms", str(hold_ms))
     start = await ari.wait(lambda e: e.get("type") == "StasisStart" and e.get("args", [None])[0] == "inbound")
     return caller, start["channel"]["id"]
 
@@ -69,12 +71,7 @@ async def test_fastagi_route_sets_stasis_arguments(sipp: str, lab_config: LabCon
 
 async def test_inbound_queued_and_bridged_to_agent(sipp: str, lab_config: LabConfig, ari: AriLab,
                                                    agi: AgiServer) -> None:
-    lab_config.need_agent()
-    reg = await run_sipp(sipp, lab_config, "-sf", str(SCENARIOS / "register.xml"), "-s", AGENT,
-                         "-au", AGENT, "-ap", lab_config.agent_password, "-p", str(AGENT_PORT))
-    assert await finish(reg) == 0, "agent registration failed (check CALLCORE_TEST_AGENT_PASSWORD)"
-    agent_ua = await run_sipp(sipp, lab_config, "-sn", "uas", "-aa", "-p", str(AGENT_PORT))
-    try:
+    async with phone(sipp, lab_config, ari, AGENT, AGENT_PORT):
         caller, customer = await _inbound_call(sipp, lab_config, ari, 8000)
         assert (await ari.rest("POST", f"/channels/{customer}/answer"))[0] == 204
         assert (await ari.rest("POST", f"/channels/{customer}/moh"))[0] == 204
@@ -93,10 +90,7 @@ async def test_inbound_queued_and_bridged_to_agent(sipp: str, lab_config: LabCon
         await ari.rest("DELETE", f"/channels/{agent_id}")
         await ari.wait(of_type("ChannelDestroyed", agent_id))
         await ari.rest("DELETE", f"/bridges/{bridge['id']}")
-        await finish(caller)
-    finally:
-        agent_ua.kill()
-        await agent_ua.wait()
+        assert await finish(caller) == 0
 
 
 async def test_caller_abandons_while_queued(sipp: str, lab_config: LabConfig, ari: AriLab,
@@ -110,17 +104,18 @@ async def test_caller_abandons_while_queued(sipp: str, lab_config: LabConfig, ar
     assert await finish(caller) == 0
 
 
-@pytest.mark.parametrize(("scenario", "cause"), [("uas", 16), ("uas_busy.xml", 17), ("uas_ring.xml", 19)])
+@pytest.mark.parametrize(("customer_scenario", "cause"),
+                         [("trunk_answer.xml", 16), ("trunk_busy.xml", 17), ("trunk_noanswer.xml", 19)])
 async def test_outbound_answered_busy_no_answer(sipp: str, lab_config: LabConfig, ari: AriLab,
-                                                scenario: str, cause: int) -> None:
-    args = ["-sn", "uas"] if scenario == "uas" else ["-sf", str(SCENARIOS / scenario)]
-    customer = await run_sipp(sipp, lab_config, *args, "-p", str(CUSTOMER_PORT))
+                                                customer_scenario: str, cause: int) -> None:
+    hold = ["-set", "hold_ms", "60000"] if customer_scenario == "trunk_answer.xml" else []
+    customer = await run_sipp(sipp, lab_config, "-sf", scenario(customer_scenario), *hold,
+                              "-p", str(lab_config.trunk_port))
     try:
         await asyncio.sleep(0.3)
         channel = f"dial-{uuid.uuid4().hex[:8]}"
-        endpoint = f"PJSIP/trunk/sip:5550199@127.0.0.1:{CUSTOMER_PORT}"
         status, _ = await ari.rest("POST", "/channels", app=lab_config.app, appArgs="dialer",
-                                   channelId=channel, endpoint=endpoint, timeout=5)
+                                   channelId=channel, endpoint="PJSIP/5550199@trunk", timeout=5)
         assert status == 200
         if cause == 16:
             await ari.wait(of_type("StasisStart", channel))
@@ -128,8 +123,7 @@ async def test_outbound_answered_busy_no_answer(sipp: str, lab_config: LabConfig
         destroyed = await ari.wait(of_type("ChannelDestroyed", channel), limit=30)
         assert destroyed["cause"] == cause
     finally:
-        customer.kill()
-        await customer.wait()
+        await stop(customer)
 
 
 async def test_ami_health_registrations_and_dialplan(lab_config: LabConfig) -> None:

@@ -30,7 +30,7 @@ def describe(agent: Agent, now: float | None = None) -> dict[str, Any]:
         "since": agent.since,
         "mode": "session" if agent.session else "ring",
         "endpoint": agent.endpoint,
-        "registered": agent.registered,
+        "registered": agent.registered is True,
         "call_id": agent.call_id,
         "queue": agent.call_queue,
         "pending": agent.pending,
@@ -107,6 +107,8 @@ def ready(agent: Agent, now: float) -> list[Command]:
     if agent.state in (S.ON_CALL, S.RESERVED):
         agent.pending = None
         return [Notify(agent.id, {"event": "state", **describe(agent)})]
+    if agent.pending == "pause":
+        agent.pending = None  # an explicit "ready" supersedes a pause asked for during the call
     if agent.state is S.AVAILABLE:
         return []
     out: list[Command] = []
@@ -162,6 +164,23 @@ def connect(agent: Agent, now: float, call_id: str, leg_id: str, queue: str) -> 
     agent.last_queue = queue
     agent.last_disposition_done = False
     return _go(agent, S.ON_CALL, now, "connected", leg_id=leg_id)
+
+
+def abort_call(agent: Agent, now: float, *, missed: bool, max_no_answer: int = 0) -> list[Command]:
+    """on_call -> available (or the pending pause/logout) for a call that was never bridged: no wrap-up, no
+    disposition, not counted as answered; ``missed`` counts towards the auto-pause like an unanswered offer."""
+    if agent.state is not S.ON_CALL:
+        return []
+    queue = agent.call_queue or ""
+    if agent.answered.get(queue):
+        agent.answered[queue] -= 1
+    agent.last_disposition_done = True
+    if missed:
+        agent.misses += 1
+        if max_no_answer and agent.misses >= max_no_answer:
+            agent.pending = "pause"
+            agent.pending_reason = "no-answer"
+    return _after_call(agent, now, "bridge-failed")
 
 
 def end_call(agent: Agent, now: float, wrapup_time: float) -> list[Command]:

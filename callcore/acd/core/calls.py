@@ -20,6 +20,7 @@ from callcore.acd.core.commands import (
     Notify,
     OriginateAgent,
     Play,
+    RemoveFromBridge,
     SetTimer,
     SetVariable,
     StartMoh,
@@ -28,12 +29,20 @@ from callcore.acd.core.commands import (
     StopPlayback,
     StopRecording,
 )
+from callcore.acd.core.events import SHUTDOWN
 from callcore.acd.core.index import CallKey
 from callcore.acd.core.model import Agent, Call, QueueConfig
 from callcore.acd.core.state import AcdState, QueueStats
 
 Out = list[Command]
 MOH_GUARD = 30.0  # an announcement that never reports its end gives MOH back after this long
+
+
+BRIDGE_GRACE = 1.0  # a refused connecting bridge whose leaving party does not report itself: given up after
+
+
+def bridge_timer(call_id: str) -> str:
+    return f"bridge:{call_id}"
 
 
 def call_bridge(call_id: str) -> str:
@@ -112,14 +121,23 @@ def remove_call(st: AcdState, call: Call, now: float, out: Out) -> None:
     st.calls.pop(call.id, None)
 
 
-def abandon(st: AcdState, call: Call, now: float, out: Out, why: str = "hangup") -> None:
+def abandon(st: AcdState, call: Call, now: float, out: Out, why: str = "hangup",
+            ended_at: float | None = None) -> None:
+    """``ended_at``: when the caller was last known alive, for a caller found gone after an outage."""
     s = stats(st, call.queue)
     s.abandoned += 1
     q = st.queues.get(call.queue)
-    waited = now - call.queue_entered_at
+    waited = max(0.0, (now if ended_at is None else ended_at) - call.queue_entered_at)
     if q is None or waited > q.service_level_threshold:
         s.abandoned_after_sl += 1
-    _j(out, "call.abandoned", call, wait=waited, position=st.position(call), why=why)
+    extra = {} if ended_at is None else {"ended_at": ended_at}
+    _j(out, "call.abandoned", call, wait=waited, position=st.position(call), why=why, **extra)
+    remove_call(st, call, now, out)
+
+
+def close_on_shutdown(st: AcdState, call: Call, now: float, out: Out) -> None:
+    """Asterisk hung the waiting caller up because it is shutting down: neither an abandon nor an answer."""
+    _j(out, "call.closed", call, outcome=SHUTDOWN, wait=now - call.queue_entered_at, why=SHUTDOWN)
     remove_call(st, call, now, out)
 
 
@@ -212,35 +230,111 @@ def connect(st: AcdState, call: Call, a: Agent, leg: str, now: float, out: Out) 
     call.legs.pop(leg, None)
     out.append(CancelTimer(f"ring:{leg}"))
     call.status = "connected"
+    call.bridged = False
     call.agent_id, call.agent_leg, call.answered_at = a.id, leg, now
-    wait = now - call.queue_entered_at
-    s = stats(st, call.queue)
-    s.answered += 1
-    s.waits.append(wait)
-    if wait <= q.service_level_threshold:
-        s.answered_in_sl += 1
     out.append(StopMoh(call.channel))
     if a.session:
         call.bridge_id = agent_bridge(a.id)
-        out.append(AddToBridge(call.bridge_id, (call.channel,)))
+        out.append(AddToBridge(call.bridge_id, (call.channel,), confirm=call.id))
         out.append(Play(leg, ("sound:beep",), f"{call.id}-beep"))
     else:
         st.legs[leg] = call.id
         call.bridge_id = call_bridge(call.id)
         out.append(CreateBridge(call.bridge_id, "mixing"))
-        out.append(AddToBridge(call.bridge_id, (call.channel, leg)))
-    if policy.should_record(q.recording, call.id):
+        out.append(AddToBridge(call.bridge_id, (call.channel, leg), confirm=call.id))
+    out += ag.connect(a, now, call.id, leg, q.name)
+
+
+def bridged(st: AcdState, call: Call, now: float, out: Out) -> None:
+    """Asterisk confirmed the bridge holds caller and agent: only now is the call answered (journal, service
+    level, recording, the operator's call card)."""
+    if call.status != "connected" or call.bridged:
+        return
+    call.bridged = True
+    out.append(CancelTimer(bridge_timer(call.id)))
+    q = st.queues.get(call.queue)
+    wait = call.answered_at - call.queue_entered_at
+    s = stats(st, call.queue)
+    s.answered += 1
+    s.waits.append(wait)
+    if q is not None and wait <= q.service_level_threshold:
+        s.answered_in_sl += 1
+    if q is not None and call.bridge_id and policy.should_record(q.recording, call.id):
         call.recording = f"{q.name}-{call.id}"
         out.append(StartRecording(call.bridge_id, call.recording))
-    out += ag.connect(a, now, call.id, leg, q.name)
-    _j(out, "call.answered", call, wait=wait, leg_id=leg, recording=call.recording)
-    out.append(Notify(a.id, {"event": "call", **call_info(st, call, now)}))
+    _j(out, "call.answered", call, wait=wait, leg_id=call.agent_leg, recording=call.recording)
+    if call.agent_id:
+        out.append(Notify(call.agent_id, {"event": "call", **call_info(st, call, now)}))
+
+
+def unbridged(call: Call) -> bool:
+    return call.status == "connected" and not call.bridged
+
+
+def bridge_lost(st: AcdState, call: Call, now: float, out: Out, *, why: str, missed: bool) -> None:
+    """The agent side went away between the agent's answer and the bridge: the call was never answered. The
+    caller goes back to its place in line (original entry time; other agents are tried first), the agent
+    counts a miss when ``missed``."""
+    a = st.agents.get(call.agent_id or "")
+    leg = call.agent_leg
+    session = a is not None and a.session and leg == a.session_channel
+    _j(out, "call.bridge_failed", call, agent=call.agent_id, leg_id=leg, why=why)
+    out.append(CancelTimer(bridge_timer(call.id)))
+    if not session:
+        if leg:
+            out.append(Hangup(leg, why))
+        if call.bridge_id:
+            out.append(DestroyBridge(call.bridge_id))
+    elif call.bridge_id and leg in st.sessions:
+        out.append(RemoveFromBridge(call.bridge_id, (call.channel,)))
+    if leg:
+        st.legs.pop(leg, None)
+    end_supervision(st, call, out)
+    q = st.queues.get(call.queue)
+    if a is not None and a.call_id == call.id:
+        out += ag.abort_call(a, now, missed=missed, max_no_answer=q.max_no_answer if q else 0)
+    call.status = "waiting"
+    call.agent_id = call.agent_leg = call.bridge_id = None
+    call.answered_at = 0.0
+    if q is None:
+        call.status = "ended"
+        st.calls.pop(call.id, None)
+        leave_to_dialplan(call, None, "removed", out)
+        return
+    out.append(StartMoh(call.channel, q.moh_class))
+    # back in line, not a new entry into the queue (no call.queued: reports and queue_log count entries)
+    _j(out, "call.requeued", call, why=why, priority=call.priority, entered_at=call.entered_at)
+    arm_call_timers(call, q, now, out)
+
+
+def caller_left_unbridged(st: AcdState, call: Call, now: float, out: Out) -> None:
+    """The caller hung up between the agent's answer and the bridge: an abandon, not an answered call; the
+    agent is free again at once (no wrap-up, no miss)."""
+    a = st.agents.get(call.agent_id or "")
+    leg = call.agent_leg
+    session = a is not None and a.session and leg == a.session_channel
+    out.append(CancelTimer(bridge_timer(call.id)))
+    if not session:
+        if leg:
+            out.append(Hangup(leg, "caller-gone"))
+        if call.bridge_id:
+            out.append(DestroyBridge(call.bridge_id))
+    if leg:
+        st.legs.pop(leg, None)
+    end_supervision(st, call, out)
+    if a is not None and a.call_id == call.id:
+        out += ag.abort_call(a, now, missed=False)
+        out.append(Notify(a.id, {"event": "call_ended", "call_id": call.id, "why": "caller-hangup"}))
+    call.agent_id = call.agent_leg = call.bridge_id = None
+    call.status = "waiting"
+    abandon(st, call, now, out, why="hangup-before-bridge")
 
 
 def end_connected(st: AcdState, call: Call, now: float, out: Out, *, why: str,
-                  hang_caller: bool, hang_agent: bool) -> None:
-    """The conversation is over: tear down, talk-time stats, agent into the queue's wrap-up."""
-    talk = now - call.answered_at
+                  hang_caller: bool, hang_agent: bool, ended_at: float | None = None) -> None:
+    """The conversation is over: tear down, talk-time stats, agent into the queue's wrap-up. ``ended_at``:
+    when the conversation was last known alive, for one found gone after an outage (talk ends there)."""
+    talk = max(0.0, (now if ended_at is None else ended_at) - call.answered_at)
     if call.status != "transferred":  # an attended transfer counted the operator's talk when she left
         stats(st, call.queue).talks.append(talk)
     if call.consult_leg:
@@ -262,7 +356,7 @@ def end_connected(st: AcdState, call: Call, now: float, out: Out, *, why: str,
     if call.agent_leg:
         st.legs.pop(call.agent_leg, None)
     end_supervision(st, call, out)
-    _j(out, "call.ended", call, talk=talk, why=why)
+    _j(out, "call.ended", call, talk=talk, why=why, **({} if ended_at is None else {"ended_at": ended_at}))
     call.status = "ended"
     st.calls.pop(call.id, None)
     if a is not None and a.call_id == call.id:

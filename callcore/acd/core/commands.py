@@ -61,6 +61,8 @@ class AddToBridge:
     bridge_id: str
     channels: tuple[str, ...]
     role: str | None = None
+    # connecting this call: the executor reports Asterisk's answer (CallBridged / BridgeFailed)
+    confirm: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

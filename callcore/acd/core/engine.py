@@ -14,10 +14,11 @@ from callcore.acd.core import agent as ag
 from callcore.acd.core import callcontrol
 from callcore.acd.core import calls as cf
 from callcore.acd.core import requests as op
-from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, StartMoh
+from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, SetTimer, StartMoh
 from callcore.acd.core.events import (
     ASTERISK_FAILED,
     ORIGINATE_FAILED,
+    SHUTDOWN,
     AgentCallControl,
     AgentConsult,
     AgentDial,
@@ -32,7 +33,9 @@ from callcore.acd.core.events import (
     AgentSessionConnected,
     AgentSessionDisconnected,
     AgentTransfer,
+    BridgeFailed,
     CallArrived,
+    CallBridged,
     CallerHungUp,
     ConfigChanged,
     DtmfReceived,
@@ -41,6 +44,7 @@ from callcore.acd.core.events import (
     OutboundReleased,
     OutboundReserved,
     PlaybackFinished,
+    RegistrationsKnown,
     Resync,
     SupervisorLegAnswered,
     SupervisorRequest,
@@ -55,8 +59,11 @@ Out = list[Command]
 
 class Engine:
     def __init__(self, queues: Sequence[QueueConfig] = (), agents: Sequence[AgentConfig] = (), *,
-                 seed: int = 0) -> None:
+                 seed: int = 0, registrations_known: bool = True) -> None:
+        """``registrations_known=False``: phone registrations are tracked (AMI) but not read yet; no ring-mode
+        agent is offered a call until ``EndpointRegistration`` / ``RegistrationsKnown`` say it is reachable."""
         self.state = AcdState()
+        self.state.registrations_known = registrations_known
         self.state.rng.seed(seed)
         self.state.set_config(list(queues), list(agents))
 
@@ -67,20 +74,35 @@ class Engine:
             case CallArrived():
                 callcontrol.dial_answered(st, event.channel_id)
                 self._arrive(event, now, out)
-            case CallerHungUp(channel_id=ch):
+            case CallerHungUp(channel_id=ch, why=why):
                 call = st.calls.get(ch)
                 if call is not None:
-                    if call.status == "waiting":
+                    if call.status == "waiting" and why == SHUTDOWN:
+                        cf.close_on_shutdown(st, call, now, out)
+                    elif call.status == "waiting":
                         cf.abandon(st, call, now, out)
+                    elif cf.unbridged(call):
+                        cf.caller_left_unbridged(st, call, now, out)
                     else:
-                        cf.end_connected(st, call, now, out, why="caller-hangup", hang_caller=False,
+                        cf.end_connected(st, call, now, out, why=why or "caller-hangup", hang_caller=False,
                                          hang_agent=True)
+            case CallBridged(call_id=cid):
+                call = st.calls.get(cid)
+                if call is not None:
+                    cf.bridged(st, call, now, out)
+            case BridgeFailed(call_id=cid, error=error):
+                call = st.calls.get(cid)
+                if call is not None and cf.unbridged(call):
+                    # the party that left reports its StasisEnd (before or after this): wait for it, briefly
+                    out.append(Journal("call.bridge_refused", {"error": error}, call_id=cid,
+                                       agent_id=call.agent_id, queue=call.queue))
+                    out.append(SetTimer(cf.bridge_timer(cid), now + cf.BRIDGE_GRACE))
             case AgentLegAnswered(leg_id=leg):
                 self._leg_answered(leg, now, out)
             case AgentLegFailed(leg_id=leg, cause=cause):
                 self._leg_gone(leg, now, out, cause=cause or "failed")
-            case AgentLegHungUp(leg_id=leg):
-                self._leg_gone(leg, now, out, cause="hangup")
+            case AgentLegHungUp(leg_id=leg, why=why):
+                self._leg_gone(leg, now, out, cause=why or "hangup")
             case DtmfReceived(channel_id=ch, digit=digit):
                 op.dtmf(st, ch, digit, now, out)
             case PlaybackFinished(playback_id=pid):
@@ -128,6 +150,11 @@ class Engine:
                         a.registered = registered
                         out.append(Journal("agent.registration", {"endpoint": endpoint,
                                                                   "registered": registered}, agent_id=a.id))
+            case RegistrationsKnown():
+                st.registrations_known = True
+                for a in st.agents.values():
+                    if a.registered is None:
+                        a.registered = True
             case Resync():
                 resync(st, event, now, out)
             case OutboundReserved(agent_id=aid, call_id=cid) if aid in st.agents:
@@ -230,8 +257,12 @@ class Engine:
             st.legs.pop(leg, None)
             self._release_leg_owner(leg, now, out)
             return
+        if cf.unbridged(call) and call.agent_leg == leg:
+            cf.bridge_lost(st, call, now, out, why="agent-gone-before-bridge", missed=True)
+            return
         if call.status == "connected" and call.agent_leg == leg:
-            cf.end_connected(st, call, now, out, why="agent-hangup", hang_caller=True, hang_agent=False)
+            why = SHUTDOWN if cause == SHUTDOWN else "agent-hangup"
+            cf.end_connected(st, call, now, out, why=why, hang_caller=True, hang_agent=False)
             return
         aid = call.legs.pop(leg, None)
         st.legs.pop(leg, None)
@@ -244,7 +275,8 @@ class Engine:
             # a device Asterisk cannot call at all (unknown or unregistered endpoint: "Allocation failed") is
             # unreachable, not an operator who did not answer
             reason = "unreachable" if cause == ORIGINATE_FAILED else "no-answer"
-            out += ag.release(a, now, missed=cause != ASTERISK_FAILED, max_no_answer=q.max_no_answer if q else 0,
+            out += ag.release(a, now, missed=cause not in (SHUTDOWN, ASTERISK_FAILED),
+                              max_no_answer=q.max_no_answer if q else 0,
                               reason=reason)
 
     # --- timers ---------------------------------------------------------------------------------------
@@ -256,6 +288,11 @@ class Engine:
             if ident in st.legs and st.calls.get(st.legs[ident]) and ident in st.calls[st.legs[ident]].legs:
                 out.append(Hangup(ident, "no-answer"))
                 self._leg_gone(ident, now, out, cause="timeout")
+            return
+        if kind == "bridge":
+            call = st.calls.get(ident)
+            if call is not None and cf.unbridged(call):
+                cf.bridge_lost(st, call, now, out, why="bridge-timeout", missed=False)
             return
         if kind == "wrapup":
             a = st.agents.get(ident)

@@ -23,6 +23,10 @@ class CallArrived:
 @dataclass(frozen=True, slots=True)
 class CallerHungUp:
     channel_id: str
+    why: str = ""  # SHUTDOWN: Asterisk hung the channel up because it is shutting down
+
+
+SHUTDOWN = "asterisk-shutdown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +47,25 @@ ASTERISK_FAILED = "asterisk-failed"
 
 
 @dataclass(frozen=True, slots=True)
+class CallBridged:
+    """Asterisk accepted the connecting ``AddToBridge`` of ``call_id``: caller and agent are bridged."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeFailed:
+    """Asterisk refused the connecting ``AddToBridge`` of ``call_id`` (400 Channel not found, 422 Channel not
+    in Stasis application: one party left); the StasisEnd of the party that left follows or came first."""
+
+    call_id: str
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AgentLegHungUp:
     leg_id: str
+    why: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +193,12 @@ class EndpointRegistration:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationsKnown:
+    """The phones' registrations have been read (or could not be): agents whose phone was not reported are
+    taken as reachable, as without registration tracking."""
+
+
+@dataclass(frozen=True, slots=True)
 class LiveChannel:
     """A channel found in Stasis after a (re)connect.
 
@@ -202,6 +229,7 @@ class Resync:
     bridges: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     agents: tuple[PersistedAgent, ...] = ()
     entered_at: Mapping[str, float] = field(default_factory=dict)  # call id -> journaled entry time
+    lost_at: float | None = None  # when the connection was lost: calls found gone ended then, not now
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,4 +253,5 @@ Event = (
     | AgentTransfer | AgentCallControl | AgentConsult | AgentDial | AgentSessionConnected | AgentSessionDisconnected
     | SupervisorRequest
     | SupervisorLegAnswered | ConfigChanged | EndpointRegistration | Resync | OutboundReserved | OutboundReleased
+    | CallBridged | BridgeFailed | RegistrationsKnown
 )

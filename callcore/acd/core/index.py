@@ -51,6 +51,8 @@ class QueueIndex:
     offerable: int = 0
     present: int = 0
     staffed: int = 0
+    by_state: dict[str, int] = field(default_factory=dict)  # members (logged out too) by state
+    connected: int = 0  # calls of this queue talking to an agent
 
     def penalties(self) -> list[int]:
         return sorted(p for p, t in self.tiers.items() if len(t))
@@ -61,6 +63,8 @@ class _AgentFiling:
     entries: list[tuple[str, int, bool, Entry]]
     present: tuple[str, ...]
     staffed: tuple[str, ...]
+    members: tuple[str, ...] = ()
+    state: str = ""
 
 
 def call_key(call: Call) -> CallKey:
@@ -77,6 +81,8 @@ class RoutingIndex:
         self.check_empty: set[str] = set()  # queues whose staffing or line changed: leave-empty check
         self._agents: dict[str, _AgentFiling] = {}
         self._calls: dict[str, tuple[str, CallKey]] = {}
+        self._connected: dict[str, str] = {}  # connected call id -> its queue
+        self.agents_by_state: dict[str, int] = {s.value: 0 for s in AgentState}
 
     def queue(self, name: str) -> QueueIndex:
         q = self.queues.get(name)
@@ -91,6 +97,8 @@ class RoutingIndex:
         self.queues = {}
         self._agents = {}
         self._calls = {}
+        self._connected = {}
+        self.agents_by_state = {s.value: 0 for s in AgentState}
         self.touched_agents.update(st.agents)
         self.touched_calls.update(st.calls)
         self.check_empty.update(st.queues)
@@ -124,14 +132,24 @@ class RoutingIndex:
             for qname in old.staffed:
                 self.queues[qname].staffed -= 1
                 self.check_empty.add(qname)
+            for qname in old.members:
+                counts = self.queues[qname].by_state
+                counts[old.state] -= 1
+            self.agents_by_state[old.state] -= 1
         a = st.agents.get(aid)
         if a is None:
             return
         members = a.config.memberships
+        state = a.state.value
+        self.agents_by_state[state] += 1
+        for qname in members:
+            counts = self.queue(qname).by_state
+            counts[state] = counts.get(state, 0) + 1
         reachable = a.reachable()
         present = a.state is not AgentState.LOGGED_OUT and reachable
         staffed = present and a.state is not AgentState.PAUSED
-        filing = _AgentFiling([], tuple(members) if present else (), tuple(members) if staffed else ())
+        filing = _AgentFiling([], tuple(members) if present else (), tuple(members) if staffed else (),
+                              tuple(members), state)
         for qname in filing.present:
             self.queue(qname).present += 1
             self.check_empty.add(qname)
@@ -161,7 +179,13 @@ class RoutingIndex:
             i = bisect_left(lst, old[1])
             if i < len(lst) and lst[i] == old[1]:
                 del lst[i]
+        was = self._connected.pop(cid, None)
+        if was is not None:
+            self.queues[was].connected -= 1
         call = st.calls.get(cid)
+        if call is not None and call.status == "connected":
+            self._connected[cid] = call.queue
+            self.queue(call.queue).connected += 1
         if call is None or call.status != "waiting":
             return
         key = call_key(call)

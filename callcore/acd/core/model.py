@@ -199,7 +199,7 @@ class Agent:
     since: float = 0.0
     idle_since: float = 0.0
     endpoint: str = ""
-    registered: bool = True
+    registered: bool | None = True  # None: not known yet (just started, the phones' registrations not read)
     session_channel: str | None = None
     call_id: str | None = None
     leg_id: str | None = None
@@ -234,7 +234,7 @@ class Agent:
         return self.session_channel is not None
 
     def reachable(self) -> bool:
-        return self.session or (self.registered and bool(self.endpoint))
+        return self.session or (self.registered is True and bool(self.endpoint))
 
 
 CallStatus = Literal["waiting", "connected", "transferred", "ended"]  # transferred: attended, agent gone
@@ -267,6 +267,7 @@ class Call:
     consult_leg: str | None = None  # attended transfer: the consulted party's channel
     consult_answered: bool = False
     consult_target: str = ""
+    bridged: bool = False  # connected, and Asterisk confirmed the bridge holds the caller and the agent
     watcher: set[str] | None = field(default=None, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -175,7 +175,9 @@ def session_disconnected(st: AcdState, channel: str, now: float, out: Out) -> No
     if a is None or a.session_channel != channel:
         return
     call = st.calls.get(a.call_id or "")
-    if call is not None and call.status == "connected" and call.agent_leg == channel:
+    if call is not None and cf.unbridged(call) and call.agent_leg == channel:
+        cf.bridge_lost(st, call, now, out, why="agent-gone-before-bridge", missed=True)
+    elif call is not None and call.status == "connected" and call.agent_leg == channel:
         cf.end_connected(st, call, now, out, why="agent-hangup", hang_caller=True, hang_agent=False)
     a.session_channel = None
     out.append(DestroyBridge(cf.agent_bridge(a.id)))
@@ -203,6 +205,10 @@ def supervise(st: AcdState, ev: SupervisorRequest, out: Out) -> None:
         raise InputError(f"unknown mode {ev.mode!r}", field="mode")
     if not ev.supervisor_endpoint:
         raise InputError("missing supervisor endpoint", field="supervisor_endpoint")
+    tech, _, resource = ev.supervisor_endpoint.partition("/")
+    if not tech or not resource:  # Asterisk would refuse the originate after the request was answered
+        raise InputError(f"must be TECH/resource (e.g. PJSIP/sup1), got {ev.supervisor_endpoint!r}",
+                         field="supervisor_endpoint")
     leg = ev.leg_id
     if ev.mode == "barge":
         sup = SupervisorLeg(leg, a.id, ev.mode, call.id, None, call.bridge_id)
@@ -279,25 +285,24 @@ def config_changed(st: AcdState, queues: Sequence[QueueConfig], agents: Sequence
 
 
 def snapshot(st: AcdState, now: float) -> dict[str, Any]:
+    """Queues (their waiting callers in service order), agents and counts, read from the routing index
+    (``callcore.acd.core.index``): the cost is the size of the answer, the counts are maintained."""
     queues: dict[str, Any] = {}
+    index = st.index
     for name, q in st.queues.items():
         waiting = st.waiting(name)
-        by_state: dict[str, int] = {}
-        for a in st.members(name):
-            by_state[a.state.value] = by_state.get(a.state.value, 0) + 1
+        qi = index.queues.get(name)
         queues[name] = {
             "strategy": q.strategy,
             "waiting": len(waiting),
             "longest_wait": max((now - c.queue_entered_at for c in waiting), default=0.0),
             "calls": [{"call_id": c.id, "caller_number": c.caller_number, "priority": c.priority,
-                       "wait": now - c.queue_entered_at, "ringing": sorted(c.legs.values())}
+                       "wait": now - c.queue_entered_at,
+                       "ringing": sorted(c.legs.values()) if c.legs else []}
                       for c in waiting],
-            "connected": sum(1 for c in st.calls.values() if c.queue == name and c.status == "connected"),
-            "agents": by_state,
+            "connected": qi.connected if qi is not None else 0,
+            "agents": {k: v for k, v in qi.by_state.items() if v} if qi is not None else {},
             **cf.stats(st, name).as_dict(),
         }
     agents = {aid: ag.describe(a, now) for aid, a in st.agents.items()}
-    counts: dict[str, int] = {s.value: 0 for s in S}
-    for a in st.agents.values():
-        counts[a.state.value] += 1
-    return {"queues": queues, "agents": agents, "agents_by_state": counts}
+    return {"queues": queues, "agents": agents, "agents_by_state": dict(index.agents_by_state)}

@@ -57,7 +57,7 @@ def resync(st: AcdState, ev: Resync, now: float, out: Out) -> None:
             _adopt_session(st, c, in_bridge, now, out)
 
     for call in list(st.calls.values()):
-        _check_known(st, call, live, now, out)
+        _check_known(st, call, live, in_bridge, now, out, ev.lost_at)
 
     for c in live.values():
         if len(c.args) >= 2 and c.args[0] == "inbound" and c.channel_id not in st.calls:
@@ -105,16 +105,30 @@ def _adopt_session(st: AcdState, c: LiveChannel, in_bridge: dict[str, str], now:
         out += ag.login(a, now)
 
 
-def _check_known(st: AcdState, call: Call, live: dict[str, LiveChannel], now: float, out: Out) -> None:
+def _check_known(st: AcdState, call: Call, live: dict[str, LiveChannel], in_bridge: dict[str, str], now: float,
+                 out: Out, lost_at: float | None = None) -> None:
     if call.channel not in live:
         if call.status == "waiting":
-            cf.abandon(st, call, now, out, why="gone-during-outage")
+            cf.abandon(st, call, now, out, why="gone-during-outage", ended_at=lost_at)
+        elif cf.unbridged(call):
+            cf.caller_left_unbridged(st, call, now, out)
         else:
-            cf.end_connected(st, call, now, out, why="caller-gone", hang_caller=False, hang_agent=True)
+            cf.end_connected(st, call, now, out, why="caller-gone", hang_caller=False, hang_agent=True,
+                             ended_at=lost_at)
         return
     if call.status == "connected":
         if call.agent_leg not in live:
-            _requeue_after_agent_loss(st, call, now, out)
+            if call.bridged:
+                _requeue_after_agent_loss(st, call, now, out)
+            else:
+                cf.bridge_lost(st, call, now, out, why="agent-gone-before-bridge", missed=True)
+        elif not call.bridged and call.bridge_id is not None:
+            # the connecting bridge's answer was lost with the connection: Asterisk's bridges tell
+            members = in_bridge.get(call.channel), in_bridge.get(call.agent_leg or "")
+            if members[0] == call.bridge_id and (members[1] == call.bridge_id or call.agent_leg in st.sessions):
+                cf.bridged(st, call, now, out)
+            else:
+                cf.bridge_lost(st, call, now, out, why="bridge-lost-in-outage", missed=False)
         return
     for leg, aid in list(call.legs.items()):
         if leg not in live:
@@ -177,6 +191,7 @@ def _adopt_caller(st: AcdState, ev: Resync, c: LiveChannel, live: dict[str, Live
             st.calls[call.id] = call
             st.legs[leg] = call.id
             call.status = "connected"
+            call.bridged = True  # found in one bridge with its agent
             call.agent_id, call.agent_leg, call.bridge_id, call.answered_at = a.id, leg, bridge, now
             if a.state is S.LOGGED_OUT:
                 out += ag.login(a, now)

@@ -109,6 +109,7 @@ class AcdState:
     agent_order: dict[str, int] = field(default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     seq: int = 0
+    registrations_known: bool = True  # False from a start with AMI until its first registration listing
 
     def __post_init__(self) -> None:
         self.agents = _Watched(self.index.touched_agents)
@@ -136,10 +137,11 @@ class AcdState:
                 if agent.endpoint == agent.config.endpoint and cfg.endpoint != agent.config.endpoint:
                     # the configured device changed: the next offer rings the new one (an endpoint the
                     # operator chose at login stays until logout)
-                    agent.endpoint, agent.registered = cfg.endpoint, True
+                    agent.endpoint, agent.registered = cfg.endpoint, True if self.registrations_known else None
                 agent.config = cfg
             else:
-                self.agents[cfg.id] = Agent(cfg, endpoint=cfg.endpoint)
+                self.agents[cfg.id] = Agent(cfg, endpoint=cfg.endpoint,
+                                            registered=True if self.registrations_known else None)
         self.index.rebuild(self)
         return gone
 

@@ -10,6 +10,7 @@ the injected clock; journal entries, timers and operator notifications take effe
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterable, Callable
 from datetime import datetime
 from typing import Any
@@ -44,12 +45,15 @@ from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
     ASTERISK_FAILED,
     ORIGINATE_FAILED,
+    SHUTDOWN,
     AgentLegAnswered,
     AgentLegFailed,
     AgentLegHungUp,
     AgentSessionConnected,
     AgentSessionDisconnected,
+    BridgeFailed,
     CallArrived,
+    CallBridged,
     CallerHungUp,
     DtmfReceived,
     EndpointRegistration,
@@ -73,12 +77,16 @@ from callcore.errors import (
     AriUnavailable,
     AriUnprocessable,
 )
+from callcore.service import looplag
 from callcore.store.api import JournalSink
 
 log = structlog.get_logger(__name__)
 
 _HANGUP_REASONS = {"no-answer": "no_answer", "busy": "busy"}
+SHUTDOWN_SOFTHANGUP = 4  # ChannelHangupRequest cause (a soft-hangup flag) of an Asterisk shutting down
 GAUGE_INTERVAL = 0.25
+GAUGE_INTERVAL_OVERLOADED = 2.0
+AGENT_BRIDGE_PREFIX = "callcore-agent-"
 ASTERISK_RETRY = 1.0  # seconds before an offer that Asterisk failed (not the device) is given up
 
 
@@ -140,14 +148,30 @@ class AcdRuntime:
         self.keys = LaneKeys(engine.state)
         self._on_request = on_request
         self._originated: set[str] = set()  # originated legs not yet reported destroyed
+        self._shutting_down: set[str] = set()  # channels Asterisk hangs up because it is stopping
+        self._lost_at: float | None = None  # when the ARI connection was lost (None while connected)
         self._gauge_timer: asyncio.TimerHandle | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.ari_errors = 0
+        self._received: dict[int, float] = {}  # id(ARI event) -> monotonic time the websocket reader had it
+        self._cause = 0.0  # monotonic time of what caused the event being handled (see ``handle``)
+        self._routing: dict[str, float] = {}  # agent leg / caller channel -> cause of its routing decision
 
     # --- core -----------------------------------------------------------------------------------------
 
-    def handle(self, event: Event) -> list[Command]:
-        """Run one core event now; ARI work is queued for the worker. Raises the core's request errors."""
+    def stamp(self, ev: Any) -> bool:
+        """Subscription filter of the ACD's events: notes when the websocket reader had ``ev`` (routing
+        latency counts from there, so a backlog of events shows in it). Always accepts."""
+        received = self._received
+        if len(received) > 100_000:  # events dropped on overflow never reach ``feed``
+            received.clear()
+        received[id(ev)] = time.monotonic()
+        return True
+
+    def handle(self, event: Event, cause: float | None = None) -> list[Command]:
+        """Run one core event now; ARI work is queued for the worker. Raises the core's request errors.
+        ``cause``: monotonic time of what brought the event (default now), for the routing latency."""
+        self._cause = time.monotonic() if cause is None else cause
         out = self.engine.handle(event, self.clock.now())
         for cmd in out:
             self._apply(cmd)
@@ -164,7 +188,9 @@ class AcdRuntime:
         except RuntimeError:
             self._refresh_gauges()
             return
-        self._gauge_timer = loop.call_later(GAUGE_INTERVAL, self._flush_gauges)
+        # overloaded: the gauges are refreshed less often (``callcore_shed_total{what="gauges"}``)
+        interval = GAUGE_INTERVAL_OVERLOADED if looplag.shedding("gauges") else GAUGE_INTERVAL
+        self._gauge_timer = loop.call_later(interval, self._flush_gauges)
 
     def _flush_gauges(self) -> None:
         self._gauge_timer = None
@@ -193,6 +219,12 @@ class AcdRuntime:
                     call_id=cmd.call_id, agent_id=cmd.agent_id, queue=cmd.queue, ts=self.clock.now())
                 if self._on_callback is not None:
                     self._on_callback(cmd)
+            case OriginateAgent(leg_id=leg):
+                self._routing[leg] = self._cause
+                self.lanes.submit(self.keys.key(cmd), cmd)
+            case AddToBridge(bridge_id=bid, channels=chans) if bid.startswith(AGENT_BRIDGE_PREFIX) and chans:
+                self._routing[chans[0]] = self._cause
+                self.lanes.submit(self.keys.key(cmd), cmd)
             case StopMoh(channel=ch):
                 key = self.keys.key(cmd)
                 if not self.lanes.withdraw_last(key, lambda c: isinstance(c, StartMoh) and c.channel == ch):
@@ -207,8 +239,8 @@ class AcdRuntime:
 
     def fire(self, key: str) -> None:
         """A timer came due (also callable directly by tests driving virtual time)."""
-        self._timers.pop(key, None)
-        self.handle(TimerFired(key))
+        handle = self._timers.pop(key, None)
+        self.handle(TimerFired(key), cause=handle.when() if handle is not None else None)
 
     def pending_timers(self) -> list[str]:
         return sorted(self._timers)
@@ -217,17 +249,15 @@ class AcdRuntime:
         st = self.engine.state
         now = self.clock.now()
         queues: dict[str, tuple[int, float, float | None]] = {}
+        st.sync()
         for name in st.queues:
-            waiting = [c for c in st.calls.values() if c.queue == name and c.status == "waiting"]
-            longest = max((now - c.queue_entered_at for c in waiting), default=0.0)
+            qi = st.index.queues.get(name)
+            waiting = qi.waiting if qi is not None else []
+            # the line is in priority order: the longest wait is the earliest entry among its calls
+            longest = max((now - st.calls[k[3]].queue_entered_at for k in waiting), default=0.0)
             sl = st.stats[name].service_level() if name in st.stats else None
             queues[name] = (len(waiting), longest, sl)
-        by_state: dict[str, int] = {}
-        for a in st.agents.values():
-            by_state[a.state.value] = by_state.get(a.state.value, 0) + 1
-        for s in ("logged_out", "available", "reserved", "on_call", "wrap_up", "paused"):
-            by_state.setdefault(s, 0)
-        metrics.refresh(queues, by_state)
+        metrics.refresh(queues, dict(st.index.agents_by_state))
 
     # --- ARI events -> core events ---------------------------------------------------------------------
 
@@ -249,8 +279,17 @@ class AcdRuntime:
                 if kind == "agent-login" and len(args) >= 2:
                     return [AgentSessionConnected(args[1], ch.id)]
                 return []
+            case E.ChannelHangupRequest(channel=ch, cause=cause, soft=True) if cause == SHUTDOWN_SOFTHANGUP:
+                self._shutting_down.add(ch.id)  # Asterisk is stopping: not the caller's nor the agent's doing
+                return []
             case E.StasisEnd(channel=ch) | E.ChannelDestroyed(channel=ch):
+                if ch.id in self._shutting_down:
+                    return self._gone(ch.id, SHUTDOWN, why=SHUTDOWN)
                 return self._gone(ch.id, getattr(ev, "cause_txt", "") or "hangup")
+            case E.Disconnected():
+                if self._lost_at is None:
+                    self._lost_at = self.clock.now()  # every channel was last known alive now
+                return []
             case E.ChannelDtmfReceived(channel=ch, digit=digit):
                 return [DtmfReceived(ch.id, digit)]
             case E.PlaybackFinished(playback=pb):
@@ -261,20 +300,20 @@ class AcdRuntime:
                 return [self.resync_event(snap)]
         return []
 
-    def _gone(self, channel: str, cause: str) -> list[Event]:
+    def _gone(self, channel: str, cause: str, why: str = "") -> list[Event]:
         st = self.engine.state
         if channel in st.calls:
-            return [CallerHungUp(channel)]
+            return [CallerHungUp(channel, why)]
         if channel in st.sessions:
             return [AgentSessionDisconnected(channel)]
         if channel in st.supervisors:
-            return [AgentLegHungUp(channel)]
+            return [AgentLegHungUp(channel, why)]
         if channel in st.consults or channel in st.dials:
             return [AgentLegFailed(channel, cause)]
         call = st.calls.get(st.legs.get(channel, ""))
         if call is not None:
             if call.agent_leg == channel:
-                return [AgentLegHungUp(channel)]
+                return [AgentLegHungUp(channel, why)]
             return [AgentLegFailed(channel, cause)]
         return []
 
@@ -293,30 +332,35 @@ class AcdRuntime:
             chans.append(LiveChannel(ch.id, args, ari_time(ch.creationtime, now), ch.caller.number,
                                      ch.caller.name))
         bridges = {b.id: tuple(b.channels) for b in [*snap.bridges, *snap.stasis_bridges]}
-        return Resync(tuple(chans), bridges)
+        lost_at, self._lost_at = self._lost_at, None
+        return Resync(tuple(chans), bridges, lost_at=lost_at)
 
     def feed(self, ev: Any) -> None:
         channel = getattr(getattr(ev, "channel", None), "id", None)
         st = self.engine.state
         call = channel if channel in st.calls else st.legs.get(channel or "")
+        received = self._received.pop(id(ev), None)
         with structlog.contextvars.bound_contextvars(channel_id=channel, call_id=call):
             for core_ev in self.translate(ev):
                 try:
-                    self.handle(core_ev)
+                    self.handle(core_ev, received)
                 except Exception:  # an ARI event must never stop the consumer
-                    log.exception("acd.event_failed", event=type(core_ev).__name__)
+                    log.exception("acd.event_failed", event_type=type(core_ev).__name__)
         match ev:
             case E.StasisEnd(channel=ch):
                 self.keys.forget_channel(ch.id)
+                self._shutting_down.discard(ch.id)
             case E.ChannelDestroyed(channel=ch):
                 self.keys.forget_channel(ch.id)
                 self._originated.discard(ch.id)
+                self._shutting_down.discard(ch.id)
             case E.PlaybackFinished(playback=pb):
                 self.keys.forget_media(pb.id)
             case E.Connected(snapshot=snap):
                 live = {c.id for c in snap.channels}
                 self.keys.prune(live, {b.id for b in [*snap.bridges, *snap.stasis_bridges]})
                 self._originated &= live
+                self._shutting_down &= live
 
     async def run(self, events: AsyncIterable[Any]) -> None:
         """Consume ARI events and execute commands until the subscription ends (then finish the queued
@@ -347,6 +391,10 @@ class AcdRuntime:
         except AriError as exc:
             if isinstance(cmd, OriginateAgent | Snoop):
                 self._setup_failed(cmd, exc)
+            elif isinstance(cmd, AddToBridge) and cmd.confirm and not isinstance(exc, AriUnavailable):
+                # one party left before the bridge (400 Channel not found, 422 not in Stasis): not answered
+                log.info("acd.bridge_refused", call_id=cmd.confirm, error=str(exc))
+                self.feed_core(BridgeFailed(cmd.confirm, str(exc)))
             elif isinstance(exc, AriNotFound | AriConflict) or _left_already(cmd, exc):
                 log.info("acd.ari_gone", command=type(cmd).__name__, error=str(exc))
             else:
@@ -376,12 +424,15 @@ class AcdRuntime:
         try:
             self.handle(ev)
         except Exception:
-            log.exception("acd.event_failed", event=type(ev).__name__)
+            log.exception("acd.event_failed", event_type=type(ev).__name__)
 
     async def _execute(self, cmd: Command) -> None:
         ari = self.ari
         if self._on_request is not None:
             self._on_request(cmd)
+        match cmd:
+            case OriginateAgent(leg_id=ch) | AddToBridge(channels=(ch, *_)) if ch in self._routing:
+                metrics.ROUTING.observe(max(0.0, time.monotonic() - self._routing.pop(ch)))
         match cmd:
             case Answer(channel=ch):
                 await ari.answer(ch)
@@ -404,6 +455,8 @@ class AcdRuntime:
                 await ari.create_bridge(bid, type=btype)
             case AddToBridge(bridge_id=bid, channels=chans, role=role):
                 await ari.add_channel(bid, list(chans), role=role)
+                if cmd.confirm:
+                    self.feed_core(CallBridged(cmd.confirm))
             case RemoveFromBridge(bridge_id=bid, channels=chans):
                 await ari.remove_channel(bid, list(chans))
             case DestroyBridge(bridge_id=bid):

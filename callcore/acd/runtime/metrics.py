@@ -64,3 +64,12 @@ def refresh(queues: dict[str, tuple[int, float, float | None]], agents_by_state:
             SERVICE_LEVEL.labels(queue=name).set(sl)
     for state, n in agents_by_state.items():
         AGENTS.labels(state=state).set(n)
+
+_ROUTING_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0, 30.0)
+ROUTING = Histogram("callcore_acd_routing_seconds",
+                    "From the event that made a caller-agent match possible (ARI event received by the websocket "
+                    "reader, timer due, API request) to the agent request sent (originate, or add to the session "
+                    "bridge)", buckets=_ROUTING_BUCKETS, registry=REGISTRY)
+EVENTS_BACKLOG = Gauge("callcore_acd_events_backlog", "ARI events received and not yet taken by the ACD",
+                       registry=REGISTRY)

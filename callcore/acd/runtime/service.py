@@ -22,6 +22,7 @@ from callcore.acd.core.events import (
     ConfigChanged,
     Event,
     PersistedAgent,
+    RegistrationsKnown,
     Resync,
     SupervisorRequest,
 )
@@ -44,10 +45,13 @@ class AcdService:
                  loader: ConfigLoader | None = None,
                  on_callback: Callable[[CallbackRequested], None] | None = None,
                  concurrency: int = 32,
-                 on_request: Callable[[Command], None] | None = None) -> None:
+                 on_request: Callable[[Command], None] | None = None,
+                 registrations_known: bool = True) -> None:
         """``concurrency`` caps the ARI requests in flight (one ordered lane per call, see
-        ``callcore.acd.runtime.lanes``); ``on_request`` sees each command just before its ARI request is sent."""
-        self.engine = Engine(queues, agents, seed=seed)
+        ``callcore.acd.runtime.lanes``); ``on_request`` sees each command just before its ARI request is sent.
+        ``registrations_known=False`` (registrations tracked through AMI): ring-mode agents are offered calls
+        only once their phone is known registered (``EndpointRegistration``) or ``registrations_read()``."""
+        self.engine = Engine(queues, agents, seed=seed, registrations_known=registrations_known)
         self.clock = clock
         self.runtime = AcdRuntime(self.engine, ari, journal, clock, app=app, notify=self._push,
                                   on_callback=on_callback, concurrency=concurrency, on_request=on_request)
@@ -69,6 +73,10 @@ class AcdService:
     def restore(self, agents: Sequence[PersistedAgent], entered_at: dict[str, float] | None = None) -> None:
         """Give persisted agent states (and journaled entry times) to the core before the first Resync."""
         self.runtime.handle(Resync((), {}, tuple(agents), entered_at or {}))
+
+    def registrations_read(self) -> None:
+        """The phones' registrations have been read (or AMI could not be reached): stop waiting for them."""
+        self.runtime.handle(RegistrationsKnown())
 
     def apply_config(self, queues: Sequence[QueueConfig], agents: Sequence[AgentConfig]) -> None:
         self.runtime.handle(ConfigChanged(tuple(queues), tuple(agents)))

@@ -13,8 +13,11 @@ WITH touched AS (
                 FILTER (WHERE e.type = 'call.queued' AND e.payload ? 'caller_name'))[1] AS caller_name,
            min(e.ts) FILTER (WHERE e.type = 'call.queued') AS entered_at,
            min(e.ts) FILTER (WHERE e.type = 'call.answered') AS answered_at,
-           max(e.ts) FILTER (WHERE e.type IN ('call.ended', 'call.abandoned', 'call.overflowed', 'call.callback',
-                                              'call.refused', 'call.closed')) AS ended_at,
+           -- a call found gone after an outage carries the time it was last known alive (payload ended_at)
+           max(CASE WHEN jsonb_typeof(e.payload->'ended_at') = 'number'
+                    THEN to_timestamp((e.payload->>'ended_at')::float8) ELSE e.ts END)
+               FILTER (WHERE e.type IN ('call.ended', 'call.abandoned', 'call.overflowed', 'call.callback',
+                                        'call.refused', 'call.closed')) AS ended_at,
            (array_agg(e.agent_id ORDER BY e.ts DESC) FILTER (WHERE e.type = 'call.answered'))[1] AS agent_id,
            CASE WHEN bool_or(e.type = 'call.ended') THEN 'answered'
                 WHEN bool_or(e.type = 'call.abandoned') THEN 'abandoned'
