@@ -181,7 +181,8 @@ class Engine:
         if reserved is not None and reserved.outbound_call == ev.channel_id:
             reserved.outbound_call = None  # the operator's own customer: theirs now
         q = st.queues.get(ev.queue)
-        out.append(Answer(ev.channel_id))
+        if not ev.answered:
+            out.append(Answer(ev.channel_id))
         call = Call(ev.channel_id, ev.channel_id, ev.queue, ev.priority, ev.caller_number, ev.caller_name,
                     now, now, st.next_seq(), dict(ev.data), required_agent=ev.agent_id)
         if q is None:
@@ -202,7 +203,8 @@ class Engine:
             return
         st.calls[call.id] = call
         cf.stats(st, q.name).offered += 1
-        out.append(StartMoh(call.channel, q.moh_class))
+        if not ev.moh:
+            out.append(StartMoh(call.channel, q.moh_class))
         out.append(Journal("call.queued", {"priority": call.priority, "caller_number": call.caller_number,
                                            "caller_name": call.caller_name, "data": dict(call.data)},
                            call_id=call.id, channel_id=call.channel, queue=q.name))
