@@ -363,3 +363,12 @@ async def test_ringing_agent_is_not_charged_a_miss_by_an_asterisk_shutdown(rig: 
     await shutdown(rig, cid, leg)
     assert rig.svc.agent_state("1001")["misses"] == 0
     assert [e.payload["outcome"] for e in rig.journal.events if e.type == "call.closed"] == ["asterisk-shutdown"]
+
+
+async def test_supervisor_endpoint_that_asterisk_cannot_dial_is_refused_at_once(rig: Rig) -> None:
+    from callcore.errors import InputError
+    await connect_call(rig)
+    with pytest.raises(InputError):
+        await rig.svc.supervise("1001", "listen", "sup1")
+    await rig.settle()
+    assert not snoops(rig.fake) and not rig.svc.engine.state.supervisors

@@ -195,7 +195,7 @@ def test_unregistered_endpoint_is_not_offered() -> None:
     ("round-robin", ["a1", "a2", "a3", "a1"]),
 ])
 def test_strategies_pick_order(strategy: str, expected: list[str]) -> None:
-    h = harness([QueueConfig("sales", strategy=strategy)], agents("a1", "a2", "a3"))  # type: ignore[arg-type]
+    h = harness([QueueConfig("sales", strategy=strategy)], agents("a1", "a2", "a3"))
     got = []
     for i in range(4):
         (o,) = of(h.send(CallArrived(f"c{i}", "sales")), OriginateAgent)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import pytest
@@ -59,7 +60,7 @@ async def test_a_silent_server_is_a_timeout_every_time_in_a_rate_limited_log(
     client = AmiClient(s, backoff_max=0.02)
     logged: list[dict[str, Any]] = []
 
-    def capture(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    def capture(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
         if event.get("event") == "ami.connect_failed":
             logged.append(dict(event))
         raise structlog.DropEvent

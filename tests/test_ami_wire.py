@@ -15,7 +15,7 @@ from callcore.errors import AmiError
 
 names = st.text(alphabet=st.characters(min_codepoint=65, max_codepoint=90), min_size=1, max_size=8).filter(
     lambda n: n.lower() not in ("event", "content"))
-values = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+values = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n"),
                  max_size=20).map(str.strip)
 
 

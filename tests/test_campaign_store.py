@@ -139,7 +139,7 @@ async def test_stale_claims_are_recovered_and_fresh_ones_kept(store: DialerStore
     by_id = {lead.id: lead for lead in again}
     assert (by_id[dead[1].id].status, by_id[dead[1].id].attempts) == (LeadStatus.NEW, 0)
     assert (by_id[dead[0].id].status, by_id[dead[0].id].attempts) == (LeadStatus.SCHEDULED, 1)
-    outcomes = dict(await store.pool.fetch("SELECT id, outcome FROM dial_attempts"))
+    outcomes = {r["id"]: r["outcome"] for r in await store.pool.fetch("SELECT id, outcome FROM dial_attempts")}
     assert outcomes == {"att-dead": "no-answer", "att-alive": None}
 
 
@@ -154,7 +154,8 @@ async def test_attempt_lifecycle_release_and_report(store: DialerStore) -> None:
                                    cause=16, abandoned=abandoned)
         pure = apply_outcome(SETTINGS, start_dial(lead.to_lead(), NOW), outcome, NOW + 30)
         await store.release_lead(lead.id, pure, attempted_at=NOW)
-    states = dict(await store.pool.fetch("SELECT phone_e164, state FROM leads ORDER BY id"))
+    states = {r["phone_e164"]: r["state"]
+              for r in await store.pool.fetch("SELECT phone_e164, state FROM leads ORDER BY id")}
     assert list(states.values()) == ["done", "scheduled", "scheduled"]
     times, abandoned_at = await store.number_history([lead.phone for lead in leads], NOW + 60, 72 * 3600)
     assert times[leads[0].phone] == [NOW] and abandoned_at == {leads[2].phone: NOW + 30}

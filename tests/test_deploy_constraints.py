@@ -41,10 +41,11 @@ def test_every_runtime_dependency_is_pinned_within_its_range() -> None:
 def _lock() -> dict[str, tuple[str, list[str]]]:
     sys.path.insert(0, str(REPO / "deploy"))
     try:
-        from make_constraints import lock_pins
+        from make_constraints import lock_pins  # type: ignore[import-not-found]  # deploy/ is not a package
     finally:
         sys.path.remove(str(REPO / "deploy"))
-    return lock_pins((REPO / "requirements.lock").read_text())
+    pins: dict[str, tuple[str, list[str]]] = lock_pins((REPO / "requirements.lock").read_text())
+    return pins
 
 
 def test_every_locked_dependency_has_hashes_and_the_same_pin_as_constraints() -> None:

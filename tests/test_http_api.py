@@ -92,6 +92,23 @@ class FakeAcd:
         self.transfers.append((agent_id, queue, number))
         return {"transferred": True}
 
+    async def call_control(self, agent_id: str, action: str) -> dict[str, Any]:
+        if self.current_call(agent_id) is None:
+            raise Conflict("no connected call")
+        return {"action": action}
+
+    async def consult(self, agent_id: str, *, number: str | None = None,
+                      agent: str | None = None) -> dict[str, Any]:
+        if self.current_call(agent_id) is None:
+            raise Conflict("no connected call")
+        return {"consulting": number or agent}
+
+    async def dial(self, agent_id: str, *, number: str, queue: str, endpoint: str,
+                   caller_id: str) -> dict[str, Any]:
+        if self._agent(agent_id)["state"] == "logged_out":
+            raise Conflict("not logged in")
+        return {"dialing": number, "queue": queue}
+
     async def events(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
         q = self.streams.setdefault(agent_id, asyncio.Queue())
         while True:

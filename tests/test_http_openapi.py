@@ -20,6 +20,7 @@ def registered_routes() -> set[tuple[str, str]]:
             continue
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
+        assert path is not None, route
         out.add((route.method.lower(), path))
     return out
 

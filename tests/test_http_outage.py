@@ -18,7 +18,7 @@ from test_service_runtime import Running, seed, service_settings, start
 from callcore.directory import store
 from callcore.http.routes import openapi
 from callcore.sim import EndpointBehaviour, SimAsterisk
-from callcore.store.pg import create_pool
+from callcore.store.db import open_pool
 from callcore.web import accounts
 
 pytestmark = pytest.mark.postgres
@@ -102,7 +102,7 @@ def operations() -> list[tuple[str, str, dict[str, Any]]]:
 @pytest.fixture
 async def outage(pg_dsn: str, tmp_path: Path) -> AsyncIterator[Outage]:
     await seed(pg_dsn)
-    pool = await create_pool(pg_dsn, 1)
+    pool = await open_pool(pg_dsn, 1)
     try:
         token = await store.issue_agent_token(pool, "a1")
         await accounts.set_password(pool, "a1", "agent", PASSWORD)
@@ -160,7 +160,7 @@ async def test_operators_keep_working_with_agent_tokens_and_sessions(outage: Out
 async def test_every_database_route_answers_503_problem_while_postgresql_is_down(outage: Outage) -> None:
     doc = openapi()
     seen_503: set[tuple[str, str]] = set()
-    failures = []
+    failures: list[tuple[str, str, object, object]] = []
     async with aiohttp.ClientSession() as http:
         for method, path, op in operations():
             url = outage.url + re.sub(r"{(\w+)}", lambda m: PATH_VALUES[m.group(1)], path)
@@ -182,9 +182,9 @@ async def test_every_database_route_answers_503_problem_while_postgresql_is_down
     missing = DATABASE_ONLY - seen_503
     assert not missing, f"answered without the database although they need it: {sorted(missing)}"
     async with aiohttp.ClientSession() as http:
-        status, text, headers = await _call(http, "GET", f"{outage.url}/api/v1/queues", ADMIN)
+        status, text, answered = await _call(http, "GET", f"{outage.url}/api/v1/queues", ADMIN)
     assert status == 503 and '"code":"database_unavailable"' in text.replace(" ", "")
-    assert headers["Retry-After"].isdigit()
+    assert answered["Retry-After"].isdigit()
     outage.proxy.restore()
     async with aiohttp.ClientSession() as http:
         status, text, _ = await _call(http, "GET", f"{outage.url}/api/v1/queues", ADMIN)

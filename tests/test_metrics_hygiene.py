@@ -6,7 +6,7 @@ from __future__ import annotations
 import platform
 import re
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from callcore import __version__, metrics
@@ -48,7 +48,7 @@ def test_build_info() -> None:
 
 
 def test_known_labels_start_at_zero_and_vanish_with_their_value() -> None:
-    reg = metrics.CollectorRegistry()
+    reg = CollectorRegistry()
     c = Counter("t_events", "t", ["queue"], registry=reg)
     h = Histogram("t_wait", "t", ["queue"], buckets=(1,), registry=reg)
     g = Gauge("t_waiting", "t", ["queue"], registry=reg)

@@ -4,7 +4,7 @@ ones already stored."""
 from __future__ import annotations
 
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -18,7 +18,7 @@ from callcore.errors import InputError
 pytestmark = pytest.mark.postgres
 
 
-def runner(dsn: str) -> Callable[[Callable[[Any], Awaitable[None]]], Awaitable[None]]:
+def runner(dsn: str) -> Callable[[Callable[[Any], Awaitable[None]]], Coroutine[Any, Any, None]]:
     async def run(action: Callable[[Any], Awaitable[None]]) -> None:
         conn = await asyncpg.connect(dsn)
         try:

@@ -247,8 +247,8 @@ def test_report_cli(pg_dsn: str, tmp_path: Any) -> None:
     asyncio.run(project())
     out = io.StringIO()
     assert report_main(["calls", *window, "--outcome", "abandoned"], out=out, runner=runner) == 0
-    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert [(r["call_id"], r["queue"], r["caller_number"]) for r in rows] == [("c3", "sales", "+7903")]
+    calls = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["call_id"], r["queue"], r["caller_number"]) for r in calls] == [("c3", "sales", "+7903")]
     out = io.StringIO()
     assert report_main(["calls", *window, "--queue", "sales"], out=out, runner=runner) == 0
     outcomes = {r["call_id"]: r["outcome"] for r in csv.DictReader(io.StringIO(out.getvalue()))}

@@ -52,7 +52,11 @@ def test_bad_and_own_notifications_are_not_delivered() -> None:
     hub = EventHub()
     relay = HubRelay(hub, pool=None, dsn="")
     delivered: list[tuple[str, Any]] = []
-    hub.deliver = lambda topic, event: delivered.append((topic, event)) or 0  # type: ignore[method-assign]
+    def deliver(topic: str, event: Any) -> int:
+        delivered.append((topic, event))
+        return 0
+
+    hub.deliver = deliver  # type: ignore[method-assign]
     relay.receive("{not json")
     relay.receive(json.dumps({"origin": "elsewhere"}))
     relay.receive(json.dumps({"origin": relay.origin, "topic": "t", "event": {}}))

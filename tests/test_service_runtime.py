@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -148,7 +149,8 @@ async def test_calls_keep_flowing_while_the_database_is_down(sim: SimAsterisk, p
         callers = []
         for n in range(3):
             callers.append(await sim.inject_call(queue="sales", caller_number=f"+1555123000{n}"))
-            await until(lambda k=n: sim.counters.get("calls_bridged", 0) == k + 1, f"call {n} bridged")
+            await until(functools.partial(lambda k: sim.counters.get("calls_bridged", 0) == k + 1, n),
+                        f"call {n} bridged")
             await sim.hangup(callers[-1])
             await until(lambda: svc.acd is not None and svc.acd.agent_state("a1")["state"] == "available",
                         "agent available again")

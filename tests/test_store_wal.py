@@ -97,7 +97,6 @@ async def test_log_segments_are_deleted_once_committed(pg_dsn: str, tmp_path: Pa
 
 async def test_log_write_failure_keeps_events_in_memory_and_recovers(
         pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import callcore.store.spill as spill_mod
 
     real_write = os.write
 
@@ -106,12 +105,12 @@ async def test_log_write_failure_keeps_events_in_memory_and_recovers(
 
     errors_before = WAL_ERRORS._value.get()
     async with PgJournal(pg_dsn, settings(tmp_path / "spill", interval=0.05)) as j:
-        monkeypatch.setattr(spill_mod.os, "write", full)
+        monkeypatch.setattr(os, "write", full)
         for i in range(100):
             j.append("test.event", {"i": i})
         assert not j.health()["log_ok"]
         assert WAL_ERRORS._value.get() - errors_before == 1  # one failure, then no retry until the flusher
-        monkeypatch.setattr(spill_mod.os, "write", real_write)
+        monkeypatch.setattr(os, "write", real_write)
         await until(lambda: j.health()["log_ok"], "log retried")
         for i in range(100, 200):
             j.append("test.event", {"i": i})
@@ -119,16 +118,15 @@ async def test_log_write_failure_keeps_events_in_memory_and_recovers(
 
 
 def test_a_short_write_is_cut_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import callcore.store.spill as spill_mod
 
     w = WalWriter(tmp_path, "00000000000000000001")
     row = ("k1", 1.0, "t", "i", None, None, None, None, None, "{}")
     w.write(row, 1)
     real_write = os.write
-    monkeypatch.setattr(spill_mod.os, "write", lambda fd, data: real_write(fd, data[:7]))
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, data[:7]))
     with pytest.raises(Exception, match="short write"):
         w.write(("k2", *row[1:]), 2)
-    monkeypatch.setattr(spill_mod.os, "write", real_write)
+    monkeypatch.setattr(os, "write", real_write)
     w.write(("k3", *row[1:]), 3)
     w.close()
     adopted = adopt_wal_segments(tmp_path)
@@ -153,7 +151,6 @@ def test_release_keeps_segments_with_unsafe_events(tmp_path: Path) -> None:
 
 def test_spill_write_failure_leaves_no_partial_line_and_the_writer_usable(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import callcore.store.spill as spill_mod
     from callcore.errors import StoreError
     from callcore.store.spill import SpillReader, SpillWriter
 
@@ -164,7 +161,7 @@ def test_spill_write_failure_leaves_no_partial_line_and_the_writer_usable(
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(spill_mod.os, "fsync", full)
+    monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(StoreError, match="No space left"):
         w.append([("k2", *row[1:])], 2)
     monkeypatch.undo()

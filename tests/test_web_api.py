@@ -148,6 +148,7 @@ async def test_admin_sets_passwords_through_the_api(pg_dsn: str, tmp_path: Path)
             listed = (await r.json())["accounts"]
         assert {a["login"] for a in listed} == {"2001", "2002", "lead"}
         assert all("password_hash" not in a for a in listed)
+        assert rig.run.service.pool is not None
         stored = await rig.run.service.pool.fetchval("SELECT password_hash FROM web_accounts WHERE login='2002'")
         assert stored.startswith("$argon2id$")
 
@@ -196,6 +197,7 @@ async def test_manual_dial_connects_the_customer_and_guards_apply(pg_dsn: str, t
         base = f"{rig.url}/api/v1/agents/2001"
         async with http.post(f"{base}/login", json={}, headers=h) as r:
             assert r.status == 200
+        assert svc.pool is not None
         await svc.pool.execute("INSERT INTO dnc (phone_e164) VALUES ('+12025550177')")
         async with http.post(f"{base}/dial", json={"number": "+1 202 555 0177", "campaign": "renewals"},
                              headers=h) as r:

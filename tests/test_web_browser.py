@@ -128,6 +128,7 @@ async def test_inbound_call_on_the_desktop_and_the_wallboard(browser: Any, pg_ds
         await expect(desk.get_by_test_id("ticket-result")).to_contain_text("Registered ticket #")
         await expect(desk.get_by_test_id("history-tickets")).to_contain_text("Wants the second charge refunded")
         pool = rig.run.service.pool
+        assert pool is not None
         claims = await pool.fetch("SELECT caller_number, call_id FROM tickets WHERE type = 'claim'")
         call_id = acd.current_call("2001")["call_id"]  # type: ignore[index]
         assert [(t["caller_number"], t["call_id"]) for t in claims] == [(CALLER, call_id)]
@@ -153,10 +154,10 @@ async def test_inbound_call_on_the_desktop_and_the_wallboard(browser: Any, pg_ds
         # listen from the operator's tile, then from the chat
         await expect(board.get_by_test_id("agent-2001")).to_contain_text(CALLER)
         await board.get_by_test_id("listen-2001").click()
-        await until(lambda: len(acd.engine.state.supervisors) == 1, "the supervisor's listen leg")  # type: ignore[attr-defined]
+        await until(lambda: len(acd.engine.state.supervisors) == 1, "the supervisor's listen leg")
         await board.get_by_test_id("chat-listen").click()
-        await until(lambda: len(acd.engine.state.supervisors) == 2, "a second listen leg from the chat")  # type: ignore[attr-defined]
-        assert {s.mode for s in acd.engine.state.supervisors.values()} == {"listen"}  # type: ignore[attr-defined]
+        await until(lambda: len(acd.engine.state.supervisors) == 2, "a second listen leg from the chat")
+        assert {s.mode for s in acd.engine.state.supervisors.values()} == {"listen"}
 
         await desk.get_by_test_id("hold").click()
         await expect(desk.get_by_test_id("held")).to_be_visible()
@@ -183,7 +184,7 @@ async def test_inbound_call_on_the_desktop_and_the_wallboard(browser: Any, pg_ds
         await desk.get_by_test_id("disp-notes").fill("Refund of the second charge promised")
         await desk.get_by_test_id("disp-submit").click()
         await expect(state).to_contain_text("Ready")
-        assert acd.engine.state.agents["2001"].last_disposition_done  # type: ignore[attr-defined]
+        assert acd.engine.state.agents["2001"].last_disposition_done
         assert desk.errors == [] and board.errors == []
 
 
@@ -213,7 +214,7 @@ async def test_preview_call_from_the_desktop(browser: Any, pg_dsn: str, tmp_path
         await expect(desk.get_by_test_id("agent-state")).to_contain_text("Wrap-up")
         acd = svc.acd
         assert acd is not None
-        assert [c.status for c in acd.engine.state.calls.values()] == ["transferred"]  # type: ignore[attr-defined]
+        assert [c.status for c in acd.engine.state.calls.values()] == ["transferred"]
         assert desk.errors == []
 
 

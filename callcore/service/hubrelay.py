@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from callcore.errors import DatabaseUnavailable
 from callcore.http.sse import EventHub
 from callcore.store.db import Database
 
@@ -26,7 +27,7 @@ MAX_PAYLOAD = 7900
 
 
 class HubRelay:
-    def __init__(self, hub: EventHub, pool: Database, dsn: str, *, maxlen: int = 1000) -> None:
+    def __init__(self, hub: EventHub, pool: Database | None, dsn: str, *, maxlen: int = 1000) -> None:
         self.hub = hub
         self.pool = pool
         self.dsn = dsn
@@ -69,6 +70,8 @@ class HubRelay:
             payload = await self._out.get()
             while True:
                 try:
+                    if self.pool is None:
+                        raise DatabaseUnavailable("no database pool")
                     await self.pool.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
                     break
                 except Exception as exc:  # PostgreSQL away: keep the event, try again

@@ -205,6 +205,10 @@ def supervise(st: AcdState, ev: SupervisorRequest, out: Out) -> None:
         raise InputError(f"unknown mode {ev.mode!r}", field="mode")
     if not ev.supervisor_endpoint:
         raise InputError("missing supervisor endpoint", field="supervisor_endpoint")
+    tech, _, resource = ev.supervisor_endpoint.partition("/")
+    if not tech or not resource:  # Asterisk would refuse the originate after the request was answered
+        raise InputError(f"must be TECH/resource (e.g. PJSIP/sup1), got {ev.supervisor_endpoint!r}",
+                         field="supervisor_endpoint")
     leg = ev.leg_id
     if ev.mode == "barge":
         sup = SupervisorLeg(leg, a.id, ev.mode, call.id, None, call.bridge_id)
