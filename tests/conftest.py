@@ -4,7 +4,8 @@ PostgreSQL: ``pg_server`` (session) is the admin DSN of a server: ``CALLCORE_TES
 else the local server on 127.0.0.1:5432 (trust auth), else a private throwaway cluster started from the
 machine's PostgreSQL binaries and stopped at the end of the session (``CALLCORE_TEST_DATABASE_URL=private``
 forces the private cluster). ``pg_dsn`` is a fresh database
-``cc_test_<hex>`` with every migration applied, dropped afterwards; ``pg_pool`` a ``callcore.store.db.Database``
+``cc_test_<hex>`` with every migration applied, dropped afterwards: a clone (``CREATE DATABASE ... TEMPLATE``)
+of ``pg_template``, a database migrated once per test run; ``pg_pool`` a ``callcore.store.db.Database``
 (pool of 4) on it;
 ``pg_empty_dsn`` a fresh database with no migrations applied.
 Tests using them are marked ``postgres`` automatically. asyncpg is only imported when they run.
@@ -25,7 +26,7 @@ import pytest
 if TYPE_CHECKING:
     from callcore.store.db import Database
 
-PG_FIXTURES = {"pg_server", "pg_dsn", "pg_pool", "pg_empty_dsn"}
+PG_FIXTURES = {"pg_server", "pg_template", "pg_dsn", "pg_pool", "pg_empty_dsn"}
 
 
 def shared_dir() -> Path:
@@ -58,8 +59,9 @@ def pg_server() -> Iterator[str]:
 
 
 @asynccontextmanager
-async def fresh_database(admin_dsn: str) -> AsyncIterator[str]:
-    """A new, empty database ``cc_test_<hex>`` on the server of ``admin_dsn``; dropped on exit."""
+async def fresh_database(admin_dsn: str, *, template: str | None = None) -> AsyncIterator[str]:
+    """A new database ``cc_test_<hex>`` on the server of ``admin_dsn`` (empty, or a copy of ``template``);
+    dropped on exit."""
     import asyncpg
 
     from callcore.store.pg import quote_ident, with_database
@@ -67,7 +69,8 @@ async def fresh_database(admin_dsn: str) -> AsyncIterator[str]:
     name = f"cc_test_{uuid.uuid4().hex[:16]}"
     admin = await asyncpg.connect(admin_dsn)
     try:
-        await admin.execute(f"CREATE DATABASE {quote_ident(name)}")
+        await admin.execute(f"CREATE DATABASE {quote_ident(name)}"
+                            + (f" TEMPLATE {quote_ident(template)}" if template else ""))
     finally:
         await admin.close()
     try:
@@ -86,12 +89,48 @@ async def pg_empty_dsn(pg_server: str) -> AsyncIterator[str]:
         yield dsn
 
 
-@pytest.fixture
-async def pg_dsn(pg_server: str) -> AsyncIterator[str]:
-    from callcore.store.migrate import migrate
+async def _migrated_template(admin_dsn: str) -> str:
+    import asyncpg
 
-    async with fresh_database(pg_server) as dsn:
-        await migrate(dsn)
+    from callcore.store.migrate import migrate
+    from callcore.store.pg import quote_ident, with_database
+
+    name = f"cc_template_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f"CREATE DATABASE {quote_ident(name)}")
+    finally:
+        await admin.close()
+    await migrate(with_database(admin_dsn, name))  # closes its connection: a template must have none
+    return name
+
+
+async def _drop(admin_dsn: str, name: str) -> None:
+    import asyncpg
+
+    from callcore.store.pg import quote_ident
+
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: str) -> Iterator[str]:
+    """Name of a database with every migration applied, created once per test run (dropped at its end);
+    ``pg_dsn`` clones it. Nothing may connect to it while it is cloned."""
+    name = asyncio.run(_migrated_template(pg_server))
+    try:
+        yield name
+    finally:
+        asyncio.run(_drop(pg_server, name))
+
+
+@pytest.fixture
+async def pg_dsn(pg_server: str, pg_template: str) -> AsyncIterator[str]:
+    async with fresh_database(pg_server, template=pg_template) as dsn:
         yield dsn
 
 

@@ -242,3 +242,14 @@ def test_a_failing_filter_only_hides_events_from_its_consumer() -> None:
     ari.reconnect()
     assert types(broken.drain()) == ["Disconnected", "Connected"]
     assert types(fine.drain()) == ["StasisStart", "Disconnected", "Connected"]
+
+
+async def test_variables_are_set_only_in_stasis() -> None:
+    ari = FakeAri()
+    c = ari.inject_call()
+    await ari.set_variable(c, "QUEUE_ENTERED", "1")
+    await ari.continue_in_dialplan(c)
+    assert await ari.get_variable(c, "QUEUE_ENTERED") == "1"  # reading still works
+    with pytest.raises(AriConflict) as err:
+        await ari.set_variable(c, "X", "1")
+    assert err.value.status == 409 and err.value.message == "Channel not in Stasis application"

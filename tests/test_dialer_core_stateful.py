@@ -1,9 +1,10 @@
 """Stateful property test of the dialer core against a model of the database, ARI and the ACD.
 
 Whatever the order of ticks, claims, answers, verdicts, connects, timers, hang-ups, database outages and
-restarts: every attempt ends with exactly one outcome, a lead is never in two attempts (nor claimed twice),
-attempt caps and the calling window are never exceeded, and once every channel is gone and every timer
-has fired no attempt is left open.
+restarts: every attempt ends with exactly one outcome, a lead is never in two attempts (nor claimed twice:
+the core holds only leads the database granted it and has at most one claim per campaign outstanding), the
+attempt cap per lead, the cap per number per 24 h and the calling window are never exceeded, and once every
+channel is gone and every timer has fired no attempt is left open.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from callcore.dialer.core.engine import Dialer
 START = 1_800_000_000.0 + 2 * 3600  # 10:00 UTC: the 09:00-21:00 window closes after some hours
 WINDOW = CallingWindow.parse("09:00-21:00")
 MAX_ATTEMPTS = 3
+PER_NUMBER_PER_DAY = 2
+DAY = 24 * 3600.0
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Model:
     attempts_per_lead: dict[int, int] = field(default_factory=dict)
     not_started: set[str] = field(default_factory=set)
     reserved_agents: dict[str, str] = field(default_factory=dict)
+    dialled_at: dict[str, list[float]] = field(default_factory=dict)  # phone -> originate times
 
 
 class DialerMachine(RuleBasedStateMachine):
@@ -57,7 +61,7 @@ class DialerMachine(RuleBasedStateMachine):
         self.core = Dialer(self.ids)
         self.now = START
         self.settings = CampaignSettings(caller_id="+100", queue="q", mode=mode, amd=amd, window=WINDOW,
-                                         max_attempts=MAX_ATTEMPTS, max_attempts_per_number_per_day=2,
+                                         max_attempts=MAX_ATTEMPTS, max_attempts_per_number_per_day=PER_NUMBER_PER_DAY,
                                          retry=dataclasses.replace(CampaignSettings("+1", "q").retry,
                                                                    busy=60, no_answer=60, failed=60,
                                                                    congestion=60, machine=60))
@@ -89,6 +93,9 @@ class DialerMachine(RuleBasedStateMachine):
                     m.not_started.add(aid)
                     self.feed(E.StartFailed(aid))
                     return
+                times = [at for at in m.dialled_at.get(t.phone, []) if at > self.now - DAY]
+                assert len(times) < PER_NUMBER_PER_DAY, f"{t.phone} dialled a third time within 24 h"
+                m.dialled_at.setdefault(t.phone, []).append(self.now)
                 m.started[aid] = t.id
                 m.channels.add(aid)
                 m.attempts_per_lead[t.id] = m.attempts_per_lead.get(t.id, 0) + 1
@@ -241,6 +248,15 @@ class DialerMachine(RuleBasedStateMachine):
     def no_lead_in_two_open_attempts(self) -> None:
         open_leads = [a.ticket.id for a in self.core.attempts.values()]
         assert len(open_leads) == len(set(open_leads))
+
+    @invariant()
+    def held_leads_are_claimed_and_claims_are_one_at_a_time(self) -> None:
+        """The core holds (dials or reserves) only leads the database handed to it, and asks for the next
+        batch of a campaign only after the previous one was answered: a lead is never claimed twice."""
+        for lid in self.core.leads_held():
+            assert self.m.rows[lid].claimed, f"lead {lid} held but not claimed"
+        per_campaign = [c.campaign for c in self.m.claims if c.agent_id is None]
+        assert len(per_campaign) == len(set(per_campaign)), per_campaign
 
     @invariant()
     def caps_hold(self) -> None:

@@ -216,3 +216,53 @@ async def test_early_media_and_id_rules_over_ari() -> None:
     assert after == [*QOS, "ChannelHangupRequest", "StasisEnd", "STASISSTATUS", "ChannelHangupRequest",
                      "ChannelDestroyed"]
     assert got[-2]["soft"] is True and got[-2]["tech_cause"] == 487
+
+
+async def test_channel_requests_are_checked_in_asterisks_order() -> None:
+    async with SimAsterisk(seed=4, time_scale=50.0, agents=["1001"]) as sim, \
+            aiohttp.ClientSession(headers=AUTH) as http:
+        ws = await http.ws_connect(sim.ari_url + "/ari/events", params={"app": "callcore"})
+        cid = await sim.inject_call(queue="sales")
+        url = f"{sim.ari_url}/ari/channels"
+
+        async def status(method: str, path: str, **query: str) -> tuple[int, str, Any]:
+            async with http.request(method, url + path, params=query) as r:
+                return r.status, r.reason or "", await r.json()
+
+        # the variable name before the channel (400, not 404)
+        assert await status("GET", "/no-such/variable") == (400, "Bad Request",
+                                                           {"message": "Variable name is required"})
+        assert await status("POST", "/no-such/variable") == (400, "Bad Request",
+                                                            {"message": "Variable name is required"})
+        assert (await status("POST", "/no-such/variable", variable="X"))[0] == 404
+        assert await status("DELETE", f"/{cid}", reason="busy", reason_code="17") == (
+            400, "Bad Request", {"message": "The reason and reason_code can't both be specified"})
+        assert await status("DELETE", f"/{cid}", reason_code="x") == (
+            400, "Invalid Reason Code", {"message": "Invalid reason for hangup reason code provided"})
+        assert await status("DELETE", f"/{cid}", reason="nonsense") == (
+            400, "Invalid Reason", {"message": "Invalid reason for hangup reason provided"})
+        sim.hold_time()  # the dialplan after Stasis hangs the channel up 0.1 s later: not before we looked
+        async with http.post(f"{url}/{cid}/continue") as r:
+            assert r.status == 204
+        for _ in range(100):  # the channel leaves Stasis on its control queue's turn
+            if sim.engine.channels[cid].stasis_app is None:
+                break
+            await asyncio.sleep(0.005)
+        # a channel that left Stasis: its variables can be read, not set
+        assert (await status("GET", f"/{cid}/variable", variable="STASISSTATUS"))[0] == 200
+        assert await status("POST", f"/{cid}/variable", variable="X", value="1") == (
+            409, "Conflict", {"message": "Channel not in Stasis application"})
+        sim.release_time()
+        await ws.close()
+
+
+def test_channels_are_found_by_uniqueid_or_name_but_controlled_by_uniqueid() -> None:
+    eng, _, _ = make()
+    cid = eng.inject_call(queue="sales")
+    c = eng.channels[cid]
+    assert eng.chan(c.name) is c and eng.chan(cid.upper()) is c  # GET /channels/{id}, subscriptions
+    assert eng.stasis_chan(cid) is c
+    for other in (c.name, cid.upper()):
+        with pytest.raises(RestError) as err:  # answer, moh, play...: the Stasis control is keyed by uniqueid
+            eng.stasis_chan(other)
+        assert (err.value.status, err.value.body) == (409, {"message": "Channel not in Stasis application"})

@@ -303,7 +303,7 @@ class FakeAri(FakeBridgesMixin):
 
     async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
         self._enter("set_variable", channel_id=channel_id, variable=variable, value=value)
-        ch = self.channel(channel_id)
+        ch = self.stasis_channel(channel_id)  # Asterisk: 409 for a channel that is not in Stasis
         self.variables.setdefault(channel_id, {})[variable] = value
         self._publish(E.ChannelVarset(channel=ch, variable=variable, value=value, **self.base()))
 

@@ -1,4 +1,4 @@
-"""Tickets, help requests and call records in PostgreSQL (``db``: asyncpg pool or connection)."""
+"""Tickets, help requests and call records in PostgreSQL (``db``: a ``callcore.store.db.Database``)."""
 
 from __future__ import annotations
 

@@ -141,7 +141,7 @@ class Service:
         self.acd = AcdService(self.ari.client, self.acd_tap, self.clock, queues, agents, app=s.ari_app,
                               loader=self._loader,
                               on_callback=self.callback_requests.on_callback if self.callback_requests else None,
-                              registrations_known=not s.ami_enabled)
+                              registrations_known=not s.ami_enabled, dialplan_moh=s.acd_dialplan_moh)
         self.acd.restore(states)
         runner: web.AppRunner | None = None
         try:

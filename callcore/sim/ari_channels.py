@@ -93,14 +93,17 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
         c = eng.chan(request.match_info["channelId"])
         code = p.get("reason_code")
         reason = p.get("reason")
-        if code is not None:
+        if code and reason:
+            raise RestError(400, "The reason and reason_code can't both be specified")
+        if code:
             try:
                 cause = int(code)
             except ValueError:
-                raise RestError(400, "Invalid reason for hangup provided") from None
-        elif reason is not None:
+                raise RestError(400, "Invalid reason for hangup reason code provided",
+                                reason="Invalid Reason Code") from None
+        elif reason:
             if reason not in HANGUP_REASONS:
-                raise RestError(400, "Invalid reason for hangup provided")
+                raise RestError(400, "Invalid reason for hangup reason provided", reason="Invalid Reason")
             cause = HANGUP_REASONS[reason]
         else:
             cause = 16
@@ -151,14 +154,14 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
 
     async def get_variable(request: web.Request) -> web.Response:
         p = await params(request)
+        name = p.get("variable")
+        if not name:  # checked before the channel, as Asterisk does
+            raise RestError(400, "Variable name is required")
         c = eng.chan(
             request.match_info["channelId"],
             message="Provided channel was not found",
             reason="Channel Not Found",
         )
-        name = p.get("variable")
-        if not name:
-            raise RestError(400, "Variable name is required")
         builtin = {
             "CALLERID(num)": c.caller_number,
             "CALLERID(name)": c.caller_name,
@@ -174,10 +177,10 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
 
     async def set_variable(request: web.Request) -> web.Response:
         p = await params(request)
-        c = eng.chan(request.match_info["channelId"])
         name = p.get("variable")
         if not name:
             raise RestError(400, "Variable name is required")
+        c = eng.stasis_chan(request.match_info["channelId"])  # 404, or 409 once it has left Stasis
         await control_turn(c)
         eng.varset(eng.chan(c.id), name, p.text("value"))
         return no_content()

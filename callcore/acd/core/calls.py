@@ -232,16 +232,19 @@ def connect(st: AcdState, call: Call, a: Agent, leg: str, now: float, out: Out) 
     call.status = "connected"
     call.bridged = False
     call.agent_id, call.agent_leg, call.answered_at = a.id, leg, now
-    out.append(StopMoh(call.channel))
+    # the caller joins first and MOH stops right after (the same caller lane keeps them in order): the
+    # operator hears the caller one round trip sooner
     if a.session:
         call.bridge_id = agent_bridge(a.id)
         out.append(AddToBridge(call.bridge_id, (call.channel,), confirm=call.id))
+        out.append(StopMoh(call.channel))
         out.append(Play(leg, ("sound:beep",), f"{call.id}-beep"))
     else:
         st.legs[leg] = call.id
         call.bridge_id = call_bridge(call.id)
         out.append(CreateBridge(call.bridge_id, "mixing"))
         out.append(AddToBridge(call.bridge_id, (call.channel, leg), confirm=call.id))
+        out.append(StopMoh(call.channel))
     out += ag.connect(a, now, call.id, leg, q.name)
 
 
@@ -426,6 +429,8 @@ def dispatch(st: AcdState, now: float, out: Out) -> None:
     ring-all call cancels the other legs): calls after the current one see them in the same pass, the
     others in the next one."""
     ix = st.index
+    st.sync()
+    ix.relaxed(st, now)
     for _ in range(len(st.calls) + len(st.agents) + 2):
         st.sync()
         queues, ix.dirty_queues = ix.dirty_queues, set()

@@ -16,6 +16,7 @@ from callcore.acd.core import calls as cf
 from callcore.acd.core import requests as op
 from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, SetTimer, StartMoh
 from callcore.acd.core.events import (
+    ASTERISK_FAILED,
     ORIGINATE_FAILED,
     SHUTDOWN,
     AgentCallControl,
@@ -180,7 +181,8 @@ class Engine:
         if reserved is not None and reserved.outbound_call == ev.channel_id:
             reserved.outbound_call = None  # the operator's own customer: theirs now
         q = st.queues.get(ev.queue)
-        out.append(Answer(ev.channel_id))
+        if not ev.answered:
+            out.append(Answer(ev.channel_id))
         call = Call(ev.channel_id, ev.channel_id, ev.queue, ev.priority, ev.caller_number, ev.caller_name,
                     now, now, st.next_seq(), dict(ev.data), required_agent=ev.agent_id)
         if q is None:
@@ -201,7 +203,8 @@ class Engine:
             return
         st.calls[call.id] = call
         cf.stats(st, q.name).offered += 1
-        out.append(StartMoh(call.channel, q.moh_class))
+        if not ev.moh:
+            out.append(StartMoh(call.channel, q.moh_class))
         out.append(Journal("call.queued", {"priority": call.priority, "caller_number": call.caller_number,
                                            "caller_name": call.caller_name, "data": dict(call.data)},
                            call_id=call.id, channel_id=call.channel, queue=q.name))
@@ -274,7 +277,8 @@ class Engine:
             # a device Asterisk cannot call at all (unknown or unregistered endpoint: "Allocation failed") is
             # unreachable, not an operator who did not answer
             reason = "unreachable" if cause == ORIGINATE_FAILED else "no-answer"
-            out += ag.release(a, now, missed=cause != SHUTDOWN, max_no_answer=q.max_no_answer if q else 0,
+            out += ag.release(a, now, missed=cause not in (SHUTDOWN, ASTERISK_FAILED),
+                              max_no_answer=q.max_no_answer if q else 0,
                               reason=reason)
 
     # --- timers ---------------------------------------------------------------------------------------

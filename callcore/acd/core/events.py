@@ -18,6 +18,8 @@ class CallArrived:
     caller_name: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
     agent_id: str | None = None  # only this agent may take the call (a preview call the agent placed)
+    answered: bool = False  # the dialplan already answered (channel Up at StasisStart): no Answer request
+    moh: bool = False  # the dialplan already started music on hold: no StartMoh request at entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,9 @@ class AgentLegFailed:
 
 
 ORIGINATE_FAILED = "originate-failed"
+# Asterisk itself failed the originate (5xx other than "Allocation failed", timeout, no connection): not the
+# operator's device, so the failed offer does not count towards the operator's auto-pause
+ASTERISK_FAILED = "asterisk-failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ offered has a qualified offerable agent. The cost of an event is thereby proport
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ class RoutingIndex:
         self._agents: dict[str, _AgentFiling] = {}
         self._calls: dict[str, tuple[str, CallKey]] = {}
         self._connected: dict[str, str] = {}  # connected call id -> its queue
+        self._relax: list[tuple[float, str]] = []  # (when a waiting call's skill needs relax next, call id)
+        self._relax_at: dict[str, float] = {}  # what ``_relax`` holds for each call
         self.agents_by_state: dict[str, int] = {s.value: 0 for s in AgentState}
 
     def queue(self, name: str) -> QueueIndex:
@@ -98,6 +101,8 @@ class RoutingIndex:
         self._agents = {}
         self._calls = {}
         self._connected = {}
+        self._relax = []
+        self._relax_at = {}
         self.agents_by_state = {s.value: 0 for s in AgentState}
         self.touched_agents.update(st.agents)
         self.touched_calls.update(st.calls)
@@ -189,10 +194,25 @@ class RoutingIndex:
         if call is None or call.status != "waiting":
             return
         key = call_key(call)
+        if call.next_relax is not None and self._relax_at.get(cid) != call.next_relax:
+            self._relax_at[cid] = call.next_relax
+            heapq.heappush(self._relax, (call.next_relax, cid))
         insort(self.queue(call.queue).waiting, key)
         self._calls[cid] = (call.queue, key)
         self.dirty_calls.add(cid)
         self.check_empty.add(call.queue)
+
+    def relaxed(self, st: AcdState, now: float) -> None:
+        """Waiting calls whose skill requirements relaxed by ``now`` are changed calls, whichever event
+        comes first (their own relax timer, or anything else at the same instant)."""
+        heap = self._relax
+        while heap and heap[0][0] <= now:
+            at, cid = heapq.heappop(heap)
+            if self._relax_at.get(cid) == at:
+                del self._relax_at[cid]
+            call = st.calls.get(cid)
+            if call is not None and call.status == "waiting" and call.next_relax == at:
+                self.dirty_calls.add(cid)
 
     # --- reading it --------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from callcore.acd.core.calls import call_bridge
 from callcore.acd.core.commands import (
     AddToBridge,
     Answer,
@@ -43,6 +44,7 @@ from callcore.acd.core.commands import (
 )
 from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
+    ASTERISK_FAILED,
     ORIGINATE_FAILED,
     SHUTDOWN,
     AgentLegAnswered,
@@ -72,6 +74,7 @@ from callcore.errors import (
     AriConflict,
     AriError,
     AriNotFound,
+    AriServerError,
     AriUnavailable,
     AriUnprocessable,
 )
@@ -85,6 +88,15 @@ SHUTDOWN_SOFTHANGUP = 4  # ChannelHangupRequest cause (a soft-hangup flag) of an
 GAUGE_INTERVAL = 0.25
 GAUGE_INTERVAL_OVERLOADED = 2.0
 AGENT_BRIDGE_PREFIX = "callcore-agent-"
+ASTERISK_RETRY = 1.0  # seconds before an offer that Asterisk failed (not the device) is given up
+
+
+def _device_refused(exc: AriError) -> bool:
+    """Asterisk could not create the operator's channel because of the device (unknown or unregistered
+    endpoint: 500 "Allocation failed", 400/404 bad endpoint), as opposed to Asterisk failing."""
+    if isinstance(exc, AriServerError):
+        return "allocation failed" in exc.message.lower()
+    return isinstance(exc, AriBadRequest | AriNotFound)
 
 
 def ari_time(ts: str, default: float) -> float:
@@ -124,8 +136,11 @@ class AcdRuntime:
                  notify: Callable[[str, dict[str, Any]], None] | None = None,
                  on_callback: Callable[[CallbackRequested], None] | None = None,
                  concurrency: int = 32,
-                 on_request: Callable[[Command], None] | None = None) -> None:
+                 on_request: Callable[[Command], None] | None = None,
+                 dialplan_moh: bool = False) -> None:
+        """``dialplan_moh``: the dialplan starts MOH before Stasis() (``CALLCORE_ACD_DIALPLAN_MOH``)."""
         self.engine = engine
+        self.dialplan_moh = dialplan_moh
         self.ari = ari
         self.journal = journal
         self.clock = clock
@@ -145,6 +160,7 @@ class AcdRuntime:
         self._received: dict[int, float] = {}  # id(ARI event) -> monotonic time the websocket reader had it
         self._cause = 0.0  # monotonic time of what caused the event being handled (see ``handle``)
         self._routing: dict[str, float] = {}  # agent leg / caller channel -> cause of its routing decision
+        self._precreated: dict[str, str] = {}  # bridge created ahead of the agent's answer -> its call
 
     # --- core -----------------------------------------------------------------------------------------
 
@@ -208,18 +224,46 @@ class AcdRuntime:
                     call_id=cmd.call_id, agent_id=cmd.agent_id, queue=cmd.queue, ts=self.clock.now())
                 if self._on_callback is not None:
                     self._on_callback(cmd)
+            case OriginateAgent(leg_id=leg, app_args=("agent", call_id, *_)):
+                self._routing[leg] = self._cause
+                self.lanes.submit(self.keys.key(cmd), cmd)
+                self._precreate_bridge(call_id)
             case OriginateAgent(leg_id=leg):
                 self._routing[leg] = self._cause
                 self.lanes.submit(self.keys.key(cmd), cmd)
+            case CreateBridge(bridge_id=bid) if bid in self._precreated:
+                del self._precreated[bid]  # created while the agent rang: the call owns it from now on
             case AddToBridge(bridge_id=bid, channels=chans) if bid.startswith(AGENT_BRIDGE_PREFIX) and chans:
                 self._routing[chans[0]] = self._cause
                 self.lanes.submit(self.keys.key(cmd), cmd)
             case StopMoh(channel=ch):
                 key = self.keys.key(cmd)
-                if not self.lanes.withdraw_last(key, lambda c: isinstance(c, StartMoh) and c.channel == ch):
+                # MOH started and stopped before either went out: neither goes (the caller's joining a
+                # bridge queued in between does not need it)
+                if not self.lanes.withdraw_last(key, lambda c: isinstance(c, StartMoh) and c.channel == ch,
+                                                past=lambda c: isinstance(c, AddToBridge | CreateBridge)):
                     self.lanes.submit(key, cmd)
             case _:
                 self.lanes.submit(self.keys.key(cmd), cmd)
+
+    def _precreate_bridge(self, call_id: str) -> None:
+        """Create the caller's bridge while the agent's phone rings (on the caller's lane, after its answer
+        and MOH), so that the agent's answer costs one request (add both) before they talk instead of two.
+        The core's own CreateBridge for it is then dropped; a caller who leaves without being bridged
+        takes the bridge with them (``_drop_precreated``)."""
+        call = self.engine.state.calls.get(call_id)
+        bid = call_bridge(call_id)
+        if call is None or call.bridge_id is not None or bid in self._precreated:
+            return
+        self._precreated[bid] = call_id
+        create = CreateBridge(bid, "mixing")
+        self.lanes.submit(self.keys.key(create), create)
+
+    def _drop_precreated(self, channel: str) -> None:
+        bid = call_bridge(channel)
+        if self._precreated.pop(bid, None) is not None:
+            destroy = DestroyBridge(bid)
+            self.lanes.submit(self.keys.key(destroy), destroy)
 
     def _cancel(self, key: str) -> None:
         handle = self._timers.pop(key, None)
@@ -257,8 +301,11 @@ class AcdRuntime:
                 kind = args[0] if args else ""
                 if kind == "inbound" and len(args) >= 2:
                     prio = int(args[2]) if len(args) > 2 and args[2].lstrip("-").isdigit() else 0
+                    # an answered channel is not answered again; MOH the dialplan started is not restarted
+                    up = ch.state == "Up"
                     return [CallArrived(ch.id, args[1], prio, ch.caller.number, ch.caller.name,
-                                        dict(ch.channelvars or {}))]
+                                        dict(ch.channelvars or {}), answered=up,
+                                        moh=up and self.dialplan_moh)]
                 if kind == "manual" and len(args) >= 3:  # a customer the agent dialled answered
                     number = args[3] if len(args) > 3 else ch.caller.number
                     return [CallArrived(ch.id, args[1], MANUAL_PRIORITY, number, "",
@@ -337,9 +384,11 @@ class AcdRuntime:
                     log.exception("acd.event_failed", event_type=type(core_ev).__name__)
         match ev:
             case E.StasisEnd(channel=ch):
+                self._drop_precreated(ch.id)
                 self.keys.forget_channel(ch.id)
                 self._shutting_down.discard(ch.id)
             case E.ChannelDestroyed(channel=ch):
+                self._drop_precreated(ch.id)
                 self.keys.forget_channel(ch.id)
                 self._originated.discard(ch.id)
                 self._shutting_down.discard(ch.id)
@@ -401,7 +450,13 @@ class AcdRuntime:
             return
         if not isinstance(exc, AriUnavailable):  # unanswered requests may have created it
             self._originated.discard(cmd.leg_id)
-        self.feed_core(AgentLegFailed(cmd.leg_id, ORIGINATE_FAILED))
+        if _device_refused(exc):
+            self.feed_core(AgentLegFailed(cmd.leg_id, ORIGINATE_FAILED))
+            return
+        # Asterisk failing (500s, time-outs): not the operator's fault, so no auto-pause; the offer fails a
+        # moment later, so that the call is offered again at most once a second while Asterisk fails
+        asyncio.get_running_loop().call_later(ASTERISK_RETRY, self.feed_core,
+                                              AgentLegFailed(cmd.leg_id, ASTERISK_FAILED))
 
     def feed_core(self, ev: Event) -> None:
         try:

@@ -89,12 +89,20 @@ class Lanes(Generic[T]):
         self._idle.clear()
         self._make_ready(key, item)
 
-    def withdraw_last(self, key: str, match: Callable[[T], bool]) -> bool:
-        """Take back the newest queued (not yet started) item of ``key`` when ``match`` accepts it."""
+    def withdraw_last(self, key: str, match: Callable[[T], bool],
+                      past: Callable[[T], bool] | None = None) -> bool:
+        """Take back the newest queued (not yet started) item of ``key`` that ``match`` accepts, looking
+        back past the newer items that ``past`` accepts (none by default)."""
         lane = self._lanes.get(key)
-        if lane and match(lane[-1]):
-            lane.pop()
-            return True
+        if not lane:
+            return False
+        for i in range(len(lane) - 1, -1, -1):
+            item = lane[i]
+            if match(item):
+                del lane[i]  # a lane left empty is retired by the worker that next takes it
+                return True
+            if past is None or not past(item):
+                return False
         return False
 
     def _make_ready(self, key: str, head: T) -> None:

@@ -46,7 +46,8 @@ class AcdService:
                  on_callback: Callable[[CallbackRequested], None] | None = None,
                  concurrency: int = 32,
                  on_request: Callable[[Command], None] | None = None,
-                 registrations_known: bool = True) -> None:
+                 registrations_known: bool = True,
+                 dialplan_moh: bool = False) -> None:
         """``concurrency`` caps the ARI requests in flight (one ordered lane per call, see
         ``callcore.acd.runtime.lanes``); ``on_request`` sees each command just before its ARI request is sent.
         ``registrations_known=False`` (registrations tracked through AMI): ring-mode agents are offered calls
@@ -54,7 +55,8 @@ class AcdService:
         self.engine = Engine(queues, agents, seed=seed, registrations_known=registrations_known)
         self.clock = clock
         self.runtime = AcdRuntime(self.engine, ari, journal, clock, app=app, notify=self._push,
-                                  on_callback=on_callback, concurrency=concurrency, on_request=on_request)
+                                  on_callback=on_callback, concurrency=concurrency, on_request=on_request,
+                                  dialplan_moh=dialplan_moh)
         self._loader = loader
         metrics.QUEUES.set(q.name for q in queues)
         self._streams: dict[str, list[asyncio.Queue[dict[str, Any]]]] = {}
