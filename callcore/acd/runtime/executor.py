@@ -453,6 +453,9 @@ class AcdRuntime:
         if _device_refused(exc):
             self.feed_core(AgentLegFailed(cmd.leg_id, ORIGINATE_FAILED))
             return
+        if cmd.app_args[:1] == ("supervisor",):  # nobody waits on it: the supervision fails now, visibly
+            self.feed_core(AgentLegFailed(cmd.leg_id, f"refused-{exc.status}" if exc.status else "unavailable"))
+            return
         # Asterisk failing (500s, time-outs): not the operator's fault, so no auto-pause; the offer fails a
         # moment later, so that the call is offered again at most once a second while Asterisk fails
         asyncio.get_running_loop().call_later(ASTERISK_RETRY, self.feed_core,
