@@ -254,3 +254,15 @@ async def test_channel_requests_are_checked_in_asterisks_order() -> None:
             409, "Conflict", {"message": "Channel not in Stasis application"})
         sim.release_time()
         await ws.close()
+
+
+def test_channels_are_found_by_uniqueid_or_name_but_controlled_by_uniqueid() -> None:
+    eng, _, _ = make()
+    cid = eng.inject_call(queue="sales")
+    c = eng.channels[cid]
+    assert eng.chan(c.name) is c and eng.chan(cid.upper()) is c  # GET /channels/{id}, subscriptions
+    assert eng.stasis_chan(cid) is c
+    for other in (c.name, cid.upper()):
+        with pytest.raises(RestError) as err:  # answer, moh, play...: the Stasis control is keyed by uniqueid
+            eng.stasis_chan(other)
+        assert (err.value.status, err.value.body) == (409, {"message": "Channel not in Stasis application"})

@@ -226,7 +226,7 @@ def add_system_routes(app: web.Application, eng: Engine) -> None:
             scheme, _, ident = source.partition(":")
             if scheme not in ("channel", "bridge", "endpoint", "deviceState"):
                 raise RestError(400, "Invalid event source URI scheme")
-            target: Any = eng.channels.get(ident) if scheme == "channel" else eng.bridges.get(ident)
+            target: Any = eng.find_channel(ident) if scheme == "channel" else eng.bridges.get(ident)
             if subscribe:
                 if target is None or getattr(target, "gone", False):
                     raise RestError(422, "Event source does not exist")

@@ -17,15 +17,25 @@ MAX_PUBLIC_UNIQUEID = 149  # Asterisk's AST_MAX_PUBLIC_UNIQUEID
 class ChannelOps(CoreState):
     # --- lookups --------------------------------------------------------------------------------
 
+    def find_channel(self, ident: str) -> Chan | None:
+        """Asterisk's channel lookup: the uniqueid, or else the channel name, compared without case."""
+        c = self.channels.get(ident)
+        if c is None:
+            low = ident.lower()
+            c = next((x for x in self.channels.values() if x.id.lower() == low or x.name.lower() == low), None)
+        return None if c is None or c.gone else c
+
     def chan(self, channel_id: str, *, message: str = "Channel not found", reason: str | None = None) -> Chan:
-        c = self.channels.get(channel_id)
-        if c is None or c.gone:
+        c = self.find_channel(channel_id)
+        if c is None:
             raise RestError(404, message, reason=reason)
         return c
 
     def stasis_chan(self, channel_id: str) -> Chan:
+        """A channel the app controls: its Stasis control is found by the exact uniqueid only (a name, or
+        an id in other case, finds the channel but not the control: 409)."""
         c = self.chan(channel_id)
-        if c.stasis_app is None:
+        if c.stasis_app is None or c.id != channel_id:
             raise RestError(409, NOT_IN_STASIS)
         return c
 
