@@ -127,7 +127,10 @@ async def run_config(name: str, args: argparse.Namespace, admin: str, workdir: P
                            "CALLCORE_STATE_DIR": str(workdir / f"state-{name}"), "CALLCORE_INSTANCE_ID": "bench",
                            "CALLCORE_API_TOKENS": f"{ADMIN}=admin:bench", "CALLCORE_LOG_LEVEL": "warning",
                            "CALLCORE_ACD_DIALPLAN_MOH": "true" if name == "callcore-dialplan-moh" else "false"}
-                app = Proc([sys.executable, "-m", "callcore", "run"], env_app, workdir / f"{name}.log")
+                argv = [sys.executable, "-m", "callcore", "run"]
+                if args.profile:
+                    argv[1:1] = ["-m", "cProfile", "-o", str(workdir / f"{name}.prof")]
+                app = Proc(argv, env_app, workdir / f"{name}.log")
                 app.start()
                 await wait_http(http, f"{api}/readyz")
                 sem = asyncio.Semaphore(16)
@@ -206,6 +209,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--answer-delay", type=float, default=0.05, help="agent phones answer after, s")
     p.add_argument("--quick", action="store_true", help="50 agents, 8 calls/s for 10 s (a check)")
     p.add_argument("--only", nargs="*", default=None, help="configurations to run")
+    p.add_argument("--profile", action="store_true", help="run callcore under cProfile (.prof in the work dir)")
     p.add_argument("--workdir", default="")
     args = p.parse_args(argv)
     if args.quick:
