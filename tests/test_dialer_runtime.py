@@ -643,3 +643,46 @@ def test_the_shipped_recording_installs_where_asterisk_looks(tmp_path: Any) -> N
     with wave.open(str(path)) as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
         assert 3.0 < w.getnframes() / 8000 < 15.0
+
+
+class LostClaimReply(FlakyPool):
+    """The claim commits, then the connection breaks before its reply arrives (PostgreSQL killed)."""
+
+    def __init__(self, pool: Any) -> None:
+        super().__init__(pool)
+        self.lose_next_claim = False
+
+    def __getattr__(self, name: str) -> Any:
+        call = super().__getattr__(name)
+        if name != "fetch":
+            return call
+
+        async def fetch(query: str, *args: Any, **kw: Any) -> Any:
+            rows = await call(query, *args, **kw)
+            if self.lose_next_claim and "SET state = 'dialing'" in query:
+                self.lose_next_claim = False
+                raise ConnectionResetError(104, "Connection reset by peer")
+            return rows
+        return fetch
+
+
+async def test_a_claim_whose_reply_was_lost_goes_back_to_the_queue_when_the_database_returns(
+        pg_pool: Any) -> None:
+    """Field (chaos suite): a lead stayed 'dialing' after an outage until the claim TTL (5 minutes)."""
+    flaky = LostClaimReply(pg_pool)
+    rig = Rig(flaky, SETTINGS, free=1)
+    number = "+79161234567"
+    runner = await rig.start([number])
+    flaky.lose_next_claim = True
+    await runner.tick()      # claimed in PostgreSQL, but the dialer never heard; its next query succeeds
+    assert flaky.lose_next_claim is False
+    for _ in range(10):
+        if originated(rig):
+            break
+        rig.clock.advance(1)
+        await asyncio.sleep(0.3)
+        await runner.tick()
+    assert len(originated(rig)) == 1                   # released, claimed again and dialled exactly once
+    lead = await rig.lead(number)
+    assert lead["state"] == "dialing" and lead["claimed_by"] == "test-1"
+    assert await pg_pool.fetchval("SELECT count(*) FROM dial_attempts") == 1

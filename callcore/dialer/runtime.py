@@ -190,6 +190,9 @@ class DialerService:
         self._adopted = False
         self._replies: list[C.Command] = []
         self._ticks = 0
+        self._claiming: set[int] = set()   # lead ids claimed and not yet handed to the core or released
+        self._claims_in_doubt = False      # a claim failed: it may have committed with its reply lost
+        self._claims_running = 0
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -445,7 +448,30 @@ class DialerService:
             return False, None
         if not self.core.db_up:
             self.feed(E.DatabaseUp())
+            if self._claims_in_doubt:
+                self._claims_in_doubt = False
+                self._spawn(self._release_orphans(), "dialer-orphan-claims")
         return True, result
+
+    async def _release_orphans(self) -> None:
+        """Leads a lost claim reply left ``dialing`` for this instance: back to the queue now. Only claims
+        made before a moment when no claim was under way, so that none still waiting for its reply counts."""
+        for _ in range(100):
+            if not self._claims_running:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            self._claims_in_doubt = True   # claims kept running: the claim TTL recovers them
+            return
+        before = self.clock.now()
+        held = (self.core.leads_held() | self._claiming | set(self.claimed)
+                | {c.lead_id for c in self._writes if isinstance(c, C.ReleaseLead)})
+        for run in list(self.core.campaigns.values()):
+            ok, _ = await self._db(functools.partial(self.store.release_orphan_claims, run.info.id, self.instance,
+                                                     before, sorted(held)))
+            if not ok:
+                self._claims_in_doubt = True
+                return
 
     async def _writer(self) -> None:
         """Attempt results and lead states in order; kept and retried while PostgreSQL is down."""
@@ -501,8 +527,22 @@ class DialerService:
         return [ticket_of(lead, times, abandoned, lead.phone in on_dnc) for lead in leads]
 
     async def _claim(self, cmd: C.ClaimLeads) -> list[E.Ticket] | None:
-        ok, leads = await self._db(lambda: self.store.claim_leads(cmd.campaign_id, cmd.count, self.instance,
-                                                                  self.clock.now(), agent_id=cmd.agent_id))
+        self._claims_running += 1
+        try:
+            ok, leads = await self._db(lambda: self.store.claim_leads(cmd.campaign_id, cmd.count, self.instance,
+                                                                      self.clock.now(), agent_id=cmd.agent_id))
+        finally:
+            self._claims_running -= 1
+        if not ok:
+            self._claims_in_doubt = True
+        ids = {lead.id for lead in leads} if ok else set()
+        self._claiming |= ids
+        try:
+            return await self._claimed(cmd, ok, leads)
+        finally:
+            self._claiming -= ids
+
+    async def _claimed(self, cmd: C.ClaimLeads, ok: bool, leads: list[ClaimedLead]) -> list[E.Ticket] | None:
         tickets = await self._tickets(leads) if ok else None
         if tickets is None:
             if ok:  # claimed but not checked: give them back as they were
