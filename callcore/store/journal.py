@@ -344,8 +344,8 @@ class PgJournal:
             finally:
                 self._update_gauges()
                 await self._sync_log()
-            if self._closing:
-                return
+            if self._closing and not self._buf:
+                return  # events appended while the log was synced are drained first, not spilled
 
     # -- the write-ahead log ---------------------------------------------------------------------------
 
