@@ -714,3 +714,25 @@ async def test_a_claim_whose_reply_was_lost_goes_back_to_the_queue_when_the_data
     lead = await rig.lead(number)
     assert lead["state"] == "dialing" and lead["claimed_by"] == "test-1"
     assert await pg_pool.fetchval("SELECT count(*) FROM dial_attempts") == 1
+
+
+async def test_a_hangup_asterisk_failed_is_retried_so_no_customer_is_left_on_the_line(
+        pg_pool: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Field (chaos suite, 30 s of ARI REST 500s): an abandoned customer's safe-harbour message and hang-up
+    both got 500; the channel stayed up with nobody on it and its attempt open."""
+    import callcore.dialer.runtime as runtime
+
+    monkeypatch.setattr(runtime, "HANGUP_RETRY", 0.01)
+    rig = Rig(pg_pool, dataclasses.replace(SETTINGS, mode=Mode.PREDICTIVE), answer=None)
+    runner = await rig.start(["+79161234567"])
+    await runner.tick()
+    aid = originated(rig)[0]["channel_id"]
+    for method in ("set_variable", "hangup", "hangup"):
+        rig.ari.fail_next(method, AriServerError("Simulated failure", status=500))
+    rig.ari.answer_originated(aid)
+    await rig.pump()
+    assert len(rig.ari.calls_to("hangup")) == 3          # two failures, then the channel is gone
+    await rig.pump()
+    row = await rig.attempt(aid)
+    assert row["ended_at"] is not None and row["abandoned"] is True
+    assert (await rig.lead("+79161234567"))["state"] == "scheduled"

@@ -48,6 +48,8 @@ from callcore.dialer.store import Campaign, ClaimedLead, DialerStore, OpenAttemp
 from callcore.errors import (
     AriError,
     AriNotFound,
+    AriServerError,
+    AriUnavailable,
     AriUnprocessable,
     Conflict,
     DatabaseUnavailable,
@@ -75,6 +77,8 @@ AMD_DIAL = "amd-dial"  # Stasis argument of an AMD call from its originate until
 SAFE_HARBOUR_CONTEXT = "callcore-safe-harbour"
 CHANNEL_PREFIX = "dial-"
 WRITE_RETRY = 1.0
+HANGUP_RETRY = 1.0   # first wait before a hang-up Asterisk failed is tried again (doubling, at most 10 s)
+HANGUP_TRIES = 8     # about 45 s of retries
 DRAIN_TIMEOUT = 120.0  # on stop: how long calls in flight are followed
 ACD_EVENTS = {"call.answered": "connected", "call.abandoned": "abandoned", "call.refused": "abandoned",
               "call.queued": "queued"}
@@ -354,7 +358,7 @@ class DialerService:
             case C.Subscribe(attempt=aid):
                 self._lane(aid, self._subscribe(aid))
             case C.Hangup(attempt=aid):
-                self._lane(aid, self._ari(self.ari.hangup(aid, missing_ok=True), aid))
+                self._lane(aid, self._hangup(aid))
             case C.ToDialplan(attempt=aid, media=media):
                 self._lane(aid, self._to_dialplan(aid, media))
             case C.Play(attempt=aid, media=media, playback_id=pid):
@@ -574,6 +578,23 @@ class DialerService:
         except AriError as exc:
             log.info("dialer_ari_failed", attempt=attempt, error=str(exc))
 
+    async def _hangup(self, aid: str) -> None:
+        """Hang the customer's channel up, retrying while Asterisk fails (5xx, time-out): a channel left up
+        would keep a customer in silence and its attempt open."""
+        delay = HANGUP_RETRY
+        for _ in range(HANGUP_TRIES):
+            try:
+                await self.ari.hangup(aid, missing_ok=True)
+                return
+            except (AriServerError, AriUnavailable) as exc:
+                log.info("dialer_hangup_retry", attempt=aid, error=str(exc), retry_in=delay)
+            except AriError as exc:
+                log.info("dialer_ari_failed", attempt=aid, error=str(exc))
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        log.warning("dialer_hangup_failed", attempt=aid)
+
     async def _start(self, cmd: C.StartAttempt) -> None:
         aid, t = cmd.attempt, cmd.ticket
         ok, _ = await self._db(lambda: self.store.start_attempt(aid, t.id, t.campaign_id, t.phone, self.instance,
@@ -619,7 +640,7 @@ class DialerService:
             await self.ari.continue_in_dialplan(aid, context=SAFE_HARBOUR_CONTEXT, extension="s", priority=1)
         except AriError as exc:
             log.info("dialer_to_dialplan_failed", attempt=aid, error=str(exc))
-            await self._ari(self.ari.hangup(aid, missing_ok=True), aid)
+            await self._hangup(aid)
 
     async def _play(self, aid: str, media: str, pid: str) -> None:
         try:
