@@ -80,12 +80,12 @@ class Sizes:
     campaign_agents: int = 3
     rate: float = 0.25          # inbound calls per simulated second (x time_scale per real second)
     leads: int = 300
-    warmup: float = 2.5         # real seconds of traffic before the fault
-    after: float = 2.0          # real seconds of traffic after it
+    warmup: float = 2.0         # real seconds of traffic before the fault
+    after: float = 1.5          # real seconds of traffic after it
     drain: float = 20.0         # max real seconds to wait for calls to finish
-    pg_outage: float = 4.0
-    pg_long_outage: float = 8.0
-    rest_fault: float = 5.0
+    pg_outage: float = 3.0
+    pg_long_outage: float = 6.0
+    rest_fault: float = 4.0
     kill_down: float = 1.5
     journal_buffer: int = 300   # small so outages exercise the spill files
 
@@ -239,7 +239,7 @@ class Node:
             "CALLCORE_HTTP_PORT": str(self.http_port), "CALLCORE_AGI_ENABLED": "false",
             "CALLCORE_STATE_DIR": str(self.state_dir), "CALLCORE_INSTANCE_ID": self.name,
             "CALLCORE_API_TOKENS": f"{ADMIN}=admin:chaos", "CALLCORE_LOG_FORMAT": "json",
-            "CALLCORE_JOURNAL_BUFFER": str(self.sizes.journal_buffer), "CALLCORE_ARI_RECONNECT_MAX": "2",
+            "CALLCORE_JOURNAL_BUFFER": str(self.sizes.journal_buffer),
             "CALLCORE_PHONE_REGION": "US",
         })
         env.update(self.extra_env)
@@ -248,7 +248,7 @@ class Node:
     async def start_sim(self) -> None:
         argv = [sys.executable, "-m", "callcore", "sim", "--port", str(self.sim_port), "--agents",
                 str(len(self.agents)), "--agent-prefix", self.prefix, "--time-scale", str(self.sizes.time_scale),
-                "--seed", str(abs(hash(self.name)) % 1000)]
+                "--seed", str(abs(hash(self.name)) % 1000), "--system-name", f"sim-{self.name}"]
         self.sim = Proc(f"sim-{self.name}", argv, self.env(), self.workdir / f"sim-{self.name}.log")
         await self.sim.start()
 
@@ -451,25 +451,34 @@ class World:
                 self.notes[f"campaign_{action}"] = str(exc)
                 return
 
-    async def start_all(self) -> None:
+    async def start_all(self, *, campaign: bool = True) -> None:
         for n in self.nodes:
             await self.start_service(n)
             await self.login_agents(n)
-        await self.campaign("start")
+        if campaign:
+            await self.campaign("start")
         for n in self.nodes:
             await self.traffic(n)
 
+    async def bridged(self, n: Node) -> int:
+        _, counters = await http(self.s, "GET", f"{n.sim_url}/_sim/counters", token=None)
+        return int(counters.get("calls_bridged", 0)) if isinstance(counters, dict) else 0
+
     async def measure_recovery(self, nodes: list[Node] | None = None, timeout: float = 120.0,  # noqa: ASYNC109
-                               since: float | None = None) -> None:
-        """Seconds from now (or ``since``) until every node in ``nodes`` is healthy again."""
+                               since: float | None = None, calls_flow: bool = False) -> None:
+        """Seconds from ``since`` (default now) until every node in ``nodes`` is healthy again (and, with
+        ``calls_flow``, has bridged one more call)."""
         start = since if since is not None else time.monotonic()
         targets = nodes or self.nodes
+        before = {n.name: await self.bridged(n) for n in targets} if calls_flow else {}
 
         async def all_ok() -> bool:
             if self.dead():
                 return True
             for n in targets:
                 if not healthy(await health(self.s, n)):
+                    return False
+                if calls_flow and await self.bridged(n) <= before[n.name]:
                     return False
             return True
 
@@ -536,6 +545,9 @@ class World:
                     lost += 1
             _, counters = await http(self.s, "GET", f"{n.sim_url}/_sim/counters", token=None)
             events_sent += int(counters.get("events_sent", 0))
+            # written just before a connection broke (a kill, a drop): the peer may never have read them
+            unconfirmed = int(counters.get("events_unconfirmed", 0))
+            self.notes["events_unconfirmed"] = self.notes.get("events_unconfirmed", 0) + unconfirmed
             for k, v in counters.items():
                 if k.startswith("event:"):
                     sent_by_type["ari." + k[6:]] = sent_by_type.get("ari." + k[6:], 0) + int(v)
@@ -578,6 +590,12 @@ class World:
             self.notes["call_events"] = {r["type"]: [int(r["n"]), int(r["calls"])] for r in await conn.fetch(
                 "SELECT type, count(*) AS n, count(DISTINCT call_id) AS calls FROM events "
                 "WHERE type LIKE 'call.%' GROUP BY type")}
+            twice_answered = [dict(r) for r in await conn.fetch(
+                "SELECT call_id, array_agg(instance ORDER BY id) AS instances, array_agg(queue ORDER BY id) AS queues,"
+                " array_agg(to_char(ts, 'HH24:MI:SS.MS') ORDER BY id) AS at FROM events WHERE type = 'call.answered'"
+                " GROUP BY call_id HAVING count(*) > 1 LIMIT 5")]
+            if twice_answered:
+                self.notes["answered_twice"] = twice_answered
             self.notes["answered_not_queued"] = int(await conn.fetchval(
                 "SELECT count(DISTINCT call_id) FROM events e WHERE type = 'call.answered' AND NOT EXISTS "
                 "(SELECT 1 FROM events q WHERE q.call_id = e.call_id AND q.type = 'call.queued')"))
@@ -630,59 +648,97 @@ class World:
 
 
 # --- scenarios ----------------------------------------------------------------------------------------------
+#
+# A scenario is data: its name, how many instances, whether the service is started (with mixed traffic and
+# a warm-up) before the fault, and the fault itself: a small function that injects it and returns when the
+# dependency is back, saying from when and on which instances recovery is measured. ``run_scenario`` does
+# everything else the same way for all of them: set-up, traffic, recovery, drain, counting.
 
 
-async def run_traffic(w: World, seconds: float) -> None:
-    await asyncio.sleep(seconds)
+@dataclass(frozen=True)
+class Recovery:
+    """Recovery is measured from ``since`` (monotonic) on ``nodes`` (None: all): until they are healthy and,
+    with ``calls_flow``, until one more call has been bridged to an operator (for faults that leave the
+    instance connected but unable to place calls)."""
+
+    since: float
+    nodes: list[Node] | None = None
+    calls_flow: bool = False
 
 
-async def sc_pg_down(w: World) -> None:
-    """PostgreSQL stopped while inbound calls and the campaign run, then started again."""
-    await w.start_all()
-    await run_traffic(w, w.sizes.warmup)
+Fault = Callable[[World], Awaitable[Recovery]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    fault: Fault
+    nodes: int = 1
+    started: bool = True        # the runner starts the instances, traffic and campaign before the fault
+    campaign: bool = True       # the predictive campaign runs (mixed inbound + outbound traffic)
+    prepare: Callable[[World], Awaitable[None]] | None = None   # before anything starts
+
+    @property
+    def doc(self) -> str:
+        return (self.fault.__doc__ or "").strip()
+
+
+def now() -> Recovery:
+    return Recovery(time.monotonic())
+
+
+async def pg_outage(w: World, seconds: float) -> Recovery:
     await w.pg.down()
-    await asyncio.sleep(w.sizes.pg_outage)
+    await asyncio.sleep(seconds)
     await w.pg.up()
-    await w.measure_recovery()
-    await run_traffic(w, w.sizes.after)
+    return now()
 
 
-async def sc_pg_down_spill(w: World) -> None:
-    """PostgreSQL down long enough for the journal to spill to disk (5 minutes in long mode), then replay."""
-    await w.start_all()
-    await run_traffic(w, w.sizes.warmup)
+async def pg_down_inbound(w: World) -> Recovery:
+    """PostgreSQL stopped (60 s in long mode) while inbound callers queue; started again."""
+    return await pg_outage(w, w.sizes.pg_outage)
+
+
+async def pg_down_outbound(w: World) -> Recovery:
+    """PostgreSQL stopped while the predictive campaign has calls in flight, with inbound traffic."""
+    async def dialling() -> bool:
+        return await w.open_attempts() > 0
+
+    w.notes["waited_for_outbound_s"] = await until(dialling, 10)
+    return await pg_outage(w, w.sizes.pg_outage)
+
+
+async def pg_down_spill(w: World) -> Recovery:
+    """PostgreSQL down long enough for the journal to spill to disk (5 minutes in long mode), then replayed."""
     await w.pg.down()
     await asyncio.sleep(w.sizes.pg_long_outage)
-    n = w.nodes[0]
-    w.notes["spilled_pending_at_end_of_outage"] = ((await health(w.s, n)).get("journal") or {}).get(
+    w.notes["spilled_pending_at_end_of_outage"] = ((await health(w.s, w.nodes[0])).get("journal") or {}).get(
         "spilled_pending")
     await w.pg.up()
-    await w.measure_recovery()
-    await run_traffic(w, w.sizes.after)
+    return now()
 
 
-async def sc_pg_down_at_start(w: World) -> None:
-    """callcore (re)started while PostgreSQL is down: routes from its configuration cache."""
+async def pg_down_at_start(w: World) -> Recovery:
+    """callcore (re)started while PostgreSQL is down: routes calls from its configuration cache."""
     n = w.nodes[0]
     await w.start_service(n)  # a first run writes the configuration cache
-    await n.svc.stop()  # type: ignore[union-attr]
+    assert n.svc is not None
+    await n.svc.stop()
     await w.pg.down()
     started = time.monotonic()
     await w.start_service(n)
     w.notes["start_without_db_s"] = round(time.monotonic() - started, 2)
     await w.login_agents(n)
     await w.traffic(n)
-    await run_traffic(w, w.sizes.pg_outage)
+    await asyncio.sleep(w.sizes.pg_outage)
     await w.pg.up()
+    back = now()
     await w.campaign("start")
-    await w.measure_recovery()
-    await run_traffic(w, w.sizes.after)
+    return back
 
 
-async def sc_spill_disk_full(w: World) -> None:
-    """PostgreSQL down while the spill directory's disk is full: events wait in memory, none lost."""
-    n = w.nodes[0]
-    spill = n.state_dir / "spill"
+async def fill_spill_disk(w: World) -> None:
+    spill = w.nodes[0].state_dir / "spill"
     spill.mkdir(parents=True, exist_ok=True)
     mounted = os.geteuid() == 0 and (await run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(spill)],
                                                 check=False))[0] == 0
@@ -690,147 +746,153 @@ async def sc_spill_disk_full(w: World) -> None:
     if mounted:
         _fill(spill)
         w.cleanups.append(lambda: subprocess.run(["umount", "-l", str(spill)], capture_output=True))
-    await w.start_all()
-    await run_traffic(w, w.sizes.warmup)
+
+
+async def spill_disk_full(w: World) -> Recovery:
+    """PostgreSQL down while the spill directory's disk is full: events wait in memory, none lost."""
     await w.pg.down()
     await asyncio.sleep(w.sizes.pg_outage)
-    h = await health(w.s, n)
-    w.notes["during_outage"] = h.get("journal")
+    w.notes["during_outage"] = (await health(w.s, w.nodes[0])).get("journal")
     await w.pg.up()
-    await w.measure_recovery()
-    await run_traffic(w, w.sizes.after)
+    return now()
 
 
-async def sc_ari_ws_drop(w: World) -> None:
+async def ari_ws_drop(w: World) -> Recovery:
     """The ARI websocket dropped twice, then Asterisk restarted (1 s down)."""
-    await w.start_all()
-    await run_traffic(w, w.sizes.warmup)
     n = w.nodes[0]
     for _ in range(2):
         await http(w.s, "POST", f"{n.sim_url}/_sim/faults/drop_websockets", token=None)
         await asyncio.sleep(1.0)
     await http(w.s, "POST", f"{n.sim_url}/_sim/faults/restart", {"down_for": 1.0}, token=None)
     await asyncio.sleep(1.0)
-    await w.measure_recovery()
+    back = now()
+
+    async def connected() -> bool:
+        return bool((await health(w.s, n)).get("ari_connected"))
+
+    await until(connected, 30)
     for aid in n.campaign_agents:  # their *55 calls died with Asterisk: the phones dial in again
         await http(w.s, "POST", f"{n.sim_url}/_sim/agent-login", {"endpoint": f"PJSIP/{aid}", "agent_id": aid},
                    token=None)
-    await run_traffic(w, w.sizes.after)
+    return Recovery(back.since, calls_flow=True)
 
 
-async def sc_ari_rest_faults(w: World) -> None:
-    """ARI REST answers 500 for half the period, then times out (delay beyond the client timeout)."""
-    await w.start_all()
-    await run_traffic(w, w.sizes.warmup)
+async def ari_rest_faults(w: World) -> Recovery:
+    """ARI REST answers 500 for half the period (30 s in long mode), then times out."""
     n = w.nodes[0]
-    half = w.sizes.rest_fault / 2
-    await http(w.s, "POST", f"{n.sim_url}/_sim/faults/rest", {"prefix": "/ari", "status": 500}, token=None)
-    await asyncio.sleep(half)
-    await http(w.s, "DELETE", f"{n.sim_url}/_sim/faults/rest", token=None)
-    await http(w.s, "POST", f"{n.sim_url}/_sim/faults/rest", {"prefix": "/ari", "delay": 8.0}, token=None)
-    await asyncio.sleep(half)
-    await http(w.s, "DELETE", f"{n.sim_url}/_sim/faults/rest", token=None)
-    await w.measure_recovery()
-    await run_traffic(w, w.sizes.after)
+    for fault in ({"prefix": "/ari", "status": 500}, {"prefix": "/ari", "delay": 8.0}):
+        await http(w.s, "POST", f"{n.sim_url}/_sim/faults/rest", fault, token=None)
+        await asyncio.sleep(w.sizes.rest_fault / 2)
+        await http(w.s, "DELETE", f"{n.sim_url}/_sim/faults/rest", token=None)
+    return Recovery(time.monotonic(), calls_flow=True)
 
 
-async def sc_kill9(w: World) -> None:
-    """callcore killed with SIGKILL mid-call, started again a few seconds later."""
-    await w.start_all()
-    await run_traffic(w, w.sizes.warmup)
-    n = w.nodes[0]
+async def kill_and_restart(w: World, n: Node) -> Recovery:
     assert n.svc is not None
     n.svc.signal(signal.SIGKILL)
     await n.svc.wait()
     await asyncio.sleep(w.sizes.kill_down)
     started = time.monotonic()
     await w.start_service(n)
-    await w.measure_recovery(since=started)
-    await run_traffic(w, w.sizes.after)
+    return Recovery(started, [n])
 
 
-async def sc_sigterm_overload(w: World) -> None:
+async def kill9(w: World) -> Recovery:
+    """callcore killed with SIGKILL mid-call, started again a few seconds later."""
+    return await kill_and_restart(w, w.nodes[0])
+
+
+async def sigterm_overload(w: World) -> Recovery:
     """SIGTERM while callers queue beyond what the operators can take; started again at once."""
-    await w.start_all()
     n = w.nodes[0]
     await http(w.s, "POST", f"{n.sim_url}/_sim/arrivals",
                {"rate_per_s": w.sizes.rate * 4, "queues": ["sales"], "patience": [60.0, 120.0],
                 "talk_time": [20.0, 40.0]}, token=None)
-    await run_traffic(w, w.sizes.warmup)
+    await asyncio.sleep(w.sizes.warmup)
     assert n.svc is not None
     stopping = time.monotonic()
     n.svc.signal(signal.SIGTERM)
-    code = await n.svc.wait(30)
-    w.notes["sigterm_exit_code"] = code
+    w.notes["sigterm_exit_code"] = await n.svc.wait(30)
     w.notes["shutdown_s"] = round(time.monotonic() - stopping, 2)
     started = time.monotonic()
     await w.start_service(n)
-    await w.measure_recovery(since=started)
     await w.traffic(n)
-    await run_traffic(w, w.sizes.after)
+    return Recovery(started, [n])
 
 
-async def sc_two_instances_restart(w: World) -> None:
-    """Two instances (one per Asterisk) on one database; instance 2 restarted."""
-    await w.start_all()
-    await run_traffic(w, w.sizes.warmup)
+async def two_instances_restart(w: World) -> Recovery:
+    """Two instances (one per Asterisk) on one database; instance 2 stopped and started again."""
     n2 = w.nodes[1]
     assert n2.svc is not None
     await n2.svc.stop()
     started = time.monotonic()
     await w.start_service(n2)
-    await w.measure_recovery([n2], since=started)
-    await run_traffic(w, w.sizes.after)
+    return Recovery(started, [n2])
 
 
-async def sc_two_instances_kill(w: World) -> None:
+async def two_instances_kill(w: World) -> Recovery:
     """Two instances on one database; instance 1 killed with SIGKILL, started again."""
-    await w.start_all()
-    await run_traffic(w, w.sizes.warmup)
-    n1 = w.nodes[0]
-    assert n1.svc is not None
-    n1.svc.signal(signal.SIGKILL)
-    await n1.svc.wait()
-    await asyncio.sleep(w.sizes.kill_down)
-    started = time.monotonic()
-    await w.start_service(n1)
-    await w.measure_recovery([n1], since=started)
-    await run_traffic(w, w.sizes.after)
+    return await kill_and_restart(w, w.nodes[0])
 
 
-Scenario = Callable[[World], Awaitable[None]]
-SCENARIOS: dict[str, tuple[Scenario, int]] = {
-    "pg_down": (sc_pg_down, 1),
-    "pg_down_spill": (sc_pg_down_spill, 1),
-    "pg_down_at_start": (sc_pg_down_at_start, 1),
-    "spill_disk_full": (sc_spill_disk_full, 1),
-    "ari_ws_drop": (sc_ari_ws_drop, 1),
-    "ari_rest_faults": (sc_ari_rest_faults, 1),
-    "kill9": (sc_kill9, 1),
-    "sigterm_overload": (sc_sigterm_overload, 1),
-    "two_instances_restart": (sc_two_instances_restart, 2),
-    "two_instances_kill": (sc_two_instances_kill, 2),
-}
+SCENARIOS: dict[str, Scenario] = {sc.name: sc for sc in (
+    Scenario("pg_down_inbound", pg_down_inbound, campaign=False),
+    Scenario("pg_down_outbound", pg_down_outbound),
+    Scenario("ari_ws_drop", ari_ws_drop),
+    Scenario("kill9", kill9),
+    Scenario("two_instances_restart", two_instances_restart, nodes=2),
+    Scenario("pg_down_at_start", pg_down_at_start, started=False),
+    Scenario("pg_down_spill", pg_down_spill),
+    Scenario("spill_disk_full", spill_disk_full, prepare=fill_spill_disk),
+    Scenario("ari_rest_faults", ari_rest_faults),
+    Scenario("sigterm_overload", sigterm_overload),
+    Scenario("two_instances_kill", two_instances_kill, nodes=2),
+)}
+KEYS = ("scenario", "offered", "connected", "abandoned", "failed", "lost", "events_sent", "events_journaled",
+        "duplicates", "agents_stuck", "leads_stuck", "dialled_twice", "open_attempts", "recover_s")
 
 
-async def run_scenario(pg: Postgres, sizes: Sizes, name: str, root: Path) -> dict[str, Any]:
-    fn, nodes = SCENARIOS[name]
-    w = World(pg, sizes, name, root / name, nodes)
+async def run_scenario(pg: Postgres, sizes: Sizes, sc: Scenario, root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(the scenario's figures with exactly KEYS, notes)``."""
+    w = World(pg, sizes, sc.name, root / sc.name, sc.nodes)
     started = time.monotonic()
     try:
         await w.setup()
-        await fn(w)
+        if sc.prepare is not None:
+            await sc.prepare(w)
+        if sc.started:
+            await w.start_all(campaign=sc.campaign)
+            await asyncio.sleep(sizes.warmup)
+        back = await sc.fault(w)
+        await w.measure_recovery(back.nodes, since=back.since, calls_flow=back.calls_flow)
+        await asyncio.sleep(sizes.after)
         await w.drain()
         result = await w.count()
     finally:
         await w.close()
-    result["seconds"] = round(time.monotonic() - started, 1)
-    if w.notes:
-        result["notes"] = w.notes
-    return result
+    w.notes["seconds"] = round(time.monotonic() - started, 1)
+    return {k: result[k] for k in KEYS}, w.notes
 
 
-async def main_async(args: argparse.Namespace) -> int:
+async def worker(names: asyncio.Queue[str], sizes: Sizes, root: Path,
+                 report: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+    """One private PostgreSQL cluster, scenarios taken one after the other (faults stop only this cluster)."""
+    pg = Postgres()
+    await pg.start()
+    try:
+        while not names.empty():
+            name = names.get_nowait()
+            try:
+                result, notes = await run_scenario(pg, sizes, SCENARIOS[name], root)
+            except Exception as exc:
+                traceback.print_exc()
+                result, notes = {"scenario": name, "error": repr(exc)}, {}
+            report(result, notes)
+    finally:
+        await pg.close()
+
+
+async def main_async(args: argparse.Namespace, notes_out: Any) -> int:
     sizes = Sizes.make(args.short)
     names = args.only or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
@@ -838,18 +900,20 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(SCENARIOS)}", file=sys.stderr)
         return 2
     root = Path(args.workdir or tempfile.mkdtemp(prefix="callcore-chaos-"))
-    pg = Postgres()
-    await pg.start()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for name in names:
+        queue.put_nowait(name)
+
+    def report(result: dict[str, Any], notes: dict[str, Any]) -> None:
+        print(json.dumps(result), flush=True)
+        print(json.dumps({"scenario": result["scenario"], "notes": notes}, default=str), file=notes_out,
+              flush=True)
+
     try:
-        for name in names:
-            try:
-                result = await run_scenario(pg, sizes, name, root)
-            except Exception as exc:
-                traceback.print_exc()
-                result = {"scenario": name, "error": repr(exc)}
-            print(json.dumps(result), flush=True)
+        async with asyncio.TaskGroup() as tg:
+            for i in range(max(1, min(args.jobs, len(names)))):
+                tg.create_task(worker(queue, sizes, root, report), name=f"chaos-worker-{i}")
     finally:
-        await pg.close()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
         else:
@@ -862,15 +926,24 @@ def main() -> int:
     ap.add_argument("--short", action="store_true", help="CI sizes: a few seconds per scenario")
     ap.add_argument("--only", nargs="*", help="run only these scenarios")
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="scenarios run at the same time, each worker on a PostgreSQL cluster of its own")
+    ap.add_argument("--notes", help="append each scenario's notes (JSON lines) to this file (default: stderr)")
     ap.add_argument("--workdir", help="directory for logs and state (default: a temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = ap.parse_args()
     if args.list:
-        for name, (fn, _) in SCENARIOS.items():
-            print(f"{name}: {(fn.__doc__ or '').strip()}")
+        for name, sc in SCENARIOS.items():
+            print(f"{name}: {sc.doc}")
         return 0
     random.seed(1)
-    return asyncio.run(main_async(args))
+    from callcore.logs import configure_logging
+
+    configure_logging("warning", "console", sys.stderr)  # stdout carries only the JSON lines
+    if args.notes is None:
+        return asyncio.run(main_async(args, sys.stderr))
+    with open(args.notes, "a", encoding="utf-8") as notes_out:
+        return asyncio.run(main_async(args, notes_out))
 
 
 if __name__ == "__main__":

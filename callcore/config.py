@@ -67,7 +67,9 @@ class Settings:
     ari_app: str = _doc("Stasis application name used in the dialplan.", default="callcore")
     ari_timeout: float = _doc("Per-request ARI timeout, seconds.", default=5.0)
     ari_heartbeat: float = _doc("Websocket ping interval, seconds.", default=10.0)
-    ari_reconnect_max: float = _doc("Cap of the websocket reconnect backoff, seconds.", default=30.0)
+    ari_reconnect_max: float = _doc(
+        "Cap of the websocket reconnect backoff, seconds (callcore is back within this time after Asterisk is).",
+        default=2.0)
     acd_dialplan_moh: bool = _doc(
         "The dialplan answers inbound calls and starts music on hold before Stasis() (Answer(), "
         "StartMusicOnHold(<class>)): the ACD then starts no MOH of its own when a caller enters the queue "

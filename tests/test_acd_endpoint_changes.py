@@ -7,6 +7,7 @@ from typing import Any
 
 from callcore.acd.core.commands import OriginateAgent
 from callcore.acd.core.events import (
+    ASTERISK_FAILED,
     ORIGINATE_FAILED,
     AgentLegFailed,
     AgentLogin,
@@ -62,3 +63,18 @@ def test_failed_originates_pause_the_agent_as_unreachable() -> None:
     assert not [c for c in out if isinstance(c, OriginateAgent)]
     a1 = h.engine.state.agents["a1"]
     assert a1.state is AgentState.PAUSED and a1.pause_reason == "unreachable"
+
+
+def test_offers_asterisk_failed_do_not_pause_the_agent() -> None:
+    """Asterisk answering 500s or timing out is not the operator's device: after the fault, the operator
+    takes calls again without anybody lifting an auto-pause."""
+    h = Harness.build([SALES], [agent("PJSIP/agent1001")])
+    h.send(AgentLogin("a1"))
+    h.advance(1)
+    out = h.send(CallArrived("c1", "sales"))
+    for _ in range(5):   # more than max_no_answer
+        (o,) = [c for c in out if isinstance(c, OriginateAgent)]
+        out = h.send(AgentLegFailed(o.leg_id, ASTERISK_FAILED))
+    a1 = h.engine.state.agents["a1"]
+    assert a1.state is AgentState.RESERVED and a1.misses == 0   # offered the waiting call once more
+    assert offers(out) == ["PJSIP/agent1001"]

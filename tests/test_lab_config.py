@@ -84,6 +84,7 @@ def test_placeholders_filled_and_directories_private(lab: labconfig.Lab) -> None
 def test_sounds_the_dialplan_and_moh_need(lab: labconfig.Lab) -> None:
     data = lab.out / "data"
     assert (data / "sounds" / "en" / "custom" / "callcore-safe-harbour.wav").stat().st_size > 0
+    assert (data / "sounds" / "en" / "beep.wav").stat().st_size > 0
     with wave.open(str(data / "moh" / "lab-tone.wav")) as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
         assert w.getnframes() >= 8000

@@ -21,7 +21,7 @@ from callcore.config import Settings
 
 class AriSession:
     def __init__(
-        self, client: AriClient, *, heartbeat: float = 10.0, reconnect_max: float = 30.0,
+        self, client: AriClient, *, heartbeat: float = 10.0, reconnect_max: float = 2.0,
         reconnect_base: float = 0.5, event_types: Sequence[str] | None = None, clock: Clock | None = None,
         rng: random.Random | None = None, stable_after: float = 5.0,
     ) -> None:

@@ -75,7 +75,7 @@ class Backoff:
 class EventStream:
     def __init__(
         self, client: AriClient, dispatcher: Dispatcher, *, heartbeat: float = 10.0,
-        reconnect_max: float = 30.0, reconnect_base: float = 0.5, stable_after: float = 5.0,
+        reconnect_max: float = 2.0, reconnect_base: float = 0.5, stable_after: float = 5.0,
         event_types: Sequence[str] | None = None, clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:

@@ -350,6 +350,16 @@ class DialerStore:
         if lead_ids:
             await self.pool.execute(load_sql(PKG, "touch_claims"), instance, list(lead_ids), _ts(now))
 
+    async def release_orphan_claims(self, campaign_id: int, instance: str, before: float,
+                                    held: Sequence[int]) -> int:
+        """Claims of ``instance`` made before ``before`` that it does not hold (their reply was lost in a
+        database outage): back to the queue at once instead of after the claim TTL (see the SQL file)."""
+        rows = await self.pool.fetch(load_sql(PKG, "release_orphan_claims"), campaign_id, instance, _ts(before),
+                                     list(held))
+        if rows:
+            log.warning("orphan_claims_released", count=len(rows), campaign_id=campaign_id)
+        return len(rows)
+
     async def recover_stale(self, older_than: float, campaign_id: int | None = None) -> int:
         """Leads whose claim was not refreshed since ``older_than`` (epoch seconds; their instance died):
         back to the queue, their open attempt resolved from the journal (see the SQL file)."""

@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", default="callcore-secret")
     p.add_argument("--app", default="callcore", help="Stasis application inbound calls enter")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--system-name", default="callcore-sim",
+                   help="Asterisk's systemname: the prefix of channel ids (give each simulated node its own)")
     p.add_argument("--time-scale", type=float, default=1.0, help="simulated durations are divided by this")
     p.add_argument("--agents", type=int, default=10, help="agent endpoints PJSIP/<prefix>1001...")
     p.add_argument(
@@ -47,6 +49,7 @@ async def serve(args: argparse.Namespace) -> None:
         seed=args.seed,
         time_scale=args.time_scale,
         agents=agents,
+        sysname=args.system_name,
     )
     talk = (float(args.talk_time[0]), float(args.talk_time[1]))
     sim.set_endpoint(

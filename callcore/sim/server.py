@@ -6,11 +6,13 @@ import asyncio
 import base64
 import binascii
 import random
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import structlog
 from aiohttp import web
 
@@ -34,12 +36,24 @@ MISSING_APP_HTML = (
 
 
 class WsSink:
-    """One websocket: events are queued synchronously and written by a named task."""
+    """One websocket: events are queued synchronously and written by a named task.
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+    ``counters`` count what reached the socket: an event still queued when the connection is dropped was
+    never sent (``events_sent`` and its ``event:<type>`` are taken back, ``events_unsent`` counts it), and
+    events written in the last ``UNCONFIRMED`` seconds before the connection broke may never have been read
+    by the peer (a killed client, an aborted connection): ``events_unconfirmed`` counts them. ARI has no
+    acknowledgement, so a real Asterisk loses those too.
+    """
+
+    UNCONFIRMED = 0.2
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request,
+                 counters: dict[str, int] | None = None) -> None:
         self.ws = ws
         self.request = request
+        self.counters = counters
         self.queue: deque[str] = deque()
+        self.recent: deque[float] = deque(maxlen=256)   # monotonic times of the last writes
         self.ready = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._writer(), name="sim-ws-writer")
 
@@ -53,9 +67,27 @@ class WsSink:
                 await self.ready.wait()
                 self.ready.clear()
                 while self.queue:
-                    await self.ws.send_str(self.queue.popleft())
+                    await self.ws.send_str(self.queue[0])
+                    self.queue.popleft()
+                    self.recent.append(time.monotonic())
         except (ConnectionError, RuntimeError, asyncio.CancelledError):
-            self.queue.clear()
+            self._unsent()
+
+    def _unsent(self) -> None:
+        if self.counters is not None:
+            for text in self.queue:
+                kind = str(msgspec.json.decode(text).get("type", ""))
+                self.counters["events_sent"] -= 1
+                self.counters["event:" + kind] -= 1
+                self.counters["events_unsent"] += 1
+        self.queue.clear()
+
+    def closed(self) -> None:
+        """The connection ended: count the events written just before as unconfirmed."""
+        if self.counters is not None:
+            edge = time.monotonic() - self.UNCONFIRMED
+            self.counters["events_unconfirmed"] += sum(1 for t in self.recent if t >= edge)
+        self.recent.clear()
 
     async def drained(self, wait: float = 1.0) -> None:
         for _ in range(int(wait / 0.005)):
@@ -69,6 +101,7 @@ class WsSink:
         if transport is not None:
             transport.abort()
         self.task.cancel()
+        self.closed()
 
 
 @dataclass
@@ -417,7 +450,7 @@ class SimAsterisk:
             )
         ws = web.WebSocketResponse(autoping=True, heartbeat=None)
         await ws.prepare(request)
-        sink = WsSink(ws, request)
+        sink = WsSink(ws, request, self.engine.counters)
         self.sinks.append(sink)
         subscribe_all = request.query.get("subscribeAll", "false").lower() == "true"
         self.engine.attach_socket(apps, sink, subscribe_all=subscribe_all)
@@ -425,6 +458,7 @@ class SimAsterisk:
             async for _msg in ws:
                 pass
         finally:
+            sink.closed()
             self.engine.detach_socket(sink)
             if sink in self.sinks:
                 self.sinks.remove(sink)

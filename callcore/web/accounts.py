@@ -10,6 +10,7 @@ or a password change on another instance still ends the session there within ``r
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 import time
@@ -28,8 +29,13 @@ ROLES = ("agent", "supervisor", "admin")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile defaults
-# verifying against this keeps an unknown login as slow as a wrong password
-_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps an unknown login as slow as a wrong password. Made on first use: hashing
+    takes about 0.2 s of CPU, which every CLI command importing this module would otherwise pay."""
+    return _HASHER.hash(secrets.token_hex(16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,7 @@ class Sessions:
         self._failures: dict[str, tuple[int, float]] = {}
         self._max_failures = max_failures
         self._lockout = lockout
+        _dummy_hash()   # made now, so that the first unknown login is as slow as every other
 
     async def sign_in(self, db: Database, login: str, password: str) -> tuple[str, Session] | None:
         """``(cookie value, session)``, or None for a wrong login or password (the caller says which of
@@ -100,7 +107,7 @@ class Sessions:
         if count >= self._max_failures and time.monotonic() < until:
             return None
         row = await db.fetchrow(sql("account_get"), login)
-        stored = row["password_hash"] if row is not None else _DUMMY_HASH
+        stored = row["password_hash"] if row is not None else _dummy_hash()
         ok = await asyncio.to_thread(_verify, stored, password)
         if row is None or not ok:
             self._failures[login] = (count + 1, time.monotonic() + self._lockout)
@@ -141,7 +148,7 @@ class Sessions:
         self._checked[key] = time.monotonic()
         return session
 
-    async def reload(self, db: Any) -> int:
+    async def reload(self, db: Database) -> int:
         """Cache every unexpired session of PostgreSQL (at start and periodically), so that a session opened
         on any instance keeps working here while PostgreSQL is unreachable; sessions gone from the table
         (signed out elsewhere) leave the cache. Returns how many are cached."""

@@ -7,6 +7,8 @@ import asyncio
 import base64
 import contextlib
 import os
+import re
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +104,14 @@ class AriLab:
         if self._ws:
             await self._ws.close()
         if self._http:
+            # Asterisk unregisters an application when the websocket that registered it closes; a new
+            # websocket of the same application racing with that close can lose its registration
+            # ("Stasis app ... doesn't exist" on the next call): wait until Asterisk has let it go.
+            with contextlib.suppress(aiohttp.ClientError):
+                for _ in range(40):
+                    if (await self.rest("GET", f"/applications/{self.app}"))[0] != 200:
+                        break
+                    await asyncio.sleep(0.05)
             await self._http.close()
 
     async def _read(self) -> None:
@@ -143,16 +153,61 @@ def of_type(kind: str, channel_id: str | None = None) -> Callable[[Event], bool]
     return match
 
 
+SIPP_LOGS = Path(os.environ.get("CALLCORE_TEST_SIPP_LOGS") or Path(tempfile.gettempdir()) / "callcore-sipp")
+_error_files: dict[int, Path] = {}
+
+
+def _new_error_file() -> Path:
+    SIPP_LOGS.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="sipp-", suffix=".err", dir=SIPP_LOGS)
+    os.close(fd)
+    return Path(name)
+
+
+async def clean_asterisk(ari: AriRest, limit: float = 5.0) -> None:
+    """Hang up every channel and destroy every bridge an earlier test (or a killed SIPp) left behind."""
+    for _ in range(int(limit / 0.1)):
+        chans = (await ari.rest("GET", "/channels"))[1] or []
+        bridges = (await ari.rest("GET", "/bridges"))[1] or []
+        if not chans and not bridges:
+            return
+        for c in chans:
+            await ari.rest("DELETE", f"/channels/{c['id']}")
+        for b in bridges:
+            await ari.rest("DELETE", f"/bridges/{b['id']}")
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"Asterisk still has channels {chans} / bridges {bridges} after cleaning")
+
+
 async def run_sipp(binary: str, config: LabConfig, *args: str, local_ip: str | None = None,
                    calls: int | None = 1, limit: int = 60) -> asyncio.subprocess.Process:
     """Start SIPp against Asterisk (background, no keyboard), from ``local_ip`` (the trunk address by
-    default: callers are the trunk's); ``calls`` ends it after that many calls (None: runs until stopped)."""
+    default: callers are the trunk's); ``calls`` ends it after that many calls (None: runs until stopped).
+    ``-aa``: an UPDATE, OPTIONS, INFO or NOTIFY that arrives while the scenario is between two steps is
+    answered 200 as a phone does, not taken for an unexpected message. Its errors go to a file under
+    SIPP_LOGS, which ``sipp_errors`` reads."""
     extra = ["-m", str(calls)] if calls is not None else []
     if limit:
         extra += ["-timeout", str(limit)]
-    return await asyncio.create_subprocess_exec(
-        binary, config.sip, "-i", local_ip or config.trunk_ip, "-nostdin", *extra, *args,
+    error_file = _new_error_file()
+    proc = await asyncio.create_subprocess_exec(
+        binary, config.sip, "-i", local_ip or config.trunk_ip, "-nostdin", "-aa", *extra, *args,
+        "-trace_err", "-error_file", str(error_file),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _error_files[proc.pid] = error_file
+    return proc
+
+
+def sipp_errors(proc: asyncio.subprocess.Process) -> str:
+    """The last lines SIPp wrote to its error file (why a call of the scenario failed)."""
+    path = _error_files.get(proc.pid)
+    if path is None or not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    entries = re.split(r"(?=\d{4}-\d\d-\d\d\t)", text)  # SIPp does not always end an entry with a newline
+    wanted = [e.strip() for e in entries if e.strip() and "receive timeout on message" not in e
+              and "out-of-call" not in e and not e.startswith("The following events")]
+    return " | ".join(wanted[-3:])[-1500:]
 
 
 async def stop(proc: asyncio.subprocess.Process) -> int:
@@ -171,28 +226,49 @@ async def finish(proc: asyncio.subprocess.Process, limit: float = 60.0) -> int:
         return await stop(proc)
 
 
+async def succeeded(proc: asyncio.subprocess.Process, what: str, limit: float = 60.0) -> None:
+    """Wait for a SIPp scenario to end; fails with SIPp's own reason unless every call of it passed."""
+    rc = await finish(proc, limit)
+    assert rc == 0, f"{what}: SIPp exited with {rc}: {sipp_errors(proc) or 'no error logged'}"
+
+
 def scenario(name: str) -> str:
     return str(SCENARIOS / name)
+
+
+async def unregister(binary: str, config: LabConfig, endpoint: str, port: int) -> None:
+    """Remove the phone's binding (REGISTER with Expires: 0 from its address), as a phone switched off
+    does: a binding left by a stopped phone stays Unreachable, and a new registration of the same
+    contact is not qualified again before the next qualify interval."""
+    proc = await run_sipp(binary, config, "-sf", scenario("phone.xml"), "-set", "expires", "0", "-s", endpoint,
+                          "-au", endpoint, "-ap", config.agent_password, "-p", str(port),
+                          local_ip=config.phone_ip, calls=1, limit=10)
+    await succeeded(proc, f"unregistering {endpoint}", 15)
 
 
 @contextlib.asynccontextmanager
 async def phone(binary: str, config: LabConfig, ari: AriRest, endpoint: str, port: int) -> AsyncIterator[None]:
     """An operator's phone for ``endpoint`` (agent1001...) on the phones' address: registered (waits until
-    Asterisk shows the endpoint online), answering qualify OPTIONS and every call; unregistered by stopping."""
+    Asterisk shows the endpoint online), answering qualify OPTIONS and every call; unregistered at the end."""
     config.need_agent()
+    await unregister(binary, config, endpoint, port)
     proc = await run_sipp(binary, config, "-sf", scenario("phone.xml"), "-oocsf", scenario("phone_calls.xml"),
-                          "-s", endpoint, "-au", endpoint, "-ap", config.agent_password, "-p", str(port),
-                          local_ip=config.phone_ip, calls=1, limit=0)
+                          "-set", "expires", "300", "-s", endpoint, "-au", endpoint, "-ap", config.agent_password,
+                          "-p", str(port), local_ip=config.phone_ip, calls=1, limit=0)
     try:
-        async with asyncio.timeout(10):
-            while True:
-                if proc.returncode is not None:
-                    err = await proc.stderr.read() if proc.stderr else b""
-                    raise AssertionError(f"phone {endpoint} exited ({proc.returncode}): {err[-500:]!r}")
-                status, body = await ari.rest("GET", f"/endpoints/PJSIP/{endpoint}")
-                if status == 200 and body.get("state") == "online":
-                    break
-                await asyncio.sleep(0.1)
+        try:
+            async with asyncio.timeout(10):
+                while True:
+                    if proc.returncode is not None:
+                        err = await proc.stderr.read() if proc.stderr else b""
+                        raise AssertionError(f"phone {endpoint} exited ({proc.returncode}): {err[-500:]!r}")
+                    status, body = await ari.rest("GET", f"/endpoints/PJSIP/{endpoint}")
+                    if status == 200 and body.get("state") == "online":
+                        break
+                    await asyncio.sleep(0.1)
+        except TimeoutError:
+            raise AssertionError(f"phone {endpoint} not online within 10 s (registered and qualified)") from None
         yield
     finally:
         await stop(proc)
+        await unregister(binary, config, endpoint, port)

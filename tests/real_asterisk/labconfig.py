@@ -17,7 +17,8 @@ trunk's address is 127.0.0.2 (identify ``match``, aor ``contact`` sip:127.0.0.2:
 the trunk does not register (there is no provider) and is not qualified (the SIPp customer only runs
 during a test), the transport binds 127.0.0.1, and ``asterisk.conf`` points every writable directory into
 the lab directory. Sounds: the shipped safe-harbour recording and a generated tone as music on hold (a
-source build without network has no sound files).
+source build without network has no sound files), and ``beep``, which a persistent session hears when a call
+is connected.
 
     python tests/real_asterisk/labconfig.py /tmp/astlab --prefix /opt/asterisk
     asterisk -C /tmp/astlab/etc/asterisk.conf -f    # as the lab directory's owner; see lab.env
@@ -188,6 +189,7 @@ def write(lab: Lab) -> dict[str, str]:
             link.symlink_to(target)
     install(data / "sounds" / "en")
     tone(data / "moh" / "lab-tone.wav")
+    tone(data / "sounds" / "en" / "beep.wav", seconds=0.25, hz=1000.0)  # played to a session on each call
     env = lab.env()
     (lab.out / "lab.env").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()),
                                      encoding="utf-8")

@@ -21,7 +21,7 @@ from callcore.agi.store import CallerInfo
 from callcore.ami import AmiClient
 from callcore.clock import SystemClock
 from callcore.doctor import collect
-from real_asterisk.lab import AriLab, LabConfig, finish, of_type, phone, run_sipp, scenario, stop
+from real_asterisk.lab import AriLab, LabConfig, finish, of_type, phone, run_sipp, scenario, stop, succeeded
 
 AGENT = "agent1001"
 AGENT_PORT = 5070
@@ -53,7 +53,7 @@ async def _inbound_call(sipp: str, cfg: LabConfig, ari: AriLab,
                         hold_ms: int) -> tuple[asyncio.subprocess.Process, str]:
     """A caller from the trunk's address to the DID; hangs up ``hold_ms`` after being answered."""
     caller = await run_sipp(sipp, cfg, "-sf", scenario("caller.xml"), "-s", cfg.did, "-p", "5061",
-                            "-set", "hold_ms", str(hold_ms))
+                            "-recv_timeout", str(hold_ms))
     start = await ari.wait(lambda e: e.get("type") == "StasisStart" and e.get("args", [None])[0] == "inbound")
     return caller, start["channel"]["id"]
 
@@ -90,7 +90,7 @@ async def test_inbound_queued_and_bridged_to_agent(sipp: str, lab_config: LabCon
         await ari.rest("DELETE", f"/channels/{agent_id}")
         await ari.wait(of_type("ChannelDestroyed", agent_id))
         await ari.rest("DELETE", f"/bridges/{bridge['id']}")
-        assert await finish(caller) == 0
+        await succeeded(caller, "the caller")
 
 
 async def test_caller_abandons_while_queued(sipp: str, lab_config: LabConfig, ari: AriLab,
@@ -101,14 +101,14 @@ async def test_caller_abandons_while_queued(sipp: str, lab_config: LabConfig, ar
     hangup = await ari.wait(of_type("ChannelHangupRequest", channel))
     assert "cause" not in hangup  # a remote BYE carries no cause
     await ari.wait(of_type("StasisEnd", channel))
-    assert await finish(caller) == 0
+    await succeeded(caller, "the caller")
 
 
 @pytest.mark.parametrize(("customer_scenario", "cause"),
                          [("trunk_answer.xml", 16), ("trunk_busy.xml", 17), ("trunk_noanswer.xml", 19)])
 async def test_outbound_answered_busy_no_answer(sipp: str, lab_config: LabConfig, ari: AriLab,
                                                 customer_scenario: str, cause: int) -> None:
-    hold = ["-set", "hold_ms", "60000"] if customer_scenario == "trunk_answer.xml" else []
+    hold = ["-recv_timeout", "60000"] if customer_scenario == "trunk_answer.xml" else []
     customer = await run_sipp(sipp, lab_config, "-sf", scenario(customer_scenario), *hold,
                               "-p", str(lab_config.trunk_port))
     try:

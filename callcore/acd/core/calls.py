@@ -442,7 +442,12 @@ def dispatch(st: AcdState, now: float, out: Out) -> None:
     ix.dirty_queues.clear()
     ix.dirty_calls.clear()
     checks, ix.check_empty = ix.check_empty, set()
-    for name in checks:
+    if len(checks) > 1:  # configuration order, not the set's (hash-seed dependent): the core is deterministic
+        rank = {name: i for i, name in enumerate(st.queues)}
+        ordered = sorted(checks, key=lambda n: rank.get(n, len(rank)))
+    else:
+        ordered = list(checks)
+    for name in ordered:
         q = st.queues.get(name)
         if q is not None and q.leave_empty != "never" and ix.queues.get(name) is not None \
                 and ix.queues[name].waiting and is_empty(st, q.name, q.leave_empty):

@@ -16,6 +16,7 @@ from callcore.acd.core import calls as cf
 from callcore.acd.core import requests as op
 from callcore.acd.core.commands import Answer, CancelTimer, Command, Hangup, Journal, SetTimer, StartMoh
 from callcore.acd.core.events import (
+    ASTERISK_FAILED,
     ORIGINATE_FAILED,
     SHUTDOWN,
     AgentCallControl,
@@ -276,7 +277,8 @@ class Engine:
             # a device Asterisk cannot call at all (unknown or unregistered endpoint: "Allocation failed") is
             # unreachable, not an operator who did not answer
             reason = "unreachable" if cause == ORIGINATE_FAILED else "no-answer"
-            out += ag.release(a, now, missed=cause != SHUTDOWN, max_no_answer=q.max_no_answer if q else 0,
+            out += ag.release(a, now, missed=cause not in (SHUTDOWN, ASTERISK_FAILED),
+                              max_no_answer=q.max_no_answer if q else 0,
                               reason=reason)
 
     # --- timers ---------------------------------------------------------------------------------------

@@ -43,6 +43,9 @@ class AgentLegFailed:
 
 
 ORIGINATE_FAILED = "originate-failed"
+# Asterisk itself failed the originate (5xx other than "Allocation failed", timeout, no connection): not the
+# operator's device, so the failed offer does not count towards the operator's auto-pause
+ASTERISK_FAILED = "asterisk-failed"
 
 
 @dataclass(frozen=True, slots=True)

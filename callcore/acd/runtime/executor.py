@@ -44,6 +44,7 @@ from callcore.acd.core.commands import (
 )
 from callcore.acd.core.engine import Engine
 from callcore.acd.core.events import (
+    ASTERISK_FAILED,
     ORIGINATE_FAILED,
     SHUTDOWN,
     AgentLegAnswered,
@@ -73,11 +74,12 @@ from callcore.errors import (
     AriConflict,
     AriError,
     AriNotFound,
+    AriServerError,
     AriUnavailable,
     AriUnprocessable,
 )
 from callcore.service import looplag
-from callcore.store.api import JournalSink
+from callcore.store.api import JournalSink, journal_batch
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +88,15 @@ SHUTDOWN_SOFTHANGUP = 4  # ChannelHangupRequest cause (a soft-hangup flag) of an
 GAUGE_INTERVAL = 0.25
 GAUGE_INTERVAL_OVERLOADED = 2.0
 AGENT_BRIDGE_PREFIX = "callcore-agent-"
+ASTERISK_RETRY = 1.0  # seconds before an offer that Asterisk failed (not the device) is given up
+
+
+def _device_refused(exc: AriError) -> bool:
+    """Asterisk could not create the operator's channel because of the device (unknown or unregistered
+    endpoint: 500 "Allocation failed", 400/404 bad endpoint), as opposed to Asterisk failing."""
+    if isinstance(exc, AriServerError):
+        return "allocation failed" in exc.message.lower()
+    return isinstance(exc, AriBadRequest | AriNotFound)
 
 
 def ari_time(ts: str, default: float) -> float:
@@ -167,8 +178,9 @@ class AcdRuntime:
         ``cause``: monotonic time of what brought the event (default now), for the routing latency."""
         self._cause = time.monotonic() if cause is None else cause
         out = self.engine.handle(event, self.clock.now())
-        for cmd in out:
-            self._apply(cmd)
+        with journal_batch(self.journal):  # one log write for the decision's journal entries
+            for cmd in out:
+                self._apply(cmd)
         self._gauges_due()
         return out
 
@@ -439,7 +451,16 @@ class AcdRuntime:
             return
         if not isinstance(exc, AriUnavailable):  # unanswered requests may have created it
             self._originated.discard(cmd.leg_id)
-        self.feed_core(AgentLegFailed(cmd.leg_id, ORIGINATE_FAILED))
+        if _device_refused(exc):
+            self.feed_core(AgentLegFailed(cmd.leg_id, ORIGINATE_FAILED))
+            return
+        if cmd.app_args[:1] == ("supervisor",):  # nobody waits on it: the supervision fails now, visibly
+            self.feed_core(AgentLegFailed(cmd.leg_id, f"refused-{exc.status}" if exc.status else "unavailable"))
+            return
+        # Asterisk failing (500s, time-outs): not the operator's fault, so no auto-pause; the offer fails a
+        # moment later, so that the call is offered again at most once a second while Asterisk fails
+        asyncio.get_running_loop().call_later(ASTERISK_RETRY, self.feed_core,
+                                              AgentLegFailed(cmd.leg_id, ASTERISK_FAILED))
 
     def feed_core(self, ev: Event) -> None:
         try:
