@@ -1,265 +1,248 @@
-"""Inbound ACD over real sockets: routing latency, CPU and ARI requests per call, peak arrival rate.
+"""Inbound ACD as deployed: CPU, ARI requests and routing latency per call of ``callcore run`` (journal,
+projector, metrics and API on) against a minimal ARI queue application measured in the same run.
 
-Usage: .venv/bin/python bench/acd.py [--agents 200] [--step-seconds 10] [--rates 10,25,50,...]
+Usage: ``.venv/bin/python bench/acd.py [--agents 200] [--rate 30] [--seconds 30] [--quick]``
 
-The simulated Asterisk runs in a separate process (``python -m callcore.sim``) and is driven through its
-HTTP control API (Poisson arrivals, agent phones that answer after 20 ms), so only the ACD side's CPU is
-counted here. The ACD (AriSession + AcdService) runs in this process on one event loop.
+Each configuration gets a fresh simulator (``callcore sim``, agent phones answering after
+``--answer-delay``) and runs as its own process; the bench offers the same load to each: Poisson arrivals
+at ``--rate`` calls/s of callers the dialplan already answered (``answered`` in the simulator), talking
+``--talk`` seconds, for ``--seconds``, to ``--agents`` ring-mode operators without wrap-up. At the default
+rate the arrivals exceed what the operators can finish (agents / mean talk), so a queue builds up and
+operators free up while callers wait. Then arrivals stop and every call is let finish.
 
-Routing decision latency: the StasisStart of an inbound caller is published by the ARI websocket reader
-(a subscription filter stamps it) -> the ACD is about to send the ARI request for the agent leg
-(originate, or addChannel for a session agent). Measured with ``time.perf_counter`` in this process.
+* ``callcore``: ``callcore run`` on its own database (journal, projector, API); callcore starts MOH;
+* ``callcore-dialplan-moh``: the same with ``CALLCORE_ACD_DIALPLAN_MOH=true`` (the dialplan started MOH);
+* ``baseline``: ``bench/acd_baseline.py``, answer/originate/bridge/hang-up and nothing else.
 
-Each arrival rate runs for ``--step-seconds``; the steps stop once p99 >= 10 ms or calls back up
-(callers still waiting, or fewer calls routed than offered) in ``--attempts`` consecutive tries of that
-rate. Last line: one JSON object with the figures at 50 calls/s and the peak rate that kept p99 under
-10 ms (``peak_calls_per_s``: calls the simulator really offered per second in that step, which falls short
-of the asked rate at the top of the range).
+Per configuration: CPU ms per bridged call (process CPU during the arrivals / calls bridged meanwhile),
+ARI requests per call (every request the simulator served from the first arrival to the last hang-up /
+calls bridged), routing latency p50/p99 (ARI event received -> agent originate sent: callcore's
+``callcore_acd_routing_seconds``, the baseline's own clock), the largest queue seen, and the ratios to
+the baseline. The last line is one JSON object. The machine's load average is printed with each line:
+figures are wall-clock CPU and vary with what else runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import socket
-import statistics
+import random
 import sys
+import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import aiohttp
-import structlog
-
-from callcore.acd.core.commands import AddToBridge, Command, OriginateAgent
-from callcore.acd.core.model import AgentConfig, AgentState, QueueConfig
-from callcore.ari import events as E
-from callcore.logs import configure_logging
-from callcore.store.api import MemoryJournal
-from callcore.testkit.acd_rig import AcdRig
-
-log = structlog.get_logger("bench.acd")
-REPO = Path(__file__).resolve().parents[1]
-P99_LIMIT_MS = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from scale import (
+    ADMIN,
+    REPO,
+    Proc,
+    admin_dsn,
+    buckets,
+    free_port,
+    fresh_database,
+    loadavg,
+    parse_metrics,
+    pct,
+    proc_cpu,
+    quantile,
+    seed,
+)
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of another process (Linux), 0.0 when unreadable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
+async def wait_http(http: aiohttp.ClientSession, url: str, limit: float = 60.0) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(url) as r:
+                if r.status == 200:
+                    return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-class Probe:
-    """Timestamps of StasisStart (inbound) and of the first agent-leg request per call."""
-
-    def __init__(self) -> None:
-        self.received: dict[str, float] = {}
-        self.consumed: dict[str, float] = {}
-        self.sent: dict[str, float] = {}
-        self.requests = 0
-
-    def wrap_feed(self, feed: Callable[[Any], None]) -> Callable[[Any], None]:
-        """Also stamp when the ACD takes the StasisStart from its subscription."""
-        def stamped(ev: Any) -> None:
-            if isinstance(ev, E.StasisStart) and ev.args[:1] == ["inbound"]:
-                self.consumed[ev.channel.id] = time.perf_counter()
-            feed(ev)
-        return stamped
-
-    def on_event(self, ev: Any) -> bool:
-        if isinstance(ev, E.StasisStart) and ev.args[:1] == ["inbound"]:
-            self.received[ev.channel.id] = time.perf_counter()
-        return True
-
-    def on_request(self, cmd: Command) -> None:
-        self.requests += 1
-        if isinstance(cmd, OriginateAgent) and cmd.app_args[:1] == ("agent",):
-            self.sent.setdefault(cmd.app_args[1], time.perf_counter())
-        elif isinstance(cmd, AddToBridge) and cmd.bridge_id.startswith("callcore-agent-"):
-            self.sent.setdefault(cmd.channels[0], time.perf_counter())
-
-    def take(self) -> tuple[list[float], list[float]]:
-        """Latencies (ms) of the calls routed since the last take, and the part of each spent before the
-        ACD took the event from its subscription; forgets them."""
-        done = [c for c in self.received if c in self.sent]
-        out = [(self.sent[c] - self.received[c]) * 1000.0 for c in done]
-        queued = [(self.consumed.get(c, self.received[c]) - self.received[c]) * 1000.0 for c in done]
-        self.received = {c: t for c, t in self.received.items() if c not in self.sent}
-        self.consumed = {c: t for c, t in self.consumed.items() if c in self.received}
-        self.sent.clear()
-        return out, queued
-
-
-class Sim:
-    def __init__(self, agents: int) -> None:
-        self.agents = agents
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: asyncio.subprocess.Process | None = None
-        self.http: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "callcore.sim", "--port", str(self.port), "--agents", str(self.agents),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env)
-        self.http = aiohttp.ClientSession()
-        for _ in range(500):
-            try:
-                await self.counters()
-                return
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.02)
-        raise RuntimeError("the simulator did not start")
-
-    async def close(self) -> None:
-        if self.http is not None:
-            await self.http.close()
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            await self.proc.wait()
-
-    async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        assert self.http is not None
-        async with self.http.request(method, self.url + path, json=body) as resp:
-            resp.raise_for_status()
-            return await resp.json() if resp.status == 200 else None
-
-    async def counters(self) -> dict[str, int]:
-        data: dict[str, int] = await self.call("GET", "/_sim/counters")
+async def counters(http: aiohttp.ClientSession, sim: str) -> dict[str, int]:
+    async with http.get(f"{sim}/_sim/counters") as r:
+        data: dict[str, int] = await r.json()
         return data
 
-    def cpu(self) -> float:
-        return proc_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
+
+async def offer_load(http: aiohttp.ClientSession, sim: str, args: argparse.Namespace, rng: random.Random) -> int:
+    """Poisson arrivals of answered callers for ``args.seconds``; returns how many were offered."""
+    n, started = 0, time.monotonic()
+    next_at = started
+    sem = asyncio.Semaphore(32)
+    tasks = []
+
+    async def one(i: int) -> None:
+        body = {"queue": "sales", "answered": True, "caller_number": f"+1555{i:07d}", "patience": 3600.0,
+                "talk_time": rng.uniform(*args.talk)}
+        async with sem, http.post(f"{sim}/_sim/calls", json=body) as r:
+            r.raise_for_status()
+
+    while True:
+        next_at += rng.expovariate(args.rate)
+        if next_at - started >= args.seconds:
+            break
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        tasks.append(asyncio.create_task(one(n)))
+        n += 1
+    await asyncio.gather(*tasks)
+    return n
 
 
-async def settle(rig: AcdRig, limit: float = 30.0) -> None:
-    """Wait until no caller is in the ACD and nobody is reserved or on a call."""
-    st = rig.svc.engine.state
-    busy = (AgentState.RESERVED, AgentState.ON_CALL)
-    await rig.until(lambda: not st.calls and not any(a.state in busy for a in st.agents.values()),
-                    "calls to end", limit)
-    await rig.svc.drain()
+async def run_config(name: str, args: argparse.Namespace, admin: str, workdir: Path) -> dict[str, Any]:
+    sim_port, http_port = free_port(), free_port()
+    sim_url, api = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{http_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCORE_")}
+    env["PYTHONPATH"] = str(REPO)
+    sim = Proc([sys.executable, "-m", "callcore", "sim", "--port", str(sim_port), "--agents", str(args.agents)],
+               env, workdir / f"sim-{name}.log")
+    sim.start()
+    app: Proc
+    result: dict[str, Any] = {"config": name}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
+        try:
+            await wait_http(http, f"{sim_url}/_sim/counters")
+            async with http.put(f"{sim_url}/_sim/endpoints/PJSIP/1*",
+                                json={"answer_delay": args.answer_delay, "p_answer": 1.0}) as r:
+                r.raise_for_status()
+            if name == "baseline":
+                app = Proc([sys.executable, str(REPO / "bench" / "acd_baseline.py"), sim_url, str(args.agents)],
+                           env, workdir / f"{name}.log")
+                app.start()
+                await asyncio.sleep(1.5)
+            else:
+                dsn = await fresh_database(admin, f"callcore_bench_acd_{name.replace('-', '_')}")
+                await seed(dsn, args.agents, wrapup=0.0)
+                env_app = {**env, "CALLCORE_ARI_URL": sim_url, "CALLCORE_DATABASE_URL": dsn,
+                           "CALLCORE_HTTP_PORT": str(http_port), "CALLCORE_AGI_ENABLED": "false",
+                           "CALLCORE_STATE_DIR": str(workdir / f"state-{name}"), "CALLCORE_INSTANCE_ID": "bench",
+                           "CALLCORE_API_TOKENS": f"{ADMIN}=admin:bench", "CALLCORE_LOG_LEVEL": "warning",
+                           "CALLCORE_ACD_DIALPLAN_MOH": "true" if name == "callcore-dialplan-moh" else "false"}
+                argv = [sys.executable, "-m", "callcore", "run"]
+                if args.profile:
+                    argv[1:1] = ["-m", "cProfile", "-o", str(workdir / f"{name}.prof")]
+                app = Proc(argv, env_app, workdir / f"{name}.log")
+                app.start()
+                await wait_http(http, f"{api}/readyz")
+                sem = asyncio.Semaphore(16)
 
+                async def login(i: int) -> None:
+                    async with sem, http.post(f"{api}/api/v1/agents/a{1001 + i}/login", json={},
+                                              headers={"Authorization": f"Bearer {ADMIN}"}) as r:
+                        r.raise_for_status()
 
-async def step(rig: AcdRig, sim: Sim, probe: Probe, rate: float, seconds: float,
-               talk: tuple[float, float]) -> dict[str, Any]:
-    before = await sim.counters()
-    routed0 = sum(rig.svc.engine.state.stats["sales"].as_dict()[k] for k in ("answered",))
-    probe.take()
-    cpu0, sim_cpu0, requests0 = time.process_time(), sim.cpu(), probe.requests
-    await sim.call("POST", "/_sim/arrivals", {"rate_per_s": rate, "queues": ["sales"], "patience": 600.0,
-                                              "talk_time": list(talk)})
-    await asyncio.sleep(seconds)
-    await sim.call("DELETE", "/_sim/arrivals")
-    waiting_at_end = sum(1 for c in rig.svc.engine.state.waiting() if not c.legs)  # queued, nobody rung
-    await settle(rig)
-    cpu = time.process_time() - cpu0
-    sim_cpu = sim.cpu() - sim_cpu0
-    after = await sim.counters()
-    offered = after.get("calls_injected", 0) - before.get("calls_injected", 0)
-    routed = rig.svc.engine.state.stats["sales"].answered - routed0
-    lat, queued = probe.take()
-    rest = after.get("rest_requests", 0) - before.get("rest_requests", 0)
-    result = {
-        "rate": rate, "offered": offered, "offered_per_s": round(offered / seconds, 1), "routed": routed,
-        "waiting_at_end": waiting_at_end,
-        "p50_ms": round(pct(lat, 0.50), 3), "p99_ms": round(pct(lat, 0.99), 3),
-        "max_ms": round(max(lat), 3) if lat else float("nan"),
-        "p99_before_acd_ms": round(pct(queued, 0.99), 3),
-        "cpu_ms_per_call": round(cpu * 1000.0 / max(routed, 1), 3),
-        "sim_cpu_ms_per_call": round(sim_cpu * 1000.0 / max(routed, 1), 3),
-        "ari_requests_per_call": round(rest / max(routed, 1), 2),
-        "acd_requests_per_call": round((probe.requests - requests0) / max(routed, 1), 2),
-        "peak_in_flight": rig.svc.runtime.lanes.peak_in_flight,
-        "ids_remembered_after": len(rig.svc.runtime.keys),
-    }
-    rig.journal.events.clear()  # type: ignore[attr-defined]
-    return result
+                await asyncio.gather(*(login(i) for i in range(args.agents)))
+            c0 = await counters(http, sim_url)
+            m0 = parse_metrics(await (await http.get(f"{api}/metrics")).text()) if name != "baseline" else {}
+            cpu0 = proc_cpu(app.pid)
+            largest = 0
 
+            async def watch(stop: asyncio.Event) -> None:
+                nonlocal largest
+                while not stop.is_set():
+                    c = await counters(http, sim_url)
+                    in_queue = c.get("calls_injected", 0) - c0.get("calls_injected", 0) - (
+                        c.get("calls_bridged", 0) - c0.get("calls_bridged", 0))
+                    largest = max(largest, in_queue)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.5)
 
-def passed(r: dict[str, Any]) -> bool:
-    """p99 under the limit and no backlog: few callers left waiting, nearly every offered call routed."""
-    backed_up = r["waiting_at_end"] > max(5, r["rate"] * 0.05) or r["routed"] < 0.95 * r["offered"]
-    return bool(r["p99_ms"] < P99_LIMIT_MS) and not backed_up
-
-
-async def main(args: argparse.Namespace) -> dict[str, Any]:
-    configure_logging("warning")
-    sim = Sim(args.agents)
-    await sim.start()
-    probe = Probe()
-    queue = QueueConfig("sales", ring_timeout=15, wrapup_time=0.0)
-    agents = [AgentConfig(f"a{1001 + i}", endpoint=f"PJSIP/{1001 + i}", memberships={"sales": 0})
-              for i in range(args.agents)]
-    results: list[dict[str, Any]] = []
-    try:
-        await sim.call("PUT", "/_sim/endpoints/PJSIP/1*", {"answer_delay": args.answer_delay})
-        async with AcdRig(sim.url, [queue], agents, journal=MemoryJournal(), concurrency=args.concurrency,
-                          on_request=probe.on_request, event_filter=probe.on_event) as rig:
-            rig.svc.runtime.feed = probe.wrap_feed(rig.svc.runtime.feed)  # type: ignore[method-assign,assignment]
-            for a in agents:
-                await rig.svc.login(a.id)
-            await step(rig, sim, probe, 10.0, 2.0, args.talk)  # warm-up
-            for rate in args.rates:
-                for attempt in range(1, args.attempts + 1):
-                    r = await step(rig, sim, probe, rate, args.step_seconds, args.talk)
-                    r["attempt"] = attempt
-                    print(json.dumps(r), flush=True)
-                    if passed(r):
-                        break
-                results.append(r)
-                if not passed(r):
+            stop = asyncio.Event()
+            watcher = asyncio.create_task(watch(stop))
+            started = time.monotonic()
+            offered = await offer_load(http, sim_url, args, random.Random(7))
+            elapsed = time.monotonic() - started
+            cpu = proc_cpu(app.pid) - cpu0
+            c1 = await counters(http, sim_url)
+            m1 = parse_metrics(await (await http.get(f"{api}/metrics")).text()) if name != "baseline" else {}
+            bridged_window = c1.get("calls_bridged", 0) - c0.get("calls_bridged", 0)
+            # let every call finish: its hang-up requests belong to it
+            deadline = time.monotonic() + 120.0
+            while time.monotonic() < deadline:
+                c = await counters(http, sim_url)
+                done = c.get("calls_bridged", 0) - c0.get("calls_bridged", 0)
+                if done >= offered and time.monotonic() - started > elapsed + args.talk[1] + 2:
                     break
-    finally:
-        await sim.close()
-    at50 = next((r for r in results if r["rate"] == 50), results[0] if results else {})
-    ok = [r["offered_per_s"] for r in results if passed(r)]  # what the simulator really offered
-    lat_all = [r["p99_ms"] for r in results]
-    print(f"steps: {len(results)}; p99 by rate: {dict(zip([r['rate'] for r in results], lat_all, strict=True))}")
-    return {
-        "p50_ms": at50.get("p50_ms"), "p99_ms": at50.get("p99_ms"),
-        "cpu_ms_per_call": at50.get("cpu_ms_per_call"),
-        "ari_requests_per_call": at50.get("ari_requests_per_call"),
-        "peak_calls_per_s": max(ok) if ok else 0,
-        "median_cpu_ms_per_call": (round(statistics.median(r["cpu_ms_per_call"] for r in results), 3)
-                                   if results else None),
-    }
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
+            stop.set()
+            await watcher
+            c2 = await counters(http, sim_url)
+            bridged = c2.get("calls_bridged", 0) - c0.get("calls_bridged", 0)
+            rest = c2.get("rest_requests", 0) - c0.get("rest_requests", 0)
+            await app.stop(15.0)
+            if name == "baseline":
+                lines = [ln for ln in app.log.read_text().splitlines() if ln.startswith("{")]
+                lat = json.loads(lines[-1])["latencies_ms"] if lines else []
+                p50, p99 = pct(lat, 0.5), pct(lat, 0.99)
+            else:
+                b0, b1 = (buckets(x, "callcore_acd_routing_seconds") for x in (m0, m1))
+                p50, p99 = quantile(b0, b1, 0.5), quantile(b0, b1, 0.99)
+            result.update({
+                "offered": offered, "offered_per_s": round(offered / elapsed, 1), "bridged": bridged,
+                "largest_queue": largest, "cpu_ms_per_call": round(cpu * 1000.0 / max(bridged_window, 1), 2),
+                "cpu_cores": round(cpu / elapsed, 3), "ari_requests_per_call": round(rest / max(bridged, 1), 2),
+                "routing_p50_ms": round(p50, 2), "routing_p99_ms": round(p99, 2), "load": loadavg(),
+            })
+        finally:
+            with contextlib.suppress(Exception):
+                await app.stop(10.0)
+            await sim.stop(10.0)
+    return result
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--agents", type=int, default=200)
-    p.add_argument("--step-seconds", type=float, default=10.0)
-    p.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
-                   default=[10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 650, 800])
-    p.add_argument("--talk", type=float, nargs=2, default=(0.2, 0.6), help="caller talk time range, s")
-    p.add_argument("--answer-delay", type=float, default=0.02, help="agent phones answer after, s")
-    p.add_argument("--attempts", type=int, default=2,
-                   help="tries per rate before it counts as failed (the host may be shared and noisy)")
-    p.add_argument("--concurrency", type=int, default=32, help="ARI requests in flight at most")
-    return p.parse_args(argv)
+    p.add_argument("--rate", type=float, default=30.0, help="arrivals per second")
+    p.add_argument("--seconds", type=float, default=30.0, help="how long arrivals last")
+    p.add_argument("--talk", type=float, nargs=2, default=(6.0, 10.0), help="caller talk time range, s")
+    p.add_argument("--answer-delay", type=float, default=0.05, help="agent phones answer after, s")
+    p.add_argument("--quick", action="store_true", help="50 agents, 8 calls/s for 10 s (a check)")
+    p.add_argument("--only", nargs="*", default=None, help="configurations to run")
+    p.add_argument("--profile", action="store_true", help="run callcore under cProfile (.prof in the work dir)")
+    p.add_argument("--workdir", default="")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.agents, args.rate, args.seconds, args.talk = 50, 8.0, 10.0, (4.0, 6.0)
+    return args
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="callcore-bench-acd-"))
+    os.makedirs(workdir, exist_ok=True)
+    admin, stop_pg = await admin_dsn()
+    print(f"machine: {os.cpu_count()} cores, load {loadavg()}; {args.agents} operators, {args.rate} calls/s "
+          f"for {args.seconds} s, talk {args.talk[0]}-{args.talk[1]} s; logs in {workdir}", flush=True)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        for name in args.only or ("baseline", "callcore", "callcore-dialplan-moh"):
+            r = await run_config(name, args, admin, workdir)
+            results[name] = r
+            print(json.dumps(r), flush=True)
+    finally:
+        if stop_pg is not None:
+            await stop_pg()
+    base = results.get("baseline")
+    summary: dict[str, Any] = {}
+    for name, r in results.items():
+        summary[name] = {k: r[k] for k in ("cpu_ms_per_call", "ari_requests_per_call", "routing_p50_ms",
+                                           "routing_p99_ms", "largest_queue", "bridged", "offered")}
+        if base is not None and name != "baseline":
+            summary[name]["cpu_ratio"] = round(r["cpu_ms_per_call"] / max(base["cpu_ms_per_call"], 1e-9), 2)
+            summary[name]["requests_ratio"] = round(
+                r["ari_requests_per_call"] / max(base["ari_requests_per_call"], 1e-9), 2)
+    return summary
 
 
 if __name__ == "__main__":
-    summary = asyncio.run(main(parse(sys.argv[1:])))
-    print(json.dumps(summary))
+    print(json.dumps(asyncio.run(main(parse(sys.argv[1:])))))

@@ -173,7 +173,7 @@ async def fresh_database(admin: str, name: str) -> str:
     return with_database(admin, name)
 
 
-async def seed(dsn: str, operators: int) -> None:
+async def seed(dsn: str, operators: int, wrapup: float = WRAPUP) -> None:
     from callcore.acd.core.model import AgentConfig, QueueConfig
     from callcore.directory import store
     from callcore.store.migrate import migrate
@@ -182,7 +182,7 @@ async def seed(dsn: str, operators: int) -> None:
     await migrate(dsn)
     pool = await create_pool(dsn, 4)
     try:
-        await store.create_queue(pool, QueueConfig(name="sales", strategy="longest-idle", wrapup_time=WRAPUP,
+        await store.create_queue(pool, QueueConfig(name="sales", strategy="longest-idle", wrapup_time=wrapup,
                                                    ring_timeout=15.0))
         sem = asyncio.Semaphore(4)
 

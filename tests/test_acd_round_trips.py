@@ -41,7 +41,7 @@ async def test_the_bridge_is_ready_while_the_agent_rings(sim: SimAsterisk) -> No
         creates = sim.counters.get("rest:POST /ari/bridges", 0) + sim.counters.get(
             "rest:POST /ari/bridges/{bridgeId}", 0)
         assert creates == 1  # created once, not again at the answer
-        assert not sim.engine.channels[cid].moh
+        await rig.until(lambda: not sim.engine.channels[cid].moh, "MOH stops right after the caller joins")
         await rig.until(lambda: rig.state("a1") == "available", "call over")
         await rig.svc.drain()
         assert f"callcore-{cid}" not in sim.engine.bridges

@@ -18,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
-SERVICES = {"postgres", "callcore", "callcore-migrate", "prometheus", "grafana", "asterisk"}
+SERVICES = {"postgres", "callcore", "callcore-migrate", "callcore-queuelog", "prometheus", "grafana", "asterisk"}
 
 
 # --- a small YAML reader ------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def test_callcore_reaches_asterisk_as_configured(services: dict[str, dict[str, A
 def test_database_url_matches_postgres(services: dict[str, dict[str, Any]]) -> None:
     pg = env_of(services["postgres"])
     host_port = {p.split(":")[2]: p.split(":")[1] for p in services["postgres"]["ports"]}["5432"]
-    for name in ("callcore", "callcore-migrate"):
+    for name in ("callcore", "callcore-migrate", "callcore-queuelog"):
         url = urlsplit(env_of(services[name])["CALLCORE_DATABASE_URL"])
         assert (url.username, url.password, url.path.lstrip("/")) == (
             pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"])
@@ -293,3 +293,13 @@ def test_asterisk_image_is_an_exact_release_pinned_by_digest(services: dict[str,
     for other in ("postgres", "prometheus", "grafana"):
         tag = services[other]["image"].rpartition(":")[2]
         assert tag not in ("latest", "stable", ""), f"{other} uses a rolling tag"
+
+
+def test_queue_log_table_writer_runs_a_valid_command(services: dict[str, dict[str, Any]]) -> None:
+    from callcore.directory.report import parser
+
+    svc = services["callcore-queuelog"]
+    assert svc["image"] == services["callcore"]["image"]
+    assert svc["depends_on"]["callcore-migrate"]["condition"] == "service_completed_successfully"
+    args = parser().parse_args(svc["command"][1:])
+    assert (svc["command"][0], args.cmd, args.follow, args.table) == ("report", "queue-log", True, True)

@@ -13,7 +13,7 @@ from callcore.ari.fake import FakeAri
 from callcore.clock import ManualClock
 from callcore.dialer.campaign import CampaignSettings, Mode
 from callcore.dialer.core.commands import QueueCustomer
-from callcore.dialer.runtime import AMD_CONTEXT, SAFE_HARBOUR_CONTEXT, CampaignView, DialerService, wants
+from callcore.dialer.runtime import AMD_CONTEXT, AMD_DIAL, SAFE_HARBOUR_CONTEXT, CampaignView, DialerService, wants
 from callcore.dialer.store import DialerStore
 from callcore.errors import AriServerError, Conflict, NotFound
 from callcore.store.api import MemoryJournal
@@ -255,8 +255,12 @@ async def test_amd_machine_is_hung_up_and_retried(pg_pool: Any) -> None:
     await runner.tick()
     [call] = originated(rig)
     aid = call["channel_id"]
-    assert (call["context"], call["extension"], call["app"]) == (AMD_CONTEXT, "s", None)
+    # into the app (subscribed from creation), continued into dialer-amd once answered
+    assert (call["context"], call["app_args"][0]) == (None, AMD_DIAL) and call["app"]
     rig.ari.answer_originated(aid)
+    await rig.pump()
+    [cont] = rig.ari.calls_to("continue_in_dialplan")
+    assert (cont["channel_id"], cont["context"], cont["extension"], cont["priority"]) == (aid, AMD_CONTEXT, "s", 1)
     rig.ari.enter_stasis(aid, ["amd", "MACHINE", "LONGGREETING-3000-3000"])
     await rig.pump()
     assert rig.ari.calls_to("hangup")[0]["channel_id"] == aid
@@ -449,13 +453,16 @@ async def stuck_and_open(pool: Any) -> tuple[int, int]:
 
 async def test_amd_attempt_ending_before_stasis_is_still_observed(pg_pool: Any) -> None:
     """Field: an AMD call originated into dialplan is not the app's unless subscribed: its busy end was
-    never seen, the attempt stayed open and the campaign stopped dialing (fails against the strict fake
-    without the subscription)."""
+    never seen, the attempt stayed open and the campaign stopped dialing; and a subscription made after the
+    originate came too late for a busy answered at once (a real Asterisk 22: "Event source not found",
+    the attempt ended as no-answer). Originated into the app, the channel is the app's from its creation
+    (fails against the strict fake when originated into dialplan, with or without a later subscription)."""
     rig = Rig(pg_pool, dataclasses.replace(SETTINGS, amd=True))
     runner = await rig.start(["+79161234567", "+79161234568"])
     assert await runner.tick() == 1
-    aid = originated(rig)[0]["channel_id"]
-    assert [c["event_source"] for c in rig.ari.calls_to("subscribe")] == [f"channel:{aid}"]
+    call = originated(rig)[0]
+    aid = call["channel_id"]
+    assert call["app"] and call["context"] is None and rig.ari.calls_to("subscribe") == []
     rig.ari.fail_originated(aid, cause=17)
     await rig.pump()
     row = await rig.attempt(aid)
@@ -465,6 +472,27 @@ async def test_amd_attempt_ending_before_stasis_is_still_observed(pg_pool: Any) 
     assert runner.attempts == {} and await stuck_and_open(pg_pool) == (0, 0)
     assert "dialer.attempt_ended" in rig.journal.types()
     assert await runner.tick() == 1                    # the campaign goes on dialing
+
+
+async def test_amd_busy_before_any_later_request_is_recorded_as_busy(pg_pool: Any) -> None:
+    """Real Asterisk 22: a busy answered at once (the customer's 486 in under a millisecond) ended the
+    channel before the dialer's subscription request, which got "Event source not found"; the attempt
+    was recorded as no-answer. Its end must be seen whatever the timing."""
+    rig = Rig(pg_pool, dataclasses.replace(SETTINGS, amd=True))
+    plain = rig.ari.originate
+
+    async def busy_at_once(endpoint: str, **kw: Any) -> Any:
+        ch = await plain(endpoint, **kw)
+        rig.ari.fail_originated(kw["channel_id"], cause=17)
+        return ch
+
+    rig.ari.originate = busy_at_once  # type: ignore[method-assign]
+    runner = await rig.start(["+79161234567"])
+    assert await runner.tick() == 1
+    aid = originated(rig)[0]["channel_id"]
+    await rig.pump()
+    row = await rig.attempt(aid)
+    assert (row["outcome"], row["q850_cause"]) == ("busy", 17)
 
 
 async def test_operator_freeing_within_the_grace_gets_the_customer_and_is_recorded(pg_pool: Any) -> None:
@@ -686,3 +714,25 @@ async def test_a_claim_whose_reply_was_lost_goes_back_to_the_queue_when_the_data
     lead = await rig.lead(number)
     assert lead["state"] == "dialing" and lead["claimed_by"] == "test-1"
     assert await pg_pool.fetchval("SELECT count(*) FROM dial_attempts") == 1
+
+
+async def test_a_hangup_asterisk_failed_is_retried_so_no_customer_is_left_on_the_line(
+        pg_pool: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Field (chaos suite, 30 s of ARI REST 500s): an abandoned customer's safe-harbour message and hang-up
+    both got 500; the channel stayed up with nobody on it and its attempt open."""
+    import callcore.dialer.runtime as runtime
+
+    monkeypatch.setattr(runtime, "HANGUP_RETRY", 0.01)
+    rig = Rig(pg_pool, dataclasses.replace(SETTINGS, mode=Mode.PREDICTIVE), answer=None)
+    runner = await rig.start(["+79161234567"])
+    await runner.tick()
+    aid = originated(rig)[0]["channel_id"]
+    for method in ("set_variable", "hangup", "hangup"):
+        rig.ari.fail_next(method, AriServerError("Simulated failure", status=500))
+    rig.ari.answer_originated(aid)
+    await rig.pump()
+    assert len(rig.ari.calls_to("hangup")) == 3          # two failures, then the channel is gone
+    await rig.pump()
+    row = await rig.attempt(aid)
+    assert row["ended_at"] is not None and row["abandoned"] is True
+    assert (await rig.lead("+79161234567"))["state"] == "scheduled"

@@ -48,7 +48,7 @@ async def test_a_batch_lands_in_order_and_a_bad_row_costs_only_itself(pg_pool: D
 
 async def test_batches_are_bounded(pg_pool: Database) -> None:
     sink = ProjectingJournal(MemoryJournal(), pg_pool, instance="t")
-    sink.batch = 3
+    sink.batch_size = 3
     for i in range(10):
         sink.append("call.queued", {"caller_number": f"+1555000{i}"}, call_id=f"b{i}", queue="sales",
                     ts=1_800_000_000.0 + i)

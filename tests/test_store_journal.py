@@ -153,6 +153,35 @@ async def test_nothing_lost_or_duplicated_across_an_outage(pg_dsn: str, pg_serve
         await admin.close()
 
 
+async def test_events_appended_while_the_log_syncs_at_close_are_written_not_spilled(
+        pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Close right after a drain, while the flusher waits for the log's fsync: what was appended meanwhile
+    still goes to PostgreSQL (it used to land in a spill file, replayed only at the next start)."""
+    async with PgJournal(pg_dsn, settings(tmp_path)) as j:
+        p = Producer(j)
+        await p.produce(50)
+        await until(idle(j), "first events written")
+        real_sync = PgJournal._sync_log
+        late = asyncio.Event()
+
+        async def sync_then_late_appends(self: PgJournal) -> None:
+            await real_sync(self)
+            if not late.is_set():
+                late.set()
+                for _ in range(24):  # appended without yielding, then the close begins
+                    p.j.append("test.event", {"i": p.n}, call_id="c0", queue="sales")
+                    p.n += 1
+                await asyncio.sleep(0.05)
+
+        monkeypatch.setattr(PgJournal, "_sync_log", sync_then_late_appends)
+        p.j.append("test.event", {"i": p.n}, call_id="c0", queue="sales")
+        p.n += 1
+        j._flush_wake.set()
+        await asyncio.wait_for(late.wait(), 5)
+    assert not spill_files(tmp_path / "spill")
+    assert await fetch_is(pg_dsn) == list(range(75))
+
+
 async def test_close_while_database_down_spills_everything_then_replays(
         pg_dsn: str, proxy: Proxy, tmp_path: Path) -> None:
     s = settings(tmp_path, buffer=100, batch=40)

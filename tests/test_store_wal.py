@@ -43,7 +43,7 @@ async def fetch_is(dsn: str) -> list[int]:
 
 
 CHILD = textwrap.dedent("""
-    import asyncio, sys, time
+    import asyncio, contextlib, sys, time
     from callcore.config import Settings
     from callcore.store.journal import PgJournal
 
@@ -53,8 +53,11 @@ CHILD = textwrap.dedent("""
                      journal_spill_dir=sys.argv[2], instance_id="victim")
         j = PgJournal(sys.argv[1], s)
         await j.start()
-        for i in range(int(sys.argv[3])):
-            j.append("test.event", {"i": i}, call_id=f"c{i % 7}")
+        n, batched = int(sys.argv[3]), len(sys.argv) > 4
+        for start in range(0, n, 10):
+            with j.batch() if batched else contextlib.nullcontext():
+                for i in range(start, min(n, start + 10)):
+                    j.append("test.event", {"i": i}, call_id=f"c{i % 7}")
         print("appended", flush=True)
         await asyncio.sleep(3600)
 
@@ -62,9 +65,12 @@ CHILD = textwrap.dedent("""
 """)
 
 
-async def test_events_accepted_before_sigkill_are_replayed_once(pg_dsn: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("batched", [False, True], ids=["one-write-per-event", "one-write-per-batch"])
+async def test_events_accepted_before_sigkill_are_replayed_once(pg_dsn: str, tmp_path: Path,
+                                                                batched: bool) -> None:
     spill = tmp_path / "spill"
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, pg_dsn, str(spill), "3000",
+    extra = ["batched"] if batched else []
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, pg_dsn, str(spill), "3000", *extra,
                                                 stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 60)
@@ -170,3 +176,23 @@ def test_spill_write_failure_leaves_no_partial_line_and_the_writer_usable(
     w.close()  # closing twice (or after a failed close) is harmless
     rows, _ = SpillReader().read(path, 10)
     assert [r[0] for r in rows] == ["k1", "k3"]
+
+
+def test_write_many_is_one_system_call_and_keeps_the_sequence(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    w = WalWriter(tmp_path, "run")
+    writes: list[int] = []
+    real = os.write
+
+    def counting(fd: int, data: bytes) -> int:
+        writes.append(len(data))
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", counting)
+    rows = [(f"k{i}", 1.0, "t", "i", None, None, None, None, None, "{}") for i in range(5)]
+    w.write_many(rows, 10, 14)
+    assert len(writes) == 1
+    assert w.release(14) == 0  # event 14 not safe yet: the segment stays
+    assert [decode_line(line)[0] for line in (tmp_path / "run-000000000010.wal").read_bytes().splitlines()] == [
+        f"k{i}" for i in range(5)]
+    assert w.release(15) == 1

@@ -22,7 +22,7 @@ from callcore.dialer.csvread import (
     detect_format,
 )
 from callcore.errors import InputError
-from callcore.store.db import database
+from callcore.store.db import Database, database
 from callcore.store.sqlfiles import load_sql
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,7 @@ def normalize_number(raw: str, region: str = "RU") -> str:
     return phone.e164
 
 
-async def add(conn: Any, numbers: Iterable[str], *, region: str = "RU", source: str = "manual",
+async def add(conn: Database, numbers: Iterable[str], *, region: str = "RU", source: str = "manual",
               note: str = "") -> list[str]:
     """Put numbers on the list; returns those that were not on it yet (normalised)."""
     e164 = sorted({normalize_number(n, region) for n in numbers})
@@ -72,7 +72,7 @@ async def add(conn: Any, numbers: Iterable[str], *, region: str = "RU", source: 
     return added
 
 
-async def remove(conn: Any, numbers: Iterable[str], *, region: str = "RU") -> list[str]:
+async def remove(conn: Database, numbers: Iterable[str], *, region: str = "RU") -> list[str]:
     """Take numbers off the list; returns those that were on it."""
     e164 = sorted({normalize_number(n, region) for n in numbers})
     rows = await conn.fetch(load_sql(PKG, "dnc_remove"), e164)
@@ -81,7 +81,7 @@ async def remove(conn: Any, numbers: Iterable[str], *, region: str = "RU") -> li
     return removed
 
 
-async def check(conn: Any, number: str, *, region: str = "RU") -> DncEntry | None:
+async def check(conn: Database, number: str, *, region: str = "RU") -> DncEntry | None:
     """The list entry for ``number`` or None when it may be called."""
     rows = await conn.fetch(load_sql(PKG, "dnc_lookup"), [normalize_number(number, region)])
     if not rows:
@@ -90,7 +90,7 @@ async def check(conn: Any, number: str, *, region: str = "RU") -> DncEntry | Non
     return DncEntry(r["phone_e164"], r["source"], r["added_at"], r["note"])
 
 
-async def blocked(conn: Any, e164_numbers: Sequence[str]) -> set[str]:
+async def blocked(conn: Database, e164_numbers: Sequence[str]) -> set[str]:
     """Which of these (already normalised) numbers are on the list: one query for a whole batch."""
     if not e164_numbers:
         return set()
@@ -102,7 +102,7 @@ async def count(conn: Any) -> int:
     return int(await conn.fetchval(load_sql(PKG, "dnc_count")))
 
 
-async def import_file(conn: Any, path: Path, *, region: str = "RU", source: str = "import",
+async def import_file(conn: Database, path: Path, *, region: str = "RU", source: str = "import",
                       note: str = "") -> DncImportReport:
     """Load a file of numbers (one per line, or a CSV with a phone column; a header is optional) in one
     transaction. Invalid numbers are reported with their line and skipped."""

@@ -2,12 +2,13 @@
 
 One ``DialerService`` per callcore instance runs every campaign through one ``Dialer`` core
 (``callcore.dialer.core``) and one filtered ARI subscription (our ``dial-`` channels and reconnects).
-Calls are originated with the attempt id as our own channel id: into ``Stasis(app, outbound, campaign,
-attempt)``, or, for AMD campaigns, into dialplan ``dialer-amd,s,1`` (``AMD()`` then
-``Stasis(app, amd, STATUS, CAUSE)``) with the app subscribed to the channel right after the originate, so
-that the end of a channel that never reaches Stasis (busy, no answer, a machine hung up in dialplan) is
-seen too. ARI requests of one attempt run in order; database writes go through one ordered writer that
-retries while PostgreSQL is down.
+Calls are originated with the attempt id as our own channel id into the app (so that Asterisk subscribes
+the app to the channel from its creation and the end of a channel that never reaches Stasis, busy or no
+answer, is seen): ``Stasis(app, outbound, campaign, attempt)``, or, for AMD campaigns,
+``Stasis(app, amd-dial, campaign, attempt)``, which continues the answered call into dialplan
+``dialer-amd,s,1`` (``AMD()`` then ``Stasis(app, amd, STATUS, CAUSE)``; the subscription keeps the app
+informed while the call is in dialplan). ARI requests of one attempt run in order; database writes go
+through one ordered writer that retries while PostgreSQL is down.
 
 Every database error is caught in one place (``_db``) and becomes the core event ``DatabaseDown``: new
 claims stop (inbound routing never depends on this), calls in flight go on and their results wait in the
@@ -47,6 +48,8 @@ from callcore.dialer.store import Campaign, ClaimedLead, DialerStore, OpenAttemp
 from callcore.errors import (
     AriError,
     AriNotFound,
+    AriServerError,
+    AriUnavailable,
     AriUnprocessable,
     Conflict,
     DatabaseUnavailable,
@@ -70,9 +73,12 @@ CAMPAIGNS = KnownLabels(zero=(ATTEMPTS, BLOCKED), expand={0: [(o.value,) for o i
                                                           1: [(r.value,) for r in RefusalCode]})
 
 AMD_CONTEXT = "dialer-amd"
+AMD_DIAL = "amd-dial"  # Stasis argument of an AMD call from its originate until it is answered
 SAFE_HARBOUR_CONTEXT = "callcore-safe-harbour"
 CHANNEL_PREFIX = "dial-"
 WRITE_RETRY = 1.0
+HANGUP_RETRY = 1.0   # first wait before a hang-up Asterisk failed is tried again (doubling, at most 10 s)
+HANGUP_TRIES = 8     # about 45 s of retries
 DRAIN_TIMEOUT = 120.0  # on stop: how long calls in flight are followed
 ACD_EVENTS = {"call.answered": "connected", "call.abandoned": "abandoned", "call.refused": "abandoned",
               "call.queued": "queued"}
@@ -352,7 +358,7 @@ class DialerService:
             case C.Subscribe(attempt=aid):
                 self._lane(aid, self._subscribe(aid))
             case C.Hangup(attempt=aid):
-                self._lane(aid, self._ari(self.ari.hangup(aid, missing_ok=True), aid))
+                self._lane(aid, self._hangup(aid))
             case C.ToDialplan(attempt=aid, media=media):
                 self._lane(aid, self._to_dialplan(aid, media))
             case C.Play(attempt=aid, media=media, playback_id=pid):
@@ -572,6 +578,23 @@ class DialerService:
         except AriError as exc:
             log.info("dialer_ari_failed", attempt=attempt, error=str(exc))
 
+    async def _hangup(self, aid: str) -> None:
+        """Hang the customer's channel up, retrying while Asterisk fails (5xx, time-out): a channel left up
+        would keep a customer in silence and its attempt open."""
+        delay = HANGUP_RETRY
+        for _ in range(HANGUP_TRIES):
+            try:
+                await self.ari.hangup(aid, missing_ok=True)
+                return
+            except (AriServerError, AriUnavailable) as exc:
+                log.info("dialer_hangup_retry", attempt=aid, error=str(exc), retry_in=delay)
+            except AriError as exc:
+                log.info("dialer_ari_failed", attempt=aid, error=str(exc))
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        log.warning("dialer_hangup_failed", attempt=aid)
+
     async def _start(self, cmd: C.StartAttempt) -> None:
         aid, t = cmd.attempt, cmd.ticket
         ok, _ = await self._db(lambda: self.store.start_attempt(aid, t.id, t.campaign_id, t.phone, self.instance,
@@ -581,20 +604,25 @@ class DialerService:
             return
         endpoint = self.endpoint_template.format(number=t.phone, digits=t.phone.lstrip("+"))
         variables = {"CALLCORE_APP": self.ari.app, "CALLCORE_CAMPAIGN": cmd.campaign, "CALLCORE_ATTEMPT": aid}
+        # Always originated into the app: Asterisk then subscribes the app to the channel from its creation.
+        # An AMD call continues into dialer-amd once answered; subscribing to a channel originated into
+        # dialplan after the originate lost every busy that came back before the subscription (a real
+        # Asterisk 22 answers "Event source not found" and the attempt ended with no cause).
         try:
-            if cmd.amd:
-                await self.ari.originate(endpoint, channel_id=aid, context=AMD_CONTEXT, extension="s", priority=1,
-                                         caller_id=cmd.caller_id, timeout=cmd.timeout, variables=variables)
-            else:
-                await self.ari.originate(endpoint, channel_id=aid, app=self.ari.app,
-                                         app_args=["outbound", cmd.campaign, aid], caller_id=cmd.caller_id,
-                                         timeout=cmd.timeout, variables=variables)
+            await self.ari.originate(endpoint, channel_id=aid, app=self.ari.app,
+                                     app_args=[AMD_DIAL if cmd.amd else "outbound", cmd.campaign, aid],
+                                     caller_id=cmd.caller_id, timeout=cmd.timeout, variables=variables)
         except (AriError, OSError, TimeoutError) as exc:
             log.warning("dialer_originate_failed", attempt=aid, error=str(exc))
             self.feed(E.OriginateFailed(aid, str(exc)))
-            return
-        if cmd.amd:
-            await self._subscribe(aid)
+
+    async def _to_amd(self, aid: str) -> None:
+        """An answered AMD call leaves Stasis for AMD() in dialer-amd, which hands it back with the verdict."""
+        try:
+            await self.ari.continue_in_dialplan(aid, context=AMD_CONTEXT, extension="s", priority=1)
+        except AriError as exc:
+            log.info("dialer_to_amd_failed", attempt=aid, error=str(exc))
+            await self._ari(self.ari.hangup(aid, missing_ok=True), aid)
 
     async def _subscribe(self, aid: str) -> None:
         """A channel in dialplan is not ours until the app subscribes to it (Asterisk sends nothing)."""
@@ -612,7 +640,7 @@ class DialerService:
             await self.ari.continue_in_dialplan(aid, context=SAFE_HARBOUR_CONTEXT, extension="s", priority=1)
         except AriError as exc:
             log.info("dialer_to_dialplan_failed", attempt=aid, error=str(exc))
-            await self._ari(self.ari.hangup(aid, missing_ok=True), aid)
+            await self._hangup(aid)
 
     async def _play(self, aid: str, media: str, pid: str) -> None:
         try:
@@ -632,7 +660,9 @@ class DialerService:
     def on_ari(self, ev: Any) -> None:
         match ev:
             case AE.StasisStart(channel=ch, args=args):
-                if args[:1] == ["amd"]:
+                if args[:1] == [AMD_DIAL]:
+                    self._lane(ch.id, self._to_amd(ch.id))
+                elif args[:1] == ["amd"]:
                     self.feed(E.Answered(ch.id, args[1] if len(args) > 1 else None,
                                          args[2] if len(args) > 2 else None))
                 elif args[:1] == ["outbound"]:

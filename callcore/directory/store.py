@@ -248,10 +248,8 @@ async def save_agent_state(db: Db, agent_id: str, state: str, pause_reason: str 
 
 async def load_agent_states(db: Db, instance: str | None = None) -> dict[str, SavedAgentState]:
     """Saved agent states; ``instance``: only those of the agents logged in on it."""
-    rows = await db.fetch(sql("agent_state_list"), instance)
-    return {r["agent_id"]: SavedAgentState(r["agent_id"], r["state"], r["pause_reason"], r["since"],
-                                           r["instance"])
-            for r in rows}
+    saved = await database(db).fetch_as(SavedAgentState, sql("agent_state_list"), instance)
+    return {s.agent_id: s for s in saved}
 
 
 async def persisted_agents(db: Db, instance: str | None = None) -> list[PersistedAgent]:

@@ -15,12 +15,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import structlog
 
 from callcore.directory import store
 from callcore.errors import DatabaseUnavailable
+from callcore.store.db import Database
 from callcore.store.dberrors import is_unavailable
 from callcore.web.accounts import Sessions
 
@@ -46,7 +46,7 @@ class AgentTokens:
         self._tokens = dict(tokens)
         self.loaded = True
 
-    async def reload(self, db: Any) -> int:
+    async def reload(self, db: Database) -> int:
         self.replace(await store.agent_tokens(db))
         return len(self._tokens)
 
@@ -56,7 +56,7 @@ class AgentTokens:
     def mark_db_down(self) -> None:
         self._skip_db_until = self._clock() + self.backoff
 
-    async def agent_for(self, db: Any, token: str) -> str | None:
+    async def agent_for(self, db: Database | None, token: str) -> str | None:
         """The agent owning ``token`` (None: unknown or revoked). DatabaseUnavailable only when PostgreSQL
         is unreachable and the cache was never loaded."""
         if not token.startswith("cca_"):
@@ -83,7 +83,7 @@ class AgentTokens:
         return self._tokens.get(key)
 
 
-async def keep_loaded(db: Any, tokens: AgentTokens, sessions: Sessions) -> None:
+async def keep_loaded(db: Database, tokens: AgentTokens, sessions: Sessions) -> None:
     """Reload both caches now and every ``tokens.refresh`` seconds; an unreachable database keeps the last
     copy (logged once per outage)."""
     failing = False
@@ -105,7 +105,7 @@ async def keep_loaded(db: Any, tokens: AgentTokens, sessions: Sessions) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(db: Any, tokens: AgentTokens, sessions: Sessions) -> AsyncIterator[None]:
+async def running(db: Database | None, tokens: AgentTokens, sessions: Sessions) -> AsyncIterator[None]:
     """The reload loop for the lifetime of the HTTP application (nothing without a database)."""
     if db is None:
         yield

@@ -131,6 +131,10 @@ async def disposition(request: web.Request) -> web.Response:
                                              callback_at=when)
         except NotFound:
             log.info("disposition_without_call_record", call_id=call_id)
+        except Exception as exc:  # journaled by the ACD: the projection writes it once PostgreSQL is back
+            if not is_unavailable(exc):
+                raise
+            log.warning("disposition_recorded_later", call_id=call_id, error=repr(exc))
     return reply(result)
 
 

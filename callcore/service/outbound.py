@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from prometheus_client import Gauge
@@ -26,7 +27,7 @@ from callcore.clock import Clock
 from callcore.dialer import pacer
 from callcore.dialer.core.commands import QueueCustomer
 from callcore.metrics import REGISTRY
-from callcore.store.api import JournalSink
+from callcore.store.api import JournalSink, journal_batch
 
 IN_FLIGHT = Gauge("callcore_dialer_calls_in_flight", "Outbound calls dialled and not ended, by campaign",
                   ["campaign"], registry=REGISTRY)
@@ -46,6 +47,9 @@ class AcdJournalTap:
     def __init__(self, inner: JournalSink) -> None:
         self.inner = inner
         self.listeners: list[AcdListener] = []
+
+    def batch(self) -> AbstractContextManager[None]:
+        return journal_batch(self.inner)
 
     def append(self, type: str, payload: Mapping[str, Any] | None = None, *, call_id: str | None = None,
                channel_id: str | None = None, agent_id: str | None = None, queue: str | None = None,

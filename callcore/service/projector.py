@@ -14,6 +14,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from prometheus_client import Counter
 from callcore.errors import CallcoreError, DatabaseUnavailable
 from callcore.metrics import REGISTRY
 from callcore.service import looplag
-from callcore.store.api import JournalEvent, JournalSink
+from callcore.store.api import JournalEvent, JournalSink, journal_batch
 from callcore.store.db import Database, database
 from callcore.store.sqlfiles import load_sql
 
@@ -56,7 +57,10 @@ class ProjectingJournal:
         self._retry = retry
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.batch = BATCH
+        self.batch_size = BATCH
+
+    def batch(self) -> AbstractContextManager[None]:
+        return journal_batch(self.inner)
 
     def append(self, type: str, payload: Mapping[str, Any] | None = None, *, call_id: str | None = None,
                channel_id: str | None = None, agent_id: str | None = None, queue: str | None = None,
@@ -99,7 +103,7 @@ class ProjectingJournal:
                 continue
             if looplag.shedding("projection"):  # overloaded: fewer, larger transactions
                 await asyncio.sleep(OVERLOADED_PAUSE)
-            batch = [self._q[i] for i in range(min(len(self._q), self.batch))]
+            batch = [self._q[i] for i in range(min(len(self._q), self.batch_size))]
             try:
                 done = await self._apply_batch(batch)
             except (DatabaseUnavailable, TimeoutError, OSError) as exc:

@@ -138,7 +138,10 @@ def add_channel_routes(app: web.Application, eng: Engine) -> None:
             elif fn_name in ("continue", "redirect"):
                 if fn_name == "redirect" and not p.get("endpoint"):
                     raise RestError(400, "Endpoint parameter not provided")
-                deferred(c, lambda: eng.redirect_or_continue(c) if c.stasis_app and not c.gone else None)
+                if fn_name == "continue" and p.get("context") == "dialer-amd":
+                    deferred(c, lambda: eng.continue_to_amd(c) if c.stasis_app and not c.gone else None)
+                else:
+                    deferred(c, lambda: eng.redirect_or_continue(c) if c.stasis_app and not c.gone else None)
             elif fn_name == "move":
                 target = p.get("app")
                 if not target:

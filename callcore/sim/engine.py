@@ -172,6 +172,14 @@ class Engine(MediaOps):
         else:
             self.later(0.1, lambda: self.hangup(c, 16, request={"cause": 16, "soft": True}))
 
+    def continue_to_amd(self, c: Chan) -> None:
+        """The app continues an answered call into ``dialer-amd``: AMD() then Stasis(app, amd, ...)."""
+        if c.bridge_id is not None:
+            self.leave_bridge(c)
+        self.leave_stasis(c)
+        c.stasis_via_dialplan = False
+        self._run_amd(c)
+
     def move(self, c: Chan, app: str, args: list[str]) -> None:
         old = c.stasis_app
         self.chan_event("StasisEnd", c)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -63,3 +64,10 @@ class MemoryJournal:
 
     def types(self) -> list[str]:
         return [e.type for e in self.events]
+
+
+def journal_batch(sink: object) -> AbstractContextManager[None]:
+    """``sink.batch()`` when the sink (or the journal it forwards to) batches its log writes, else a block
+    that does nothing: appends inside reach the write-ahead log in one write (see ``PgJournal.batch``)."""
+    batch = getattr(sink, "batch", None)
+    return batch() if batch is not None else nullcontext()

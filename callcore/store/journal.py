@@ -26,8 +26,8 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -140,6 +140,7 @@ class PgJournal:
         self._close_wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._spiller: asyncio.Task[None] | None = None
+        self._wal_batch: list[Row] | None = None  # rows of the open ``batch()`` block, not yet logged
         self._staging_sql = load_sql("callcore.store", "journal_staging")
         self._insert_sql = load_sql("callcore.store", "journal_insert")
 
@@ -154,17 +155,10 @@ class PgJournal:
                     clean_text(call_id), clean_text(channel_id), clean_text(agent_id), clean_text(queue),
                     clean_text(campaign_id), encode_payload(payload))
         if self._wal is not None and self._wal_ok and not self._closed:
-            try:
-                self._wal.write(row, self._keys.seq)
-                if self._wal_failing:
-                    self._wal_failing = False
-                    log.warning("journal_log_write_resumed")
-            except StoreError as exc:
-                self._wal_ok = False
-                WAL_ERRORS.inc()
-                if not self._wal_failing:
-                    self._wal_failing = True
-                    log.error("journal_log_write_failed", error=str(exc))
+            if self._wal_batch is not None:
+                self._wal_batch.append(row)
+            else:
+                self._log_rows([row], self._keys.seq)
         if self._closed:
             try:
                 self._spill_now([row])
@@ -181,6 +175,39 @@ class PgJournal:
             self._buf.append(row)
             if len(self._buf) >= self._batch:
                 self._flush_wake.set()
+
+    def _log_rows(self, rows: list[Row], first_seq: int) -> None:
+        assert self._wal is not None
+        try:
+            self._wal.write_many(rows, first_seq, first_seq + len(rows) - 1)
+            if self._wal_failing:
+                self._wal_failing = False
+                log.warning("journal_log_write_resumed")
+        except StoreError as exc:
+            self._wal_ok = False
+            WAL_ERRORS.inc()
+            if not self._wal_failing:
+                self._wal_failing = True
+                log.error("journal_log_write_failed", error=str(exc))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Events appended inside the block go to the write-ahead log in one write when it ends: one
+        system call per decision instead of one per event. The block is synchronous (no ``await`` inside),
+        so nothing can act on those events, nor the process be stopped by anything but a kill, before
+        they are written; a kill inside the block loses what the block appended, and nothing of it has
+        been acted on yet."""
+        if self._wal_batch is not None:  # nested: the outer block writes
+            yield
+            return
+        self._wal_batch = []
+        first = self._keys.seq + 1
+        try:
+            yield
+        finally:
+            rows, self._wal_batch = self._wal_batch, None
+            if rows and self._wal is not None and self._wal_ok and not self._closed:
+                self._log_rows(rows, first)
 
     def health(self) -> dict[str, Any]:
         return {"db_ok": self._db_ok, "spilling": self._spilling,
@@ -317,8 +344,8 @@ class PgJournal:
             finally:
                 self._update_gauges()
                 await self._sync_log()
-            if self._closing:
-                return
+            if self._closing and not self._buf:
+                return  # events appended while the log was synced are drained first, not spilled
 
     # -- the write-ahead log ---------------------------------------------------------------------------
 

@@ -207,9 +207,13 @@ class WalWriter:
         self.closed_segments: list[tuple[Path, int]] = []  # (path, last seq in it), oldest first
 
     def write(self, row: Row, seq: int) -> None:
+        self.write_many((row,), seq, seq)
+
+    def write_many(self, rows: Sequence[Row], first_seq: int, last_seq: int) -> None:
+        """Write ``rows`` (sequence numbers ``first_seq``..``last_seq``) in one system call."""
         if self._fd < 0 or self._size >= self.segment_bytes:
-            self._open(seq)
-        data = _encoder.encode(row) + b"\n"
+            self._open(first_seq)
+        data = encode_lines(rows)
         try:
             n = os.write(self._fd, data)
             if n != len(data):
@@ -219,7 +223,7 @@ class WalWriter:
                 os.ftruncate(self._fd, self._size)
             raise StoreError(f"cannot write journal log {self.current}: {exc}") from exc
         self._size += len(data)
-        self._last = seq
+        self._last = last_seq
         self._dirty = True
 
     def _open(self, first_seq: int) -> None:

@@ -148,7 +148,7 @@ class Sessions:
         self._checked[key] = time.monotonic()
         return session
 
-    async def reload(self, db: Any) -> int:
+    async def reload(self, db: Database) -> int:
         """Cache every unexpired session of PostgreSQL (at start and periodically), so that a session opened
         on any instance keeps working here while PostgreSQL is unreachable; sessions gone from the table
         (signed out elsewhere) leave the cache. Returns how many are cached."""

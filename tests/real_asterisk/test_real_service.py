@@ -2,8 +2,9 @@
 HTTP, PostgreSQL) against a real Asterisk configured from asterisk-config/ (the lab of
 tests/real_asterisk/labconfig.py) with SIPp phones, callers and customers.
 
-Covered: an inbound call routed by FastAGI, queued and connected to the operator's ringing phone; an AMD
-campaign (originated into ``dialer-amd``) whose attempt ends with an outcome; supervisor listen on a call;
+Covered: an inbound call routed by FastAGI, queued and connected to the operator's ringing phone; a caller
+abandoning in the queue; progressive campaign calls, with AMD (originated into ``dialer-amd``) and without,
+answered, busy and unanswered, whose attempts end with their outcome; supervisor listen on a call;
 a ``*55`` persistent session that survives an ARI websocket drop and a service restart.
 """
 
@@ -178,13 +179,30 @@ async def test_inbound_call_queued_and_connected_to_the_ringing_operator(
     assert call["answered_at"] is not None and call["ended_at"] > call["answered_at"]
 
 
+async def test_caller_abandons_while_queued(
+        sipp: str, lab_config: LabConfig, observer: AriLab, seeded: str, tmp_path: Path) -> None:
+    """No operator logged in: the caller is answered into the queue (hold music), hangs up after 2 s; the
+    call is recorded as abandoned in the queue."""
+    run = await start(settings(lab_config, tmp_path), seeded)
+    try:
+        caller = await call_in(sipp, lab_config, 2000)
+        await succeeded(caller, "the caller", 30)
+        await until(lambda: run.acd.snapshot()["queues"]["sales"]["abandoned"] >= 1, "the abandon counted", 10)
+        ended = await until_async(lambda: rows(seeded, "SELECT * FROM calls WHERE ended_at IS NOT NULL"),
+                                  "the call projected", 10)
+    finally:
+        await run.shutdown()
+    assert ended[0]["queue"] == "sales" and ended[0]["outcome"] == "abandoned", dict(ended[0])
+    assert ended[0]["answered_at"] is None and ended[0]["agent_id"] is None
+
+
 def open_window() -> CallingWindow:
     now = datetime.now(UTC)
     return CallingWindow((now - timedelta(hours=1)).time().replace(second=0, microsecond=0),
                          (now + timedelta(hours=2)).time().replace(second=0, microsecond=0))
 
 
-async def amd_campaign(dsn: str, tmp_path: Path, number: str) -> None:
+async def campaign(dsn: str, tmp_path: Path, number: str, amd: bool) -> None:
     from callcore.dialer.campaign import CampaignSettings, Mode
     from callcore.dialer.store import DialerStore
     from callcore.dialer.upload import UploadOptions, upload_leads
@@ -193,33 +211,35 @@ async def amd_campaign(dsn: str, tmp_path: Path, number: str) -> None:
     pool = await create_pool(dsn, 1)
     try:
         dialer = DialerStore(pool)
-        await dialer.create_campaign("amdlab", CampaignSettings(
-            caller_id="+15550000000", queue="sales", mode=Mode.PROGRESSIVE, window=open_window(), amd=True,
+        await dialer.create_campaign("lab", CampaignSettings(
+            caller_id="+15550000000", queue="sales", mode=Mode.PROGRESSIVE, window=open_window(), amd=amd,
             ring_timeout=15.0, max_attempts=1, connect_grace=10.0))
         csv = tmp_path / "leads.csv"
         csv.write_text(f"phone,name,tz\n{number},Lab Customer,UTC\n", encoding="utf-8")
         conn = await connect(dsn)
         try:
-            report = await upload_leads(conn, "amdlab", csv, UploadOptions(region="US", tz_column="tz"))
+            report = await upload_leads(conn, "lab", csv, UploadOptions(region="US", tz_column="tz"))
         finally:
             await conn.close()
         assert report.inserted == 1, report
-        await dialer.change_state("amdlab", "start")
+        await dialer.change_state("lab", "start")
     finally:
         await pool.close()
 
 
+@pytest.mark.parametrize("amd", [True, False], ids=["amd", "no-amd"])
 @pytest.mark.parametrize(("customer_scenario", "outcome"), [
     ("trunk_answer.xml", "human"), ("trunk_busy.xml", "busy"), ("trunk_noanswer.xml", "no-answer")])
-async def test_amd_campaign_attempt_ends_with_an_outcome(
+async def test_campaign_attempt_ends_with_an_outcome(
         sipp: str, lab_config: LabConfig, observer: AriLab, seeded: str, tmp_path: Path,
-        customer_scenario: str, outcome: str) -> None:
-    """Originated into ``dialer-amd`` (AMD() then Stasis). Answered: no audio, so AMD says NOTSURE, taken as
-    a person, connected to the operator, who hears the customer hang up. Busy and no answer: the channel
-    never reaches Stasis, its end is only seen through the application's subscription to it. Either way
-    the attempt must be recorded with its outcome and the lead must leave ``dialing``."""
+        customer_scenario: str, outcome: str, amd: bool) -> None:
+    """A progressive campaign's call. With AMD it is originated into ``dialer-amd`` (AMD() then Stasis):
+    answered, AMD hears no audio and says NOTSURE, taken as a person and connected to the operator; busy
+    and no answer, the channel never reaches Stasis and its end is only seen through the application's
+    subscription to it. Without AMD it is originated into Stasis directly. Either way the attempt must be
+    recorded with its outcome, an answered one with its operator, and the lead must leave ``dialing``."""
     number = "+12025550143"
-    await amd_campaign(seeded, tmp_path, number)
+    await campaign(seeded, tmp_path, number, amd)
     hold = ["-recv_timeout", "8000"] if customer_scenario == "trunk_answer.xml" else []
     customer = await run_sipp(sipp, lab_config, "-sf", scenario(customer_scenario), *hold,
                               "-p", str(lab_config.trunk_port), limit=90)
@@ -242,7 +262,9 @@ async def test_amd_campaign_attempt_ends_with_an_outcome(
     attempt = ended[0]
     assert attempt["outcome"] == outcome and attempt["ended_at"] is not None, dict(attempt)
     if outcome == "human":
-        assert attempt["amd_status"] in ("HUMAN", "NOTSURE") and attempt["agent_id"] == AGENT, dict(attempt)
+        assert attempt["agent_id"] == AGENT, dict(attempt)
+    if outcome == "human" and amd:
+        assert attempt["amd_status"] in ("HUMAN", "NOTSURE"), dict(attempt)
     lead = (await rows(seeded, "SELECT state, attempts FROM leads"))[0]
     assert lead["state"] != "dialing" and lead["attempts"] == 1, dict(lead)
     types = {r["type"] for r in await rows(seeded, "SELECT DISTINCT type FROM events")}

@@ -79,7 +79,7 @@ from callcore.errors import (
     AriUnprocessable,
 )
 from callcore.service import looplag
-from callcore.store.api import JournalSink
+from callcore.store.api import JournalSink, journal_batch
 
 log = structlog.get_logger(__name__)
 
@@ -178,8 +178,9 @@ class AcdRuntime:
         ``cause``: monotonic time of what brought the event (default now), for the routing latency."""
         self._cause = time.monotonic() if cause is None else cause
         out = self.engine.handle(event, self.clock.now())
-        for cmd in out:
-            self._apply(cmd)
+        with journal_batch(self.journal):  # one log write for the decision's journal entries
+            for cmd in out:
+                self._apply(cmd)
         self._gauges_due()
         return out
 
