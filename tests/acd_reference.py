@@ -81,6 +81,13 @@ def waiting(st: AcdState) -> list[Call]:
 
 
 def dispatch(st: AcdState, now: float, out: list[object]) -> None:
+    for _ in range(len(st.queues) + 1):  # callers moved by a leave-empty overflow are routed at once
+        _route(st, now, out)
+        if not _leave_empty(st, now, out):
+            break
+
+
+def _route(st: AcdState, now: float, out: list[object]) -> None:
     for _ in range(len(st.calls) + len(st.agents) + 1):
         offered = False
         for call in waiting(st):
@@ -93,11 +100,17 @@ def dispatch(st: AcdState, now: float, out: list[object]) -> None:
                 offered = True
         if not offered:
             break
+
+
+def _leave_empty(st: AcdState, now: float, out: list[object]) -> bool:
+    moved = False
     for q in st.queues.values():
         if q.leave_empty != "never" and is_empty(st, q.name, q.leave_empty):
             for call in [c for c in waiting(st) if c.queue == q.name]:
                 if not call.legs:
                     cf.overflow(st, call, now, out, "leaveempty")  # type: ignore[arg-type]
+                    moved = True
+    return moved
 
 
 class ReferenceEngine(Engine):

@@ -431,6 +431,19 @@ def dispatch(st: AcdState, now: float, out: Out) -> None:
     ix = st.index
     st.sync()
     ix.relaxed(st, now)
+    # a leave-empty overflow can move callers into a queue with free agents: route again at once
+    for _ in range(len(st.queues) + 1):
+        _route(st, now, out)
+        if not _leave_empty(st, now, out):
+            break
+    st.sync()
+    ix.dirty_queues.clear()
+    ix.dirty_calls.clear()
+    ix.check_empty.clear()
+
+
+def _route(st: AcdState, now: float, out: Out) -> None:
+    ix = st.index
     for _ in range(len(st.calls) + len(st.agents) + 2):
         st.sync()
         queues, ix.dirty_queues = ix.dirty_queues, set()
@@ -439,6 +452,11 @@ def dispatch(st: AcdState, now: float, out: Out) -> None:
             break
         _pass(st, queues, singles, now, out)
     st.sync()
+
+
+def _leave_empty(st: AcdState, now: float, out: Out) -> bool:
+    """Overflow the waiting callers of queues left empty; whether any caller moved."""
+    ix = st.index
     ix.dirty_queues.clear()
     ix.dirty_calls.clear()
     checks, ix.check_empty = ix.check_empty, set()
@@ -447,6 +465,7 @@ def dispatch(st: AcdState, now: float, out: Out) -> None:
         ordered = sorted(checks, key=lambda n: rank.get(n, len(rank)))
     else:
         ordered = list(checks)
+    moved = False
     for name in ordered:
         q = st.queues.get(name)
         if q is not None and q.leave_empty != "never" and ix.queues.get(name) is not None \
@@ -454,10 +473,9 @@ def dispatch(st: AcdState, now: float, out: Out) -> None:
             for call in st.waiting(q.name):
                 if not call.legs:
                     overflow(st, call, now, out, "leaveempty")
+                    moved = True
     st.sync()
-    ix.dirty_queues.clear()
-    ix.dirty_calls.clear()
-    ix.check_empty.clear()
+    return moved
 
 
 def _pass(st: AcdState, queues: set[str], singles: set[str], now: float, out: Out) -> None:
