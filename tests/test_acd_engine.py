@@ -22,6 +22,7 @@ from callcore.acd.core.events import (
     AgentLegFailed,
     AgentLegHungUp,
     AgentLogin,
+    AgentLogout,
     AgentPause,
     AgentReady,
     AgentSessionConnected,
@@ -305,6 +306,30 @@ def test_join_empty_and_max_len_and_leave_empty() -> None:
     h.send(AgentLegFailed(o.leg_id))
     h.send(AgentPause("a2", "x"))
     assert "c1" not in h.engine.state.calls
+
+
+def test_a_caller_sent_on_by_leave_empty_is_offered_in_the_next_queue_at_once() -> None:
+    qs = [QueueConfig("first", leave_empty="none_available", overflow=Overflow("queue", target="second")),
+          QueueConfig("second")]
+    h = harness(qs, [*agents("a1", queues=("first",)), *agents("a2", queues=("second",))])
+    h.send(AgentPause("a1", "x"))
+    out = h.send(CallArrived("c1", "first"))
+    assert [c.payload.get("from_queue") for c in of(out, Journal) if c.type == "call.queued"] == [None, "first"]
+    (o,) = of(out, OriginateAgent)  # a2 is free in "second": rung now, not at some later change there
+    assert o.app_args == ("agent", "c1", "a2")
+
+
+def test_leave_empty_sends_callers_away_by_queue_name_then_service_order() -> None:
+    qs = [QueueConfig(n, leave_empty="none_available") for n in ("zeta", "alpha")]
+    h = harness(qs, agents("a1", queues=("zeta", "alpha")))
+    h.send(AgentPause("a1", "x"))
+    h.send(AgentReady("a1"))
+    assert of(h.send(CallArrived("c0", "zeta")), OriginateAgent)  # a1 rings; the others wait
+    for cid, queue, prio in [("c1", "alpha", 0), ("c2", "zeta", 0), ("c3", "alpha", 5), ("c4", "zeta", 0)]:
+        h.send(CallArrived(cid, queue, prio))
+    out = h.send(AgentLogout("a1"))  # the offer is withdrawn, both queues are empty
+    left = [c.call_id for c in of(out, Journal) if c.type == "call.overflowed"]
+    assert left == ["c3", "c1", "c0", "c2", "c4"]  # alpha before zeta (by name), then priority, arrival
 
 
 def test_position_announcement_restores_moh() -> None:
