@@ -18,15 +18,21 @@ call, the database and each instance's API, and prints one JSON line per scenari
   attempts never ended, ``dialled_twice`` leads whose attempts overlap, were dialled again after being
   connected, or whose attempt count misses attempts made;
 * ``recover_s`` seconds from the end of the fault until the instance is connected to ARI, reaches the
-  database and has replayed its journal (for start-up faults: from the process start).
+  database and has replayed its journal (for start-up faults: from the process start; for ARI faults: until
+  the next call is bridged to an operator).
 
-``--short`` (used by ``tests/test_chaos.py``) runs every scenario in a few seconds at 10x simulated time;
+``--short`` (used by ``tests/test_chaos.py``) runs each scenario in about 20 s at 10x simulated time;
 the default (long) mode runs the outages at their real length (PostgreSQL down 60 s and 5 minutes, ARI
 REST faults 30 s) for the figures in the README. Targets: 0 lost, 0 stuck, 0 dialled twice,
 journaled = sent, recovery within 2 s of the dependency coming back. The figures are wall-clock and vary
 with the machine's load.
 
-Usage: ``.venv/bin/python bench/chaos.py [--short] [--only NAME ...] [--list]``.
+stdout carries exactly one JSON line per scenario with the keys above; the notes (what was seen on the way:
+unconfirmed events, stuck operators by name, per-type event counts, report figures) go to stderr or
+``--notes FILE``. ``--jobs N`` runs N scenarios at a time, each worker on a PostgreSQL cluster of its own (the
+PostgreSQL faults stop only that cluster).
+
+Usage: ``.venv/bin/python bench/chaos.py [--short] [--jobs N] [--only NAME ...] [--notes FILE] [--list]``.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ from urllib.parse import urlsplit
 from callcore.errors import ConfigError
 
 ENV_PREFIX = "CALLCORE_"
+# CALLCORE_* variables that are not service settings: the recorded Asterisk traces the contract tests and
+# benchmarks read (callcore/ari/traces.py), so a shell that runs them can also run the service
+NOT_SETTINGS = frozenset({"shared_dir"})
 
 
 class Secret:
@@ -259,7 +262,7 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
         if name not in known and name.endswith("_file") and name[:-5] in known:
             name, value = name[:-5], _read_setting_file(key, value, env)
         elif name not in known:
-            if name.startswith("test_"):
+            if name.startswith("test_") or name in NOT_SETTINGS:
                 continue
             raise ConfigError(key, "unknown setting (see the configuration reference in README.md)")
         values[name] = _convert(name, value, known[name].type)

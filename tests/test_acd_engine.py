@@ -308,17 +308,6 @@ def test_join_empty_and_max_len_and_leave_empty() -> None:
     assert "c1" not in h.engine.state.calls
 
 
-def test_a_caller_sent_on_by_leave_empty_is_offered_in_the_next_queue_at_once() -> None:
-    qs = [QueueConfig("first", leave_empty="none_available", overflow=Overflow("queue", target="second")),
-          QueueConfig("second")]
-    h = harness(qs, [*agents("a1", queues=("first",)), *agents("a2", queues=("second",))])
-    h.send(AgentPause("a1", "x"))
-    out = h.send(CallArrived("c1", "first"))
-    assert [c.payload.get("from_queue") for c in of(out, Journal) if c.type == "call.queued"] == [None, "first"]
-    (o,) = of(out, OriginateAgent)  # a2 is free in "second": rung now, not at some later change there
-    assert o.app_args == ("agent", "c1", "a2")
-
-
 def test_leave_empty_sends_callers_away_by_queue_name_then_service_order() -> None:
     qs = [QueueConfig(n, leave_empty="none_available") for n in ("zeta", "alpha")]
     h = harness(qs, agents("a1", queues=("zeta", "alpha")))

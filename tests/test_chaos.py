@@ -83,3 +83,6 @@ def test_nothing_lost_stuck_or_dialled_twice(results: dict[str, dict[str, Any]],
     unconfirmed = int(r["_notes"].get("events_unconfirmed", 0))
     assert 0 <= r["events_sent"] - r["events_journaled"] <= unconfirmed and r["duplicates"] == 0, why
     assert r["recover_s"] is not None, why
+    # the restart findings: call records never left open, reports never answered above offered
+    assert r["_notes"].get("calls_rows_open") == 0, why
+    assert not r["_notes"].get("report_answered_above_offered"), why

@@ -15,6 +15,11 @@ def test_defaults_are_valid() -> None:
     assert s.instance_id  # filled from the host name
 
 
+def test_the_traces_directory_is_not_a_setting() -> None:
+    # documented for the contract tests; the service started from the same shell must not refuse it
+    assert load_settings({"CALLCORE_SHARED_DIR": "/srv/shared", "CALLCORE_HTTP_PORT": "9000"}).http_port == 9000
+
+
 def test_env_overrides_and_types() -> None:
     s = load_settings({"CALLCORE_HTTP_PORT": "9000", "CALLCORE_AMI_ENABLED": "yes",
                        "CALLCORE_JOURNAL_FLUSH_INTERVAL": "0.5", "CALLCORE_ARI_PASSWORD": "pw"})

@@ -397,6 +397,7 @@ class AcdRuntime:
                 self.keys.forget_media(pb.id)
             case E.Connected(snapshot=snap):
                 live = {c.id for c in snap.channels}
+                self._precreated = {b: c for b, c in self._precreated.items() if c in live}
                 self.keys.prune(live, {b.id for b in [*snap.bridges, *snap.stasis_bridges]})
                 self._originated &= live
                 self._shutting_down &= live
