@@ -87,3 +87,40 @@ async def test_a_ringing_channel_is_answered_and_gets_moh_whatever_the_setting(s
         cid = await sim.inject_call(queue="sales")
         await rig.until(lambda: cid in sim.engine.channels and sim.engine.channels[cid].moh, "caller hears MOH")
         assert sim.counters.get(ANSWER, 0) == 1 and sim.engine.channels[cid].state == "Up"
+
+
+async def test_a_backlog_of_events_is_handled_in_slices() -> None:
+    """Events already queued are taken without waiting; the loop still runs other work between slices."""
+    import asyncio
+
+    from callcore.acd.runtime.executor import YIELD_EVERY, AcdRuntime
+    from callcore.ari.fake import FakeAri
+    from callcore.clock import ManualClock
+    from callcore.store.api import MemoryJournal
+    from callcore.testkit.acd_harness import Harness
+
+    clock = ManualClock()
+    rt = AcdRuntime(Harness.build([QueueConfig("sales")], AGENT).engine, FakeAri(clock=clock), MemoryJournal(),
+                    clock)
+    fed: list[object] = []
+    rt.feed = fed.append  # type: ignore[method-assign,assignment]
+    total = 4 * YIELD_EVERY
+
+    class Backlog:  # every event is ready: __anext__ never suspends
+        def __init__(self) -> None:
+            self.n = 0
+
+        def __aiter__(self) -> Backlog:
+            return self
+
+        async def __anext__(self) -> object:
+            if self.n >= total:
+                raise StopAsyncIteration
+            self.n += 1
+            return object()
+
+    seen_at: list[int] = []
+    asyncio.get_running_loop().call_soon(lambda: seen_at.append(len(fed)))
+    await rt.run(Backlog())
+    assert len(fed) == total
+    assert seen_at and seen_at[0] < total  # the other callback ran while the backlog was being handled
