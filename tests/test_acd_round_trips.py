@@ -30,18 +30,24 @@ AGENT = [AgentConfig("a1", "A1", "PJSIP/a1", memberships={"sales": 0})]
 async def test_the_bridge_is_ready_while_the_agent_rings(sim: SimAsterisk) -> None:
     async with AcdRig(sim.ari_url, [QueueConfig("sales", ring_timeout=5)], AGENT) as rig:
         await rig.svc.login("a1")
+        # the agent's answer (0.4 s after the dial) and the caller's hang-up (0.3 s after the bridge) come
+        # when the test moves simulated time, not when a loaded machine gets round to the next check
+        sim.hold_time()
         cid = await sim.inject_call(queue="sales", talk_time=0.3)
         await rig.until(lambda: rig.state("a1") == "reserved", "agent rung")
         leg = rig.svc.engine.state.agents["a1"].leg_id
         assert leg is not None
         await rig.until(lambda: f"callcore-{cid}" in sim.engine.bridges, "bridge created while ringing")
+        await rig.until(lambda: leg in sim.engine.channels, "agent channel created")
         assert sim.engine.channels[leg].state != "Up"  # the agent has not answered yet
+        sim.advance_time(sim.engine.dial_start_delay + 0.5)  # the dial starts, the agent answers 0.4 s later
         await rig.until(lambda: sim.counters.get("calls_bridged") == 1, "caller and agent bridged")
         assert set(sim.engine.bridges[f"callcore-{cid}"].channels) == {cid, leg}
         creates = sim.counters.get("rest:POST /ari/bridges", 0) + sim.counters.get(
             "rest:POST /ari/bridges/{bridgeId}", 0)
         assert creates == 1  # created once, not again at the answer
         await rig.until(lambda: not sim.engine.channels[cid].moh, "MOH stops right after the caller joins")
+        sim.release_time()
         await rig.until(lambda: rig.state("a1") == "available", "call over")
         await rig.svc.drain()
         assert f"callcore-{cid}" not in sim.engine.bridges
