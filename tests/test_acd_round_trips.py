@@ -124,3 +124,36 @@ async def test_a_backlog_of_events_is_handled_in_slices() -> None:
     await rt.run(Backlog())
     assert len(fed) == total
     assert seen_at and seen_at[0] < total  # the other callback ran while the backlog was being handled
+
+
+async def test_settle_waits_for_what_was_submitted_not_for_what_keeps_coming() -> None:
+    import asyncio
+
+    from callcore.acd.runtime.lanes import Lanes
+
+    done: list[str] = []
+    gate = asyncio.Event()
+
+    async def execute(item: str) -> None:
+        if item.startswith("late"):
+            await gate.wait()  # work submitted after the settle began, still running when it returns
+        done.append(item)
+
+    lanes: Lanes[str] = Lanes(execute, concurrency=2)
+    pool = asyncio.get_running_loop().create_task(lanes.run())
+    try:
+        for i in range(5):
+            lanes.submit(f"c{i}", f"early{i}")
+        lanes.submit("c0", "withdrawn")
+        assert lanes.withdraw_last("c0", lambda x: x == "withdrawn")
+        settling = asyncio.get_running_loop().create_task(lanes.settle())
+        lanes.submit("c9", "late")
+        await asyncio.wait_for(settling, 10)
+        assert sorted(d for d in done if d.startswith("early")) == [f"early{i}" for i in range(5)]
+        assert "late" not in done and lanes.active_lanes == 1
+        gate.set()
+        await lanes.drain()
+        assert "late" in done
+    finally:
+        pool.cancel()
+        await asyncio.gather(pool, return_exceptions=True)
