@@ -80,7 +80,7 @@ def waiting(st: AcdState) -> list[Call]:
     return calls
 
 
-def dispatch(st: AcdState, now: float, out: list[object]) -> None:
+def route(st: AcdState, now: float, out: list[object]) -> None:
     for _ in range(len(st.calls) + len(st.agents) + 1):
         offered = False
         for call in waiting(st):
@@ -93,11 +93,28 @@ def dispatch(st: AcdState, now: float, out: list[object]) -> None:
                 offered = True
         if not offered:
             break
-    for q in st.queues.values():
-        if q.leave_empty != "never" and is_empty(st, q.name, q.leave_empty):
-            for call in [c for c in waiting(st) if c.queue == q.name]:
-                if not call.legs:
-                    cf.overflow(st, call, now, out, "leaveempty")  # type: ignore[arg-type]
+
+
+def dispatch(st: AcdState, now: float, out: list[object]) -> None:
+    """Route; then sweep every queue in order of name: one empty by its leave-empty policy sends its
+    callers away (in service order). Callers sent to another queue are routed there after the sweep (or
+    seen by it first, when that queue comes later in the order); sweeps repeat while callers leave, each
+    queue sending callers away at most once per event."""
+    emptied: set[str] = set()
+    for _ in range(len(st.queues) + 1):
+        route(st, now, out)
+        left = False
+        for q in sorted(st.queues.values(), key=lambda q: q.name):
+            if q.name in emptied or q.leave_empty == "never" or not is_empty(st, q.name, q.leave_empty):
+                continue
+            leaving = [c for c in waiting(st) if c.queue == q.name and not c.legs]
+            if leaving:
+                emptied.add(q.name)
+                left = True
+            for call in leaving:
+                cf.overflow(st, call, now, out, "leaveempty")  # type: ignore[arg-type]
+        if not left:
+            break
 
 
 class ReferenceEngine(Engine):

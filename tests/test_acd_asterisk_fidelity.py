@@ -3,47 +3,14 @@ failures. Driven through FakeAri, which refuses what Asterisk refuses."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from acd_rig import Rig
 
 from callcore.acd.core.model import AgentConfig, QueueConfig
 from callcore.acd.runtime.service import AcdService
 from callcore.ari.fake import FakeAri
-from callcore.clock import ManualClock
-from callcore.store.api import MemoryJournal
-
-
-class Rig:
-    def __init__(self, queues: list[QueueConfig], agents: list[AgentConfig]) -> None:
-        self.clock = ManualClock()
-        self.fake = FakeAri(clock=self.clock)
-        self.journal = MemoryJournal()
-        self.svc = AcdService(self.fake, self.journal, self.clock, queues, agents)
-        self.task: asyncio.Task[None] | None = None
-
-    async def settle(self) -> None:
-        for _ in range(5):
-            for _ in range(10):
-                await asyncio.sleep(0)
-            await self.svc.drain()
-
-    def originated(self) -> list[str]:
-        return [kw["channel_id"] for kw in self.fake.calls_to("originate")]
-
-    def start(self) -> None:
-        self.sub = self.fake.events("acd-test")
-        self.task = asyncio.create_task(self.svc.run(self.sub), name="acd-under-test")
-
-    async def stop(self) -> None:
-        self.sub.close()
-        assert self.task is not None
-        self.task.cancel()
-        try:
-            await self.task
-        except (asyncio.CancelledError, Exception):
-            pass
 
 
 def agents(*ids: str) -> list[AgentConfig]:

@@ -70,3 +70,16 @@ def test_after_a_start_with_registration_tracking_nobody_is_rung_before_the_phon
     h.send(RegistrationsKnown())   # a1's phone was not reported: reachable as without tracking; a2 stays offline
     assert sorted(o.app_args[2] for o in h.originated.values()) == ["a1", "a3"]
     assert all(a.misses == 0 for a in h.engine.state.agents.values())
+
+
+def test_caller_overflowed_by_leave_empty_into_a_staffed_queue_is_offered_at_once() -> None:
+    """A caller moved by a leave-empty overflow into a queue with free agents waited until something else
+    happened in that queue."""
+    from callcore.acd.core.model import Overflow
+    queues = [QueueConfig("sales"), QueueConfig("night", leave_empty="none_available",
+                                                 overflow=Overflow("queue", target="sales"))]
+    h = Harness.build(queues, [AgentConfig("a1", endpoint="PJSIP/a1", memberships={"sales": 0})])
+    h.send(AgentLogin("a1"))
+    h.send(CallArrived("c1", "night"))
+    assert h.engine.state.calls["c1"].queue == "sales"
+    assert h.legs_for("a1"), "a1 is rung for the overflowed caller in the same step"

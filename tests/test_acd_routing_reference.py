@@ -5,6 +5,7 @@ keep the same agent states."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from acd_reference import ReferenceEngine
@@ -191,8 +192,11 @@ class AgainstReference(RuleBasedStateMachine):
                                          if c.queue == name and c.status == "connected")
 
 
+# CALLCORE_HYPOTHESIS_EXAMPLES=N: a longer hunt of N examples, random rather than derandomized, so that
+# ``--hypothesis-seed`` picks the sequences (without it every run replays the same ones)
+_HUNT = int(os.environ.get("CALLCORE_HYPOTHESIS_EXAMPLES", "0") or 0)
 AgainstReference.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=60, deadline=None, derandomize=True,
+    max_examples=_HUNT or 150, stateful_step_count=60, deadline=None, derandomize=not _HUNT,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestAgainstReference = AgainstReference.TestCase

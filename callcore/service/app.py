@@ -202,7 +202,8 @@ class Service:
             self.agi = None
         if self.acd is not None:
             try:
-                await asyncio.wait_for(self.acd.drain(), 5.0)
+                # what was decided before the stop, not the work that keeps arriving under load
+                await asyncio.wait_for(self.acd.settle(), 5.0)
             except Exception as exc:
                 log.warning("acd_drain_incomplete", error=repr(exc))
 

@@ -58,6 +58,7 @@ class ProjectingJournal:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.batch_size = BATCH
+        self._closing = False
 
     def batch(self) -> AbstractContextManager[None]:
         return journal_batch(self.inner)
@@ -88,6 +89,7 @@ class ProjectingJournal:
         task, self._task = self._task, None
         if task is None:
             return
+        self._closing = True
         deadline = asyncio.get_running_loop().time() + grace
         while self._q and asyncio.get_running_loop().time() < deadline:
             self._wake.set()
@@ -101,7 +103,7 @@ class ProjectingJournal:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if looplag.shedding("projection"):  # overloaded: fewer, larger transactions
+            if not self._closing and looplag.shedding("projection"):  # overloaded: fewer, larger transactions
                 await asyncio.sleep(OVERLOADED_PAUSE)
             batch = [self._q[i] for i in range(min(len(self._q), self.batch_size))]
             try:

@@ -427,10 +427,60 @@ def dispatch(st: AcdState, now: float, out: Out) -> None:
     weight, priority, arrival), each taking its best agent, as if every waiting call had been visited; a
     queue is left as soon as it has no offerable agent. A pass can free agents (a session agent taking a
     ring-all call cancels the other legs): calls after the current one see them in the same pass, the
-    others in the next one."""
+    others in the next one.
+
+    Leave-empty: the queues whose staffing or line changed are checked in order of name, each
+    emptied queue's callers (without a ringing leg) in service order. Callers it sends to another queue
+    are offered there in the same event, and that queue is checked in turn; a queue that already sent its
+    callers away in this event is checked again at the next one (an overflow cycle of empty queues moves
+    a caller one round per event instead of looping)."""
     ix = st.index
     st.sync()
     ix.relaxed(st, now)
+    emptied: set[str] = set()
+    for _ in range(len(st.queues) + 1):
+        _route(st, now, out)
+        if not _leave_empty(st, emptied, now, out):
+            break
+    # left in ix.check_empty: queues that already sent callers away and changed again, for the next event
+
+
+def _leave_empty(st: AcdState, emptied: set[str], now: float, out: Out) -> bool:
+    """One sweep, by queue name, of the queues marked for a leave-empty check (a set: its own order depends
+    on the hash seed, the core's output must not): an empty queue's callers leave it in service order. A
+    caller sent to a queue later in the sweep is seen there in the same sweep, to an earlier one in the
+    next. Returns whether any caller left."""
+    ix = st.index
+    heap: list[str] = []
+
+    def take(after: str) -> None:
+        due = [n for n in ix.check_empty if n not in emptied and n > after]
+        ix.check_empty.difference_update(due)
+        for n in due:
+            if n in st.queues:  # (a queue no longer configured is dropped)
+                heapq.heappush(heap, n)
+
+    take("")
+    left = False
+    while heap:
+        name = heapq.heappop(heap)
+        q = st.queues[name]
+        if q.leave_empty != "never" and ix.queues.get(name) is not None and ix.queues[name].waiting \
+                and is_empty(st, name, q.leave_empty):
+            leaving = [call for call in st.waiting(name) if not call.legs]
+            if leaving:
+                emptied.add(name)
+                left = True
+            for call in leaving:
+                overflow(st, call, now, out, "leaveempty")
+            st.sync()
+            take(name)
+    return left
+
+
+def _route(st: AcdState, now: float, out: Out) -> None:
+    """Routing passes until no queue or waiting call is left marked as changed."""
+    ix = st.index
     for _ in range(len(st.calls) + len(st.agents) + 2):
         st.sync()
         queues, ix.dirty_queues = ix.dirty_queues, set()
@@ -441,23 +491,6 @@ def dispatch(st: AcdState, now: float, out: Out) -> None:
     st.sync()
     ix.dirty_queues.clear()
     ix.dirty_calls.clear()
-    checks, ix.check_empty = ix.check_empty, set()
-    if len(checks) > 1:  # configuration order, not the set's (hash-seed dependent): the core is deterministic
-        rank = {name: i for i, name in enumerate(st.queues)}
-        ordered = sorted(checks, key=lambda n: rank.get(n, len(rank)))
-    else:
-        ordered = list(checks)
-    for name in ordered:
-        q = st.queues.get(name)
-        if q is not None and q.leave_empty != "never" and ix.queues.get(name) is not None \
-                and ix.queues[name].waiting and is_empty(st, q.name, q.leave_empty):
-            for call in st.waiting(q.name):
-                if not call.legs:
-                    overflow(st, call, now, out, "leaveempty")
-    st.sync()
-    ix.dirty_queues.clear()
-    ix.dirty_calls.clear()
-    ix.check_empty.clear()
 
 
 def _pass(st: AcdState, queues: set[str], singles: set[str], now: float, out: Out) -> None:

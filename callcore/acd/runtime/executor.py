@@ -88,6 +88,7 @@ SHUTDOWN_SOFTHANGUP = 4  # ChannelHangupRequest cause (a soft-hangup flag) of an
 GAUGE_INTERVAL = 0.25
 GAUGE_INTERVAL_OVERLOADED = 2.0
 AGENT_BRIDGE_PREFIX = "callcore-agent-"
+YIELD_EVERY = 50  # ARI events handled back to back at most before the loop runs something else
 ASTERISK_RETRY = 1.0  # seconds before an offer that Asterisk failed (not the device) is given up
 
 
@@ -397,6 +398,7 @@ class AcdRuntime:
                 self.keys.forget_media(pb.id)
             case E.Connected(snapshot=snap):
                 live = {c.id for c in snap.channels}
+                self._precreated = {b: c for b, c in self._precreated.items() if c in live}
                 self.keys.prune(live, {b.id for b in [*snap.bridges, *snap.stasis_bridges]})
                 self._originated &= live
                 self._shutting_down &= live
@@ -407,8 +409,14 @@ class AcdRuntime:
         try:
             async with asyncio.TaskGroup() as tg:
                 pool = tg.create_task(self.lanes.run(), name="acd-ari-lanes")
+                fed = 0
                 async for ev in events:
                     self.feed(ev)
+                    fed += 1
+                    if fed % YIELD_EVERY == 0:
+                        # a backlog is taken without waiting: let the API, /metrics, timers and the ARI
+                        # workers run between slices of it
+                        await asyncio.sleep(0)
                 await self.drain()
                 pool.cancel()
         finally:

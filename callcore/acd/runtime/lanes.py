@@ -75,12 +75,16 @@ class Lanes(Generic[T]):
         self.peak_in_flight = 0
         self.executed = 0
         self.dropped = 0
+        self.submitted = 0
+        self.withdrawn = 0
+        self._progress = asyncio.Event()  # set whenever an item is done with
         self.running = False
 
     # --- producer side -----------------------------------------------------------------------------
 
     def submit(self, key: str, item: T) -> None:
         """Queue ``item`` behind everything already submitted under ``key``. Never blocks."""
+        self.submitted += 1
         lane = self._lanes.get(key)
         if lane is not None:
             lane.append(item)
@@ -99,6 +103,8 @@ class Lanes(Generic[T]):
         for i in range(len(lane) - 1, -1, -1):
             item = lane[i]
             if match(item):
+                self.withdrawn += 1
+                self._progress.set()
                 del lane[i]  # a lane left empty is retired by the worker that next takes it
                 return True
             if past is None or not past(item):
@@ -137,6 +143,16 @@ class Lanes(Generic[T]):
         finally:
             self.running = False
             self._drop_all()
+
+    def settle(self) -> Awaitable[None]:
+        """Wait until as many items have been dealt with (run, withdrawn or dropped) as had been submitted
+        when called: what was decided so far, without waiting for the work that keeps coming in meanwhile."""
+        return self._settle(self.submitted)
+
+    async def _settle(self, target: int) -> None:
+        while self.executed + self.dropped + self.withdrawn < target and not self._idle.is_set():
+            self._progress.clear()
+            await self._progress.wait()
 
     async def drain(self) -> None:
         """Wait until no item is queued or in flight (or the pool stopped and dropped the rest)."""
@@ -185,6 +201,7 @@ class Lanes(Generic[T]):
             finally:
                 self.in_flight -= 1
                 self.executed += 1
+                self._progress.set()
                 if lane:
                     self._make_ready(key, lane[0])
                 else:
@@ -196,12 +213,14 @@ class Lanes(Generic[T]):
             del self._lanes[key]
         if not self._lanes:
             self._idle.set()
+            self._progress.set()
 
     def _drop_all(self) -> None:
         dropped = self.queued
         if dropped:
             log.warning("acd.lanes_dropped", commands=dropped, lanes=len(self._lanes))
         self.dropped += dropped
+        self._progress.set()
         self._lanes.clear()
         self._ready.clear()
         self._ready_urgent.clear()

@@ -68,6 +68,10 @@ class AcdService:
         """Consume ARI events (``async for ev in sub``) until the subscription ends."""
         await self.runtime.run(events)
 
+    def settle(self) -> Awaitable[None]:
+        """Wait until the ARI commands issued so far have been executed (not those issued meanwhile)."""
+        return self.runtime.lanes.settle()
+
     async def drain(self) -> None:
         """Wait until every ARI command issued so far has been executed."""
         await self.runtime.drain()
