@@ -70,6 +70,23 @@ async def test_refused_supervisor_leg_is_journaled_and_leaves_no_snoop(rig: Rig)
     assert rig.svc.agent_state("1001")["state"] == "on_call" and leg in rig.fake.channels
 
 
+async def test_supervisor_leg_id_clashing_by_prefix_is_refused_and_journaled(rig: Rig) -> None:
+    """Asterisk takes a requested channel id as used when a live channel's uniqueid begins with it, and
+    answers 409 "Channel with given unique ID already exists" as for an exact duplicate: the supervision
+    fails visibly, whatever the clash."""
+    cid, leg = await connect_call(rig)
+    clash = rig.fake.inject_call("+15550002", channel_id=f"sup-1001-{int(rig.clock.now())}-10")
+    await rig.settle()
+    sup = (await rig.svc.supervise("1001", "listen", "PJSIP/sup1"))["leg_id"]
+    assert clash.startswith(sup)
+    await rig.settle()
+    failed = [e for e in rig.journal.events if e.type == "call.supervision_failed"]
+    assert [(e.payload["leg_id"], e.call_id) for e in failed] == [(sup, cid)]
+    assert failed[0].payload["cause"] == "refused-409"
+    assert sup not in rig.fake.channels and not snoops(rig.fake) and not rig.svc.engine.state.supervisors
+    assert rig.svc.agent_state("1001")["state"] == "on_call" and leg in rig.fake.channels
+
+
 async def test_unanswered_supervisor_leg_tears_down_snoop(rig: Rig) -> None:
     await connect_call(rig)
     sup = (await rig.svc.supervise("1001", "whisper", "PJSIP/sup1"))["leg_id"]

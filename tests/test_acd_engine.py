@@ -321,6 +321,21 @@ def test_leave_empty_sends_callers_away_by_queue_name_then_service_order() -> No
     assert left == ["c3", "c1", "c0", "c2", "c4"]  # alpha before zeta (by name), then priority, arrival
 
 
+def test_an_overflow_loop_of_empty_queues_moves_a_caller_round_once_per_change() -> None:
+    qs = [QueueConfig(n, leave_empty="none_available", overflow=Overflow("queue", target=t))
+          for n, t in (("q1", "q2"), ("q2", "q3"), ("q3", "q1"))]
+    h = harness(qs, [a for i in (1, 2, 3) for a in agents(f"a{i}", queues=(f"q{i}",))])
+    h.send(CallArrived("c1", "q1"))
+    h.send(AgentPause("a1", "x"))  # q1 empty: on to q2, staffed
+    h.send(AgentPause("a2", "x"))  # q2 empty: on to q3, staffed
+    out = h.send(AgentPause("a3", "x"))  # all empty: each queue sends the caller on once, then it stays
+    assert [(c.queue, c.payload["from_queue"]) for c in of(out, Journal) if c.type == "call.queued"] == [
+        ("q1", "q3"), ("q2", "q1"), ("q3", "q2")]
+    assert h.engine.state.calls["c1"].queue == "q3"
+    (o,) = of(h.send(AgentReady("a2")), OriginateAgent)  # the next change: on to q1, then q2, rung there
+    assert o.app_args == ("agent", "c1", "a2")
+
+
 def test_position_announcement_restores_moh() -> None:
     h = harness([QueueConfig("sales", announce_position_every=30, announce_holdtime=True)], agents("a1"),
                 login=False)

@@ -6,7 +6,8 @@ ARI event journaled once, and the instance recovered.
 
 CI runs a representative subset (one PostgreSQL outage under mixed traffic, start-up without PostgreSQL,
 kill -9, websocket drop with an Asterisk restart, ARI REST failures, two instances with one killed) to stay
-near a minute; ``CALLCORE_CHAOS_ALL=1`` runs every scenario (about two minutes with four workers)."""
+near a minute; ``CALLCORE_CHAOS_ALL=1`` runs every scenario (77 s on the
+development machine when quiet, up to twice that under load)."""
 
 from __future__ import annotations
 

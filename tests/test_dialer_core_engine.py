@@ -144,6 +144,29 @@ def test_amd_notsure_goes_to_an_operator() -> None:
     assert len(only(rig.feed(E.Answered(aid, "NOTSURE", "TOOLONG-4900")), C.QueueCustomer)) == 1
 
 
+def test_hang_up_during_amd_is_an_answered_call_counted_as_abandoned() -> None:
+    """A customer who picks up and hangs up while AMD() still listens was answered: the attempt records the
+    answer time, counts against the abandonment ledger (no operator reached them), never reads as failed."""
+    rig = Rig(dataclasses.replace(SETTINGS, amd=True))
+    aid = rig.dial()
+    out = rig.feed(E.AmdAnswered(aid), advance=3)
+    assert [j.type for j in only(out, C.Journal)] == ["dialer.amd_started"]
+    fin = one(rig.feed(E.ChannelEnded(aid, 16), advance=1.5), C.FinishAttempt)
+    assert fin.outcome is Outcome.ABANDONED and fin.abandoned
+    assert fin.answered_at == pytest.approx(MORNING + 3) and fin.amd_status is None
+    assert aid not in rig.core.attempts
+
+
+def test_amd_verdict_after_the_answer_keeps_the_answer_time() -> None:
+    rig = Rig(dataclasses.replace(SETTINGS, amd=True))
+    aid = rig.dial()
+    rig.feed(E.AmdAnswered(aid), advance=3)
+    out = rig.feed(E.Answered(aid, "HUMAN", "HUMAN-500-500"), advance=2.5)
+    assert len(only(out, C.QueueCustomer)) == 1
+    assert rig.core.attempts[aid].answered_at == pytest.approx(MORNING + 3)
+    assert not rig.core.attempts[aid].amd_pending
+
+
 def test_guard_refusal_releases_the_lead_with_the_reason_and_dials_nothing() -> None:
     rig = Rig()
     rig.tick()

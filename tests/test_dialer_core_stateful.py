@@ -165,6 +165,14 @@ class DialerMachine(RuleBasedStateMachine):
         self.m.answered.add(aid)
         self.feed(E.Answered(aid, verdict if self.settings.amd else None, "x" if verdict else None))
 
+    @precondition(lambda self: bool(self.m.channels) and self.settings.amd)
+    @rule(data=st.data())
+    def amd_listening(self, data: st.DataObject) -> None:
+        """An AMD call picked up: its verdict may follow, or the customer hangs up first."""
+        aid = data.draw(st.sampled_from(self.live()))
+        if aid not in self.m.answered:
+            self.feed(E.AmdAnswered(aid))
+
     @precondition(lambda self: bool(self.m.queued))
     @rule(data=st.data())
     def operator_takes(self, data: st.DataObject) -> None:

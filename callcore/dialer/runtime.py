@@ -661,6 +661,7 @@ class DialerService:
         match ev:
             case AE.StasisStart(channel=ch, args=args):
                 if args[:1] == [AMD_DIAL]:
+                    self.feed(E.AmdAnswered(ch.id))
                     self._lane(ch.id, self._to_amd(ch.id))
                 elif args[:1] == ["amd"]:
                     self.feed(E.Answered(ch.id, args[1] if len(args) > 1 else None,

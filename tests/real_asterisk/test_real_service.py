@@ -273,6 +273,37 @@ async def test_campaign_attempt_ends_with_an_outcome(
         assert "call.answered" in types
 
 
+async def test_customer_hanging_up_during_amd_is_an_answered_abandon(
+        sipp: str, lab_config: LabConfig, observer: AriLab, seeded: str, tmp_path: Path) -> None:
+    """The customer picks up and hangs up 700 ms later, while AMD() still listens to the initial silence:
+    the attempt is answered (its answer time kept) and abandoned (no operator reached them), never
+    ``failed`` with cause 0, and the lead leaves ``dialing``."""
+    number = "+12025550143"
+    await campaign(seeded, tmp_path, number, True)
+    customer = await run_sipp(sipp, lab_config, "-sf", scenario("trunk_answer_hangup.xml"),
+                              "-p", str(lab_config.trunk_port), limit=90)
+    try:
+        async with phone(sipp, lab_config, observer, AGENT_ENDPOINT, PHONE_PORT):
+            run = await start(settings(lab_config, tmp_path), seeded)
+            try:
+                await until(lambda: run.agent()["registered"] is True, "the phone's registration")
+                await run.acd.login(AGENT)
+                ended = await until_async(
+                    lambda: rows(seeded, "SELECT * FROM dial_attempts WHERE outcome IS NOT NULL"),
+                    "the attempt's outcome", 45)
+            finally:
+                await run.shutdown()
+    finally:
+        await stop(customer)
+    attempt = ended[0]
+    assert attempt["outcome"] == "abandoned" and attempt["answered_at"] is not None, dict(attempt)
+    assert attempt["amd_status"] is None, dict(attempt)
+    lead = (await rows(seeded, "SELECT state, attempts FROM leads"))[0]
+    assert lead["state"] != "dialing" and lead["attempts"] == 1, dict(lead)
+    types = {r["type"] for r in await rows(seeded, "SELECT DISTINCT type FROM events")}
+    assert {"dialer.amd_started", "dialer.attempt_ended"} <= types and "call.answered" not in types
+
+
 async def test_supervisor_listens_to_a_call(
         sipp: str, lab_config: LabConfig, observer: AriLab, seeded: str, tmp_path: Path) -> None:
     """Supervisor listen: a snoop on the operator's leg and the supervisor's phone rung and bridged with

@@ -34,6 +34,7 @@ class AttemptState:
     abandoned: bool = False
     awaiting_key: bool = False
     keypress: str | None = None
+    amd_pending: bool = False  # answered, AMD() still listening: the verdict decides what happens next
 
     @property
     def waiting(self) -> bool:
@@ -71,6 +72,6 @@ def adopted_outcome(settings: CampaignSettings, facts: frozenset[str], amd_statu
         return Outcome.MACHINE
     if "dialer.abandoned" in facts:
         return Outcome.ABANDONED
-    if answered or "dialer.answered" in facts:
+    if answered or "dialer.answered" in facts or "dialer.amd_started" in facts:
         return Outcome.HUMAN if settings.mode is Mode.AGENTLESS else Outcome.ABANDONED
     return Outcome.NO_ANSWER

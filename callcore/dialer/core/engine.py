@@ -153,9 +153,16 @@ class Dialer:
                 a = self.attempts.get(aid)
                 if a is not None:
                     self._finish(a, Outcome.FAILED, None, now, out, error=error)
+            case E.AmdAnswered(attempt=aid):
+                a = self.attempts.get(aid)
+                if a is not None and a.answered_at is None:
+                    a.answered_at, a.amd_pending = now, True
+                    self.campaigns[a.campaign].stats.observe_answer(now - a.started_at)
+                    out.append(C.Journal("dialer.amd_started", {"lead_id": a.ticket.id},
+                                         campaign=a.campaign, call_id=a.id))
             case E.Answered():
                 a = self.attempts.get(ev.attempt)
-                if a is not None and a.answered_at is None:
+                if a is not None and (a.answered_at is None or a.amd_pending):
                     self._answered(a, ev, now, out)
             case E.ChannelEnded(attempt=aid, cause=cause):
                 a = self.attempts.get(aid)
@@ -325,9 +332,11 @@ class Dialer:
     def _answered(self, a: AttemptState, ev: E.Answered, now: float, out: list[C.Command]) -> None:
         run = self.campaigns[a.campaign]
         s = run.settings
-        a.answered_at = now
+        if not a.amd_pending:  # an AMD call's answer was counted when the customer picked up
+            a.answered_at = now
+            run.stats.observe_answer(now - a.started_at)
+        a.amd_pending = False
         a.amd_status, a.amd_cause = ev.amd_status, ev.amd_cause
-        run.stats.observe_answer(now - a.started_at)
         action = rules.answer_action(s, a.amd_status, operator_free=True)
         out.append(C.Journal("dialer.answered", {"amd": a.amd_status, "action": action.value},
                              campaign=a.campaign, call_id=a.id))

@@ -96,6 +96,14 @@ class Answered:
 
 
 @dataclass(frozen=True, slots=True)
+class AmdAnswered:
+    """The customer answered an AMD call (it entered Stasis from its originate); the verdict follows as
+    :class:`Answered` once AMD() in dialplan is done. A hang-up before that is an answered call."""
+
+    attempt: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelEnded:
     """The customer's channel is gone (ChannelDestroyed, or found missing); ``cause``: Q.850."""
 
@@ -203,7 +211,7 @@ class PreviewSkip:
 
 Event = (
     CampaignUpdated | CampaignRemoved | Tick | ClaimsGranted | ClaimFailed | AbandonCounts | StartFailed
-    | OriginateFailed | Answered | ChannelEnded | Dtmf | PlaybackDone | TimerFired | CustomerQueued
+    | OriginateFailed | AmdAnswered | Answered | ChannelEnded | Dtmf | PlaybackDone | TimerFired | CustomerQueued
     | CustomerConnected | CustomerAbandoned | DatabaseDown | DatabaseUp | Readopt | PreviewNext | PreviewCall
     | PreviewSkip
 )

@@ -1,7 +1,7 @@
 -- Leads claimed before $1 whose instance stopped refreshing the claim (it died). $2: only this campaign,
 -- or NULL. A lead with no attempt in progress was only claimed: it goes back to the queue unchanged. A
 -- lead whose attempt never ended is resolved from what the journal knows about that call (connected:
--- contacted; answered but not connected: abandoned; otherwise it rang out: no-answer), and the attempt
+-- contacted; answered (or answered and in AMD) but not connected: abandoned; otherwise it rang out: no-answer), and the attempt
 -- counts against the lead's cap; it is never reset to a fresh lead.
 WITH stale AS (
     SELECT l.id, l.claimed_by, a.id AS attempt_id,
@@ -15,7 +15,7 @@ WITH stale AS (
     SELECT id, claimed_by, attempt_id,
            CASE WHEN attempt_id IS NULL THEN NULL
                 WHEN 'dialer.connected' = ANY(facts) OR 'call.answered' = ANY(facts) THEN 'human'
-                WHEN 'dialer.answered' = ANY(facts) THEN 'abandoned'
+                WHEN 'dialer.answered' = ANY(facts) OR 'dialer.amd_started' = ANY(facts) THEN 'abandoned'
                 ELSE 'no-answer' END AS outcome
     FROM stale
 ), leads_done AS (
