@@ -532,7 +532,7 @@ async def main(args: argparse.Namespace) -> int:
         finally:
             await bench.close()
     rows = [summary(segments, s, r) for r in rates for s in systems]
-    print(f"\n{'system':10} {'rate':>5} {'calls':>5} {'p50 ms':>7} {'p99 ms':>7} {'own CPU ms/call':>15} "
+    print(f"\n{'system':14} {'rate':>5} {'calls':>5} {'p50 ms':>7} {'p99 ms':>7} {'own CPU ms/call':>15} "
           f"{'Asterisk CPU ms/call':>20}  vs app_queue")
     for row in rows:
         ref = next((r for r in rows if r["system"] == "app_queue" and r["rate"] == row["rate"]), None)
@@ -545,7 +545,7 @@ async def main(args: argparse.Namespace) -> int:
             vs = (f"p50 {row['p50_diff_ms']:+.2f} ms ({row['p50_ratio']:.2f}x), "
                   f"p99 {row['p99_diff_ms']:+.2f} ms ({row['p99_ratio']:.2f}x)")
         own = "-" if row["cpu_ms_per_call"] is None else f"{row['cpu_ms_per_call']:.2f}"
-        print(f"{row['system']:10} {row['rate']:>5g} {row['calls']:>5} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} "
+        print(f"{row['system']:14} {row['rate']:>5g} {row['calls']:>5} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} "
               f"{own:>15} {row['asterisk_cpu_ms_per_call']:>20.2f}  {vs}")
     cc = [r for r in rows if r["system"] == "callcore" and "p50_diff_ms" in r]
     met = bool(cc) and all(r["p50_diff_ms"] <= 1.0 and r["p99_diff_ms"] <= 3.0 for r in cc)
