@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Collection, Coroutine
+from typing import Any, Generic, TypeVar
 
 import structlog
 
@@ -144,7 +144,7 @@ class Lanes(Generic[T]):
             self.running = False
             self._drop_all()
 
-    def settle(self) -> Awaitable[None]:
+    def settle(self) -> Coroutine[Any, Any, None]:
         """Wait until as many items have been dealt with (run, withdrawn or dropped) as had been submitted
         when called: what was decided so far, without waiting for the work that keeps coming in meanwhile."""
         return self._settle(self.submitted)

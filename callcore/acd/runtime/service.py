@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from callcore.acd.core import agent as ag
@@ -68,7 +68,7 @@ class AcdService:
         """Consume ARI events (``async for ev in sub``) until the subscription ends."""
         await self.runtime.run(events)
 
-    def settle(self) -> Awaitable[None]:
+    def settle(self) -> Coroutine[Any, Any, None]:
         """Wait until the ARI commands issued so far have been executed (not those issued meanwhile)."""
         return self.runtime.lanes.settle()
 
