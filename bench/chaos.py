@@ -45,7 +45,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,26 +61,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp
 import asyncpg
 
-from callcore.store.pg import LOCAL_HOST, PrivateCluster, make_dsn, quote_ident, run, with_database
+from callcore.store.pg import LOCAL_HOST, PrivateCluster, free_port, make_dsn, quote_ident, run, with_database
 
 ADMIN = "chaos-admin-token"
 SYNTHETIC = ("ari.connected", "ari.disconnected", "ari.overflowed")
 CAMPAIGN = "chaos"
-
-
-_PORTS_GIVEN: set[int] = set()
-
-
-def free_port() -> int:
-    """A port nothing listens on, never the same twice in this run: the kernel may hand a just-released
-    port out again, and two scenarios (or a simulator and its service) must not end up on one port."""
-    while True:
-        with socket.socket() as s:
-            s.bind((LOCAL_HOST, 0))
-            port: int = s.getsockname()[1]
-        if port not in _PORTS_GIVEN:
-            _PORTS_GIVEN.add(port)
-            return port
 
 
 @dataclass(frozen=True)
