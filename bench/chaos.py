@@ -45,7 +45,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,18 +61,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp
 import asyncpg
 
-from callcore.store.pg import LOCAL_HOST, PrivateCluster, make_dsn, quote_ident, run, with_database
+from callcore.store.pg import LOCAL_HOST, PrivateCluster, free_port, make_dsn, quote_ident, run, with_database
 
 ADMIN = "chaos-admin-token"
 SYNTHETIC = ("ari.connected", "ari.disconnected", "ari.overflowed")
 CAMPAIGN = "chaos"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOCAL_HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -94,6 +86,7 @@ class Sizes:
     rest_fault: float = 4.0
     kill_down: float = 1.5
     journal_buffer: int = 300   # small so outages exercise the spill files
+    settle: float = 15.0        # max real seconds for the operators to be available again after the drain
 
     @staticmethod
     def make(short: bool) -> Sizes:
@@ -512,7 +505,23 @@ class World:
             return self.dead() != [] or await self.open_attempts() == 0
 
         await until(calls_done, self.sizes.drain, step=0.25)
-        await asyncio.sleep(1.5)  # wrap-up of the last calls
+        # the last operators finish their wrap-up (1 s): waited for as a condition, not a fixed pause, so
+        # that a loaded machine does not count an operator still in wrap-up as stuck; one who is still not
+        # available after the bound is stuck
+        await asyncio.sleep(1.0)
+        await until(self.agents_settled, self.sizes.settle, step=0.25)
+
+    async def agents_settled(self) -> bool:
+        if self.dead():
+            return True
+        for n in self.nodes:
+            status, snap = await http(self.s, "GET", f"{n.api}/api/v1/snapshot")
+            if status != 200:
+                return False
+            agents = snap.get("agents", {})
+            if any((agents.get(aid) or {}).get("state") != "available" for aid in n.agents):
+                return False
+        return True
 
     async def open_attempts(self) -> int:
         try:

@@ -59,3 +59,44 @@ async def test_batches_are_bounded(pg_pool: Database) -> None:
         await sink.close()
     for i in range(10):
         assert (await records.get_call(pg_pool, f"b{i}")).caller_number == f"+1555000{i}"
+
+
+class ReplayingJournal(MemoryJournal):
+    """An in-memory journal that says, like ``PgJournal.health``, whether it is replaying spilled events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replaying = True
+
+    def health(self) -> dict[str, object]:
+        return {"db_ok": True, "spilling": self.replaying, "buffered": 0,
+                "spilled_pending": 100 if self.replaying else 0}
+
+
+async def test_projections_wait_while_the_journal_replays_then_catch_up(pg_pool: Database) -> None:
+    inner = ReplayingJournal()
+    sink = ProjectingJournal(inner, pg_pool, instance="t")
+    sink.append("call.queued", {"caller_number": "+15550042"}, call_id="r1", queue="sales", ts=1_800_000_000.0)
+    await sink.start()
+    try:
+        await asyncio.sleep(0.3)
+        assert sink.pending == 1  # the replay goes first
+        with pytest.raises(NotFound):
+            await records.get_call(pg_pool, "r1")
+        inner.replaying = False
+        await drained(sink)
+    finally:
+        await sink.close()
+    assert (await records.get_call(pg_pool, "r1")).caller_number == "+15550042"
+
+
+async def test_projections_wait_for_a_replay_only_so_long(pg_pool: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pj, "REPLAY_YIELD_MAX", 0.2)
+    sink = ProjectingJournal(ReplayingJournal(), pg_pool, instance="t")  # a replay that never ends
+    sink.append("call.queued", {"caller_number": "+15550043"}, call_id="r2", queue="sales", ts=1_800_000_000.0)
+    await sink.start()
+    try:
+        await drained(sink)
+    finally:
+        await sink.close()
+    assert (await records.get_call(pg_pool, "r2")).caller_number == "+15550043"

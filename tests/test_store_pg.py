@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -117,3 +118,16 @@ async def test_throwaway_cluster_removes_its_directory() -> None:
     finally:
         await cluster.stop()
     assert not cluster.data_dir.exists()
+
+
+def test_free_ports_are_distinct_bindable_and_below_the_range_for_outgoing_connections() -> None:
+    from callcore.store import pg
+
+    low = pg._ephemeral_low()
+    ports = [pg.free_port() for _ in range(30)]
+    assert len(set(ports)) == len(ports)
+    for port in ports:
+        # nothing connecting out can be handed one of them as its source port while their server is down
+        assert pg._LOWEST_PORT <= port < low
+        with socket.socket() as s:
+            s.bind((pg.LOCAL_HOST, port))

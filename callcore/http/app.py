@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -165,8 +166,11 @@ def create_app(*, acd: AcdPort | None, pool: Database | None, settings: Settings
     app[AGENT_TOKENS] = tokens = AgentTokens()
 
     async def credential_cache(_app: web.Application) -> AsyncIterator[None]:
+        # the sign-in's stand-in hash is made in the background: the listener (and /readyz) does not wait
+        prepared = asyncio.create_task(sessions.prepare(), name="sign-in-prepare")
         async with credentials.running(pool, tokens, sessions):
             yield
+        await prepared
 
     app.cleanup_ctx.append(credential_cache)
     install_wallboard(app)

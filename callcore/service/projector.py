@@ -36,6 +36,11 @@ PROJECTED_TYPES = frozenset({"agent.state", "call.queued", "call.answered", "cal
 
 BATCH = 500  # projections written per transaction at most
 OVERLOADED_PAUSE = 1.0  # overloaded: wait this long before each batch so that batches grow
+# PostgreSQL back after an outage: the journal replays what it spilled first (the source of truth, and what
+# recovery waits for); the projections, which would compete for the CPU and the database, wait this long at
+# most for it, then go on regardless
+REPLAY_YIELD_MAX = 10.0
+REPLAY_POLL = 0.05
 
 PROJECTION_DROPPED = Counter("callcore_projection_dropped", "Table projections dropped (queue full)",
                              registry=REGISTRY)
@@ -59,6 +64,7 @@ class ProjectingJournal:
         self._task: asyncio.Task[None] | None = None
         self.batch_size = BATCH
         self._closing = False
+        self._yield_since: float | None = None  # monotonic time the projector began waiting for a replay
 
     def batch(self) -> AbstractContextManager[None]:
         return journal_batch(self.inner)
@@ -103,6 +109,9 @@ class ProjectingJournal:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if self._yield_to_replay():
+                await asyncio.sleep(REPLAY_POLL)
+                continue
             if not self._closing and looplag.shedding("projection"):  # overloaded: fewer, larger transactions
                 await asyncio.sleep(OVERLOADED_PAUSE)
             batch = [self._q[i] for i in range(min(len(self._q), self.batch_size))]
@@ -115,6 +124,22 @@ class ProjectingJournal:
             for ev in batch[:done]:
                 if self._q and self._q[0] is ev:  # (unless dropped meanwhile by a full queue)
                     self._q.popleft()
+
+    def _yield_to_replay(self) -> bool:
+        """True while the journal, connected to PostgreSQL again, replays spilled events (for at most
+        ``REPLAY_YIELD_MAX`` seconds per replay)."""
+        health = getattr(self.inner, "health", None)
+        replaying = False
+        if health is not None and not self._closing:
+            h = health()
+            replaying = bool(h.get("db_ok") and (h.get("spilling") or h.get("spilled_pending")))
+        if not replaying:
+            self._yield_since = None
+            return False
+        now = time.monotonic()
+        if self._yield_since is None:
+            self._yield_since = now
+        return now - self._yield_since < REPLAY_YIELD_MAX
 
     async def _apply_batch(self, batch: list[JournalEvent]) -> int:
         """Apply ``batch`` in one transaction (one connection, one commit instead of one per row); when a

@@ -18,6 +18,7 @@ import asyncio
 import getpass
 import json
 import os
+import random
 import shutil
 import socket
 import tempfile
@@ -169,11 +170,52 @@ def find_pg_bin() -> Path:
                       "and no PostgreSQL binaries (initdb, pg_ctl) were found to start a private cluster")
 
 
-def free_port() -> int:
+_PORTS_GIVEN: set[int] = set()
+_LOWEST_PORT = 10_000
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections (Linux default 32768)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as fh:
+            return int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOCAL_HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
+        try:
+            s.bind((LOCAL_HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A free TCP port on ``LOCAL_HOST`` for a server of our own (a private PostgreSQL cluster, a simulator),
+    never the same twice in this process.
+
+    Taken below the kernel's range for outgoing connections: a server that is stopped and started again on
+    its port (a PostgreSQL outage, a restarted service) would otherwise find it taken by some connection's
+    local end, above all by a client retrying to reach the stopped server, which the kernel can connect to
+    itself when it picks that very port as the source. Random (from the OS, not the ``random`` module's
+    seed) so that processes do not all try the same ports."""
+    low = _ephemeral_low()
+    pick = random.SystemRandom()
+    if low - _LOWEST_PORT >= 1000:
+        for _ in range(200):
+            port = pick.randrange(_LOWEST_PORT, low)
+            if port not in _PORTS_GIVEN and _bindable(port):
+                _PORTS_GIVEN.add(port)
+                return port
+    while True:  # no room below the range: any free port
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((LOCAL_HOST, 0))
+            port = int(s.getsockname()[1])
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 async def run(argv: list[str], *, check: bool = True) -> tuple[int, str]:
