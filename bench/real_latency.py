@@ -63,6 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import aiohttp
+import asyncpg
 from scale import REPO, Proc, admin_dsn, fresh_database, loadavg, pct, proc_cpu
 
 SCENARIOS = REPO / "tests" / "real_asterisk" / "scenarios"
@@ -73,6 +74,7 @@ DIDS = {"callcore": "5550100", "app_queue": "5550200", "minimal": "5550300", "ca
 SYSTEMS = ("callcore", "app_queue", "minimal", "callcore-noagi")
 ADMIN = "rtlatency-admin-token"
 MIN_APP = "rtmin"
+DATABASE = "callcore_real_latency"
 
 
 def endpoint(i: int) -> str:
@@ -283,6 +285,7 @@ class Bench:
         self.callcore: Proc | None = None
         self.minimal: Proc | None = None
         self.stop_db: Any = None
+        self.admin_dsn = ""
         self.caller_port = 5161
         self.files: list[Any] = []
         self.caller_xml = SCENARIOS / "caller.xml"
@@ -339,7 +342,8 @@ class Bench:
 
     async def start_callcore(self, http: aiohttp.ClientSession) -> None:
         admin, self.stop_db = await admin_dsn()
-        dsn = await fresh_database(admin, "callcore_real_latency")
+        self.admin_dsn = admin
+        dsn = await fresh_database(admin, DATABASE)
         await seed_callcore(dsn, self.args.agents)
         http_port = 8190
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCORE_")}
@@ -457,6 +461,13 @@ class Bench:
             p.wait()
         if self.asterisk is not None:
             await self.asterisk.stop()
+        if self.admin_dsn:
+            with contextlib.suppress(Exception):
+                conn = await asyncpg.connect(self.admin_dsn)
+                try:
+                    await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+                finally:
+                    await conn.close()
         if self.stop_db is not None:
             await self.stop_db()
         for fh in self.files:
