@@ -594,6 +594,14 @@ class World:
                  WHERE EXISTS (SELECT 1 FROM a x JOIN a y ON x.lead_id = y.lead_id AND x.started_at < y.started_at
                                 WHERE x.lead_id = l.id AND (y.started_at < x.ended_at OR x.agent_id IS NOT NULL))
                     OR l.attempts < (SELECT count(*) FROM a WHERE a.lead_id = l.id)""")
+            if int(att["open"]) or int(leads_stuck) or int(twice):
+                # what is needed to find the cause: every attempt of the leads concerned
+                self.notes["attempts_of_leads_in_question"] = [
+                    {k: str(v) for k, v in dict(r).items()} for r in await conn.fetch(
+                        "SELECT a.*, l.state AS lead_state, l.attempts AS lead_attempts FROM dial_attempts a "
+                        "JOIN leads l ON l.id = a.lead_id WHERE a.lead_id IN (SELECT lead_id FROM dial_attempts "
+                        "WHERE ended_at IS NULL UNION SELECT id FROM leads WHERE state = 'dialing') "
+                        "ORDER BY a.lead_id, a.started_at LIMIT 20")]
             calls_open = await conn.fetchval("SELECT count(*) FROM calls WHERE ended_at IS NULL")
             from callcore.directory.report import queue_report
 
