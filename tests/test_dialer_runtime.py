@@ -594,6 +594,36 @@ async def test_a_restarted_instance_adopts_its_open_attempts(pg_pool: Any) -> No
     assert report.answered_24h == 1
 
 
+async def test_an_adopted_call_that_ends_while_the_restart_reads_the_database_is_closed(pg_pool: Any) -> None:
+    """Chaos (kill -9, restart): a connected call alive in the first snapshot hung up while the new run was
+    still reading its open attempts; its ChannelDestroyed came before the attempt was known again, so it was
+    adopted as alive and stayed open for good (its lead left dialing, and counted one attempt short)."""
+    rig = Rig(pg_pool, SETTINGS, free=3)
+    runner = await rig.start(["+79161234567"])
+    assert await runner.tick() == 1
+    (a,) = (o["channel_id"] for o in originated(rig))
+    rig.ari.answer_originated(a)
+    await rig.pump()                                  # answered and connected, then the instance dies
+    if rig.writer is not None:
+        rig.writer.cancel()
+    for ev in rig.journal.events:
+        await pg_pool.execute("INSERT INTO events (event_key, ts, type, instance, call_id, agent_id) "
+                              "VALUES (gen_random_uuid(), now(), $1, 'test-1', $2, $3)",
+                              ev.type, ev.call_id, ev.agent_id)
+    reborn = Rig(pg_pool, SETTINGS, free=0)
+    reborn.ari, reborn.sub = rig.ari, rig.ari.events("dialer-again", filter=wants)
+    reborn.svc.ari = rig.ari
+    reborn.writer = asyncio.create_task(reborn.svc._writer())
+    await reborn.svc.reload()
+    rig.ari.reconnect()                               # the first snapshot of the new run: a is alive
+    rig.ari.remote_hangup(a)                          # ... and ends before its attempt is read back
+    await reborn.pump()
+    assert reborn.svc.core.attempts == {}
+    row = await reborn.attempt(a)
+    assert (row["outcome"], row["agent_id"]) == ("human", "a1")
+    assert await stuck_and_open(pg_pool) == (0, 0)
+
+
 async def test_stale_claims_of_a_dead_instance_are_resolved_not_reset(pg_pool: Any) -> None:
     rig = Rig(pg_pool, SETTINGS, free=2)
     numbers = ["+79161234567", "+79161234568"]

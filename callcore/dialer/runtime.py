@@ -194,6 +194,10 @@ class DialerService:
         self._idle = asyncio.Event()  # no call in flight and every result written
         self._idle.set()
         self._adopted = False
+        # channels alive in the first snapshot that ended while the open attempts are read back (None: not
+        # adopting): their ChannelDestroyed came before the core knew the attempt again
+        self._gone_while_adopting: set[str] | None = None
+        self._snapshot_alive: Mapping[str, Any] = {}
         self._replies: list[C.Command] = []
         self._ticks = 0
         self._claiming: set[int] = set()   # lead ids claimed and not yet handed to the core or released
@@ -669,6 +673,8 @@ class DialerService:
                 elif args[:1] == ["outbound"]:
                     self.feed(E.Answered(ch.id))
             case AE.ChannelDestroyed(channel=ch, cause=cause):
+                if self._gone_while_adopting is not None and ch.id in self._snapshot_alive:
+                    self._gone_while_adopting.add(ch.id)
                 self.feed(E.ChannelEnded(ch.id, cause))
             case AE.ChannelDtmfReceived(channel=ch, digit=digit):
                 self.feed(E.Dtmf(ch.id, digit))
@@ -680,12 +686,19 @@ class DialerService:
                     self.feed(E.ChannelEnded(aid, None))
                 if not self._adopted:
                     self._adopted = True
+                    self._gone_while_adopting, self._snapshot_alive = set(), alive
                     self._spawn(self.adopt(alive), "dialer-adopt")
 
     # --- restart ---------------------------------------------------------------------------------------
 
     async def adopt(self, alive: Mapping[str, Any]) -> int:
         """Take back the attempts a previous run of this instance left open; returns how many."""
+        try:
+            return await self._adopt(alive)
+        finally:
+            self._gone_while_adopting, self._snapshot_alive = None, {}
+
+    async def _adopt(self, alive: Mapping[str, Any]) -> int:
         rows: list[OpenAttempt] = []
         while not self._stopping.is_set():
             ok, rows = await self._db(lambda: self.store.open_attempts(self.instance))
@@ -700,8 +713,9 @@ class DialerService:
                 if ok:
                     self._campaign(row)
         items = []
+        gone = self._gone_while_adopting or set()
         for r in rows:
-            ch = alive.get(r.id)
+            ch = None if r.id in gone else alive.get(r.id)
             items.append(E.Adopted(r.id, r.campaign, ticket_of(r.lead), r.started_at, alive=ch is not None,
                                    up=ch is not None and getattr(ch, "state", "") == "Up", facts=r.facts,
                                    answered_at=r.answered_at, amd_status=r.amd_status, agent_id=r.agent_id))

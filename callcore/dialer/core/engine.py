@@ -439,7 +439,8 @@ class Dialer:
         a = AttemptState(item.attempt, item.campaign, item.ticket, lead, item.started_at,
                          agent_id=item.agent_id, answered_at=item.answered_at, amd_status=item.amd_status)
         connected = "dialer.connected" in item.facts or "call.answered" in item.facts
-        answered = item.up or item.answered_at is not None or "dialer.answered" in item.facts
+        answered = item.up or item.answered_at is not None or "dialer.answered" in item.facts \
+            or "dialer.amd_started" in item.facts
         if answered and a.answered_at is None:
             a.answered_at = item.started_at
         self.attempts[a.id] = a
