@@ -444,6 +444,12 @@ async def test_queue_report_endpoint(client: TestClient[Any, Any], pg_pool: Any)
     e = await err(await client.get("/api/v1/reports/queues?since=2026-11-03&until=2026-11-02", headers=SUP), 422)
     assert e["field"] == "until"
     await err(await client.get("/api/v1/reports/queues?since=2026-11-02", headers=A1), 403)
+    for bad in ("7.180657796273398e16", "-1", "nan", "86400.5"):  # outside what the OpenAPI document declares
+        e = await err(await client.get(f"/api/v1/reports/queues?since=2026-11-02&sl_threshold={bad}",
+                                       headers=SUP), 400)
+        assert e["field"] == "sl_threshold", bad
+    resp = await client.get("/api/v1/reports/queues?since=2026-11-02&sl_threshold=86400", headers=SUP)
+    assert resp.status == 200
 
 
 async def test_shutdown_ends_open_event_streams(fake_acd: FakeAcd) -> None:

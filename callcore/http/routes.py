@@ -75,7 +75,7 @@ PATH_SCHEMAS: dict[str, dict[str, Any]] = {
 QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
     "since": TIME, "until": TIME, "status": {"enum": ["open", "closed"]}, "all": B,
     "limit": {"type": "integer", "minimum": 1, "maximum": INT64_MAX},
-    "sl_threshold": {"type": "number", "minimum": 0, "maximum": 86_400}, "queue": NAME, "agent_id": NAME,
+    "sl_threshold": {"type": "number", "minimum": 0, "maximum": sv.SL_THRESHOLD_MAX}, "queue": NAME, "agent_id": NAME,
     "outcome": {"enum": ["answered", "abandoned", "overflowed", "transferred", "callback", "refused"]}}
 EMPTY = {"type": "string", "maxLength": 0}   # ``?name=`` means the parameter is not given
 REQUIRED_QUERY = frozenset({"since"})

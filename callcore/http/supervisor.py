@@ -83,6 +83,9 @@ async def supervise(request: web.Request) -> web.Response:
     return reply(await ctx.acd(request).supervise(aid, str(mode), endpoint))
 
 
+SL_THRESHOLD_MAX = 86_400  # seconds: what the OpenAPI document declares
+
+
 async def report_queues(request: web.Request) -> web.Response:
     q = request.query
     if "since" not in q:
@@ -95,6 +98,8 @@ async def report_queues(request: web.Request) -> web.Response:
             threshold = float(q["sl_threshold"])
         except ValueError:
             raise BadRequest("must be a number of seconds", field="sl_threshold") from None
+        if not 0 <= threshold <= SL_THRESHOLD_MAX:  # also refuses nan
+            raise BadRequest(f"must be between 0 and {SL_THRESHOLD_MAX} seconds", field="sl_threshold")
     async with ctx.pool(request).acquire() as conn:
         reports = await queue_report(conn, since, until, queue=q.get("queue"), sl_threshold=threshold)
     return reply({"since": since.isoformat(), "until": until.isoformat(),
