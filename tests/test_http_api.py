@@ -512,3 +512,6 @@ async def test_call_list_endpoint(client: TestClient[Any, Any], pg_pool: Any) ->
     e = await err(await client.get("/api/v1/calls?since=2026-11-02&outcome=lost", headers=SUP), 422)
     assert e["field"] == "outcome"
     await err(await client.get("/api/v1/calls?since=2026-11-02", headers=A1), 403)
+    for bad in ("0", "-5"):  # the OpenAPI document declares minimum 1
+        e = await err(await client.get(f"/api/v1/calls?since=2026-11-02&limit={bad}", headers=SUP), 400)
+        assert e["field"] == "limit", bad

@@ -113,8 +113,10 @@ async def list_calls(request: web.Request) -> web.Response:
     since = parse_time(q["since"], "since")
     until = parse_time(q["until"], "until") if "until" in q else datetime.now(UTC)
     limit = _int_param(request, "limit") if "limit" in q else 1000
+    if limit < 1:
+        raise BadRequest("must be at least 1", field="limit")
     calls = await records.list_calls(ctx.pool(request), since=since, until=until, queue=q.get("queue"),
-                                     outcome=q.get("outcome"), limit=max(1, min(limit, 10_000)))
+                                     outcome=q.get("outcome"), limit=min(limit, 10_000))
     return reply({"calls": [c.to_json() for c in calls]})
 
 
