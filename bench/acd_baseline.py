@@ -119,9 +119,18 @@ class Minimal:
 
 
 async def main(url: str, agents: int) -> None:
-    client = AriClient(url, "callcore", "callcore-secret", "callcore")
+    app = await serve(url, "callcore", "callcore-secret", "callcore", agents)
+    print(json.dumps({"latencies_ms": app.latencies}), flush=True)
+
+
+async def serve(url: str, user: str, password: str, app_name: str, agents: int,
+                endpoints: list[str] | None = None) -> Minimal:
+    """Run the application on ``agents`` operator endpoints (``PJSIP/1001``... unless given) until SIGTERM."""
+    client = AriClient(url, user, password, app_name)
     session = AriSession(client)
     app = Minimal(client, agents)
+    if endpoints is not None:
+        app.free = deque(endpoints)
     sub = session.subscribe("app", maxsize=100_000, filter=app.stamp)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -138,7 +147,7 @@ async def main(url: str, agents: int) -> None:
     await stop.wait()
     task.cancel()
     await session.close()
-    print(json.dumps({"latencies_ms": app.latencies}), flush=True)
+    return app
 
 
 if __name__ == "__main__":

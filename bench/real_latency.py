@@ -52,7 +52,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -232,36 +231,9 @@ async def seed_callcore(dsn: str, agents: int) -> None:
 
 def minimal_main(url: str, user: str, password: str, agents: int) -> None:
     """``--minimal-app``: bench/acd_baseline.py's application on the lab's operator endpoints."""
-    import signal
+    from acd_baseline import serve
 
-    from acd_baseline import Minimal
-
-    from callcore.ari import events as E
-    from callcore.ari.client import AriClient
-    from callcore.ari.session import AriSession
-
-    async def run() -> None:
-        client = AriClient(url, user, password, MIN_APP)
-        session = AriSession(client)
-        app = Minimal(client, agents)
-        app.free = deque(f"PJSIP/{endpoint(i)}" for i in range(agents))
-        sub = session.subscribe("app", maxsize=100_000, filter=app.stamp)
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-
-        async def consume() -> None:
-            async for ev in sub:
-                if isinstance(ev, E.StasisStart) and ev.args[:1] == ["inbound"]:
-                    app.received_alive.add(ev.channel.id)
-                app.feed(ev)
-
-        await session.start()
-        task = asyncio.get_running_loop().create_task(consume())
-        await stop.wait()
-        task.cancel()
-        await session.close()
-
-    asyncio.run(run())
+    asyncio.run(serve(url, user, password, MIN_APP, agents, [f"PJSIP/{endpoint(i)}" for i in range(agents)]))
 
 
 @dataclass
