@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -227,6 +227,35 @@ async def campaign(dsn: str, tmp_path: Path, number: str, amd: bool) -> None:
         await pool.close()
 
 
+CUSTOMER = "+12025550143"
+
+
+async def one_campaign_call(sipp: str, lab_config: LabConfig, observer: AriLab, seeded: str, tmp_path: Path,
+                            amd: bool, customer_scenario: str, sipp_args: Sequence[str] = ()) -> Any:
+    """A one-lead progressive campaign dialling the SIPp customer behind the trunk (``customer_scenario``),
+    the operator's phone registered and logged in; returns the attempt once it has its outcome."""
+    await campaign(seeded, tmp_path, CUSTOMER, amd)
+    customer = await run_sipp(sipp, lab_config, "-sf", scenario(customer_scenario), *sipp_args,
+                              "-p", str(lab_config.trunk_port), limit=90)
+    try:
+        async with phone(sipp, lab_config, observer, AGENT_ENDPOINT, PHONE_PORT):
+            run = await start(settings(lab_config, tmp_path), seeded)
+            try:
+                await until(lambda: run.agent()["registered"] is True, "the phone's registration")
+                await run.acd.login(AGENT)
+                attempts = await until_async(lambda: rows(seeded, "SELECT * FROM dial_attempts"), "the dial", 20)
+                assert attempts[0]["number"] == CUSTOMER
+                ended = await until_async(
+                    lambda: rows(seeded, "SELECT * FROM dial_attempts WHERE outcome IS NOT NULL"),
+                    "the attempt's outcome (dial_attempts.outcome stays NULL when the AMD channel's end is "
+                    "never seen)", 45)
+            finally:
+                await run.shutdown()
+    finally:
+        await stop(customer)
+    return ended[0]
+
+
 @pytest.mark.parametrize("amd", [True, False], ids=["amd", "no-amd"])
 @pytest.mark.parametrize(("customer_scenario", "outcome"), [
     ("trunk_answer.xml", "human"), ("trunk_busy.xml", "busy"), ("trunk_noanswer.xml", "no-answer")])
@@ -238,28 +267,8 @@ async def test_campaign_attempt_ends_with_an_outcome(
     and no answer, the channel never reaches Stasis and its end is only seen through the application's
     subscription to it. Without AMD it is originated into Stasis directly. Either way the attempt must be
     recorded with its outcome, an answered one with its operator, and the lead must leave ``dialing``."""
-    number = "+12025550143"
-    await campaign(seeded, tmp_path, number, amd)
     hold = ["-recv_timeout", "8000"] if customer_scenario == "trunk_answer.xml" else []
-    customer = await run_sipp(sipp, lab_config, "-sf", scenario(customer_scenario), *hold,
-                              "-p", str(lab_config.trunk_port), limit=90)
-    try:
-        async with phone(sipp, lab_config, observer, AGENT_ENDPOINT, PHONE_PORT):
-            run = await start(settings(lab_config, tmp_path), seeded)
-            try:
-                await until(lambda: run.agent()["registered"] is True, "the phone's registration")
-                await run.acd.login(AGENT)
-                attempts = await until_async(lambda: rows(seeded, "SELECT * FROM dial_attempts"), "the dial", 20)
-                assert attempts[0]["number"] == number
-                ended = await until_async(
-                    lambda: rows(seeded, "SELECT * FROM dial_attempts WHERE outcome IS NOT NULL"),
-                    "the attempt's outcome (dial_attempts.outcome stays NULL when the AMD channel's end is "
-                    "never seen)", 45)
-            finally:
-                await run.shutdown()
-    finally:
-        await stop(customer)
-    attempt = ended[0]
+    attempt = await one_campaign_call(sipp, lab_config, observer, seeded, tmp_path, amd, customer_scenario, hold)
     assert attempt["outcome"] == outcome and attempt["ended_at"] is not None, dict(attempt)
     if outcome == "human":
         assert attempt["agent_id"] == AGENT, dict(attempt)
@@ -278,24 +287,8 @@ async def test_customer_hanging_up_during_amd_is_an_answered_abandon(
     """The customer picks up and hangs up 700 ms later, while AMD() still listens to the initial silence:
     the attempt is answered (its answer time kept) and abandoned (no operator reached them), never
     ``failed`` with cause 0, and the lead leaves ``dialing``."""
-    number = "+12025550143"
-    await campaign(seeded, tmp_path, number, True)
-    customer = await run_sipp(sipp, lab_config, "-sf", scenario("trunk_answer_hangup.xml"),
-                              "-p", str(lab_config.trunk_port), limit=90)
-    try:
-        async with phone(sipp, lab_config, observer, AGENT_ENDPOINT, PHONE_PORT):
-            run = await start(settings(lab_config, tmp_path), seeded)
-            try:
-                await until(lambda: run.agent()["registered"] is True, "the phone's registration")
-                await run.acd.login(AGENT)
-                ended = await until_async(
-                    lambda: rows(seeded, "SELECT * FROM dial_attempts WHERE outcome IS NOT NULL"),
-                    "the attempt's outcome", 45)
-            finally:
-                await run.shutdown()
-    finally:
-        await stop(customer)
-    attempt = ended[0]
+    attempt = await one_campaign_call(sipp, lab_config, observer, seeded, tmp_path, True,
+                                      "trunk_answer_hangup.xml")
     assert attempt["outcome"] == "abandoned" and attempt["answered_at"] is not None, dict(attempt)
     assert attempt["amd_status"] is None, dict(attempt)
     lead = (await rows(seeded, "SELECT state, attempts FROM leads"))[0]
