@@ -194,10 +194,10 @@ class DialerService:
         self._idle = asyncio.Event()  # no call in flight and every result written
         self._idle.set()
         self._adopted = False
-        # channels alive in the first snapshot that ended while the open attempts are read back (None: not
-        # adopting): their ChannelDestroyed came before the core knew the attempt again
-        self._gone_while_adopting: set[str] | None = None
-        self._snapshot_alive: Mapping[str, Any] = {}
+        # the channels of the first snapshot still alive while the open attempts are read back (None: not
+        # adopting): one that ends meanwhile is dropped, since its ChannelDestroyed came before the core knew
+        # the attempt again
+        self._adopting_alive: dict[str, Any] | None = None
         self._replies: list[C.Command] = []
         self._ticks = 0
         self._claiming: set[int] = set()   # lead ids claimed and not yet handed to the core or released
@@ -673,8 +673,8 @@ class DialerService:
                 elif args[:1] == ["outbound"]:
                     self.feed(E.Answered(ch.id))
             case AE.ChannelDestroyed(channel=ch, cause=cause):
-                if self._gone_while_adopting is not None and ch.id in self._snapshot_alive:
-                    self._gone_while_adopting.add(ch.id)
+                if self._adopting_alive is not None:
+                    self._adopting_alive.pop(ch.id, None)
                 self.feed(E.ChannelEnded(ch.id, cause))
             case AE.ChannelDtmfReceived(channel=ch, digit=digit):
                 self.feed(E.Dtmf(ch.id, digit))
@@ -686,17 +686,18 @@ class DialerService:
                     self.feed(E.ChannelEnded(aid, None))
                 if not self._adopted:
                     self._adopted = True
-                    self._gone_while_adopting, self._snapshot_alive = set(), alive
+                    self._adopting_alive = alive
                     self._spawn(self.adopt(alive), "dialer-adopt")
 
     # --- restart ---------------------------------------------------------------------------------------
 
     async def adopt(self, alive: Mapping[str, Any]) -> int:
-        """Take back the attempts a previous run of this instance left open; returns how many."""
+        """Take back the attempts a previous run of this instance left open; returns how many. ``alive``: the
+        first snapshot's channels, the dict ``on_ari`` removes a channel from when it ends meanwhile."""
         try:
             return await self._adopt(alive)
         finally:
-            self._gone_while_adopting, self._snapshot_alive = None, {}
+            self._adopting_alive = None
 
     async def _adopt(self, alive: Mapping[str, Any]) -> int:
         rows: list[OpenAttempt] = []
@@ -713,9 +714,8 @@ class DialerService:
                 if ok:
                     self._campaign(row)
         items = []
-        gone = self._gone_while_adopting or set()
         for r in rows:
-            ch = None if r.id in gone else alive.get(r.id)
+            ch = alive.get(r.id)
             items.append(E.Adopted(r.id, r.campaign, ticket_of(r.lead), r.started_at, alive=ch is not None,
                                    up=ch is not None and getattr(ch, "state", "") == "Up", facts=r.facts,
                                    answered_at=r.answered_at, amd_status=r.amd_status, agent_id=r.agent_id))

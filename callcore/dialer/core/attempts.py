@@ -9,6 +9,9 @@ from callcore.dialer import campaign as rules
 from callcore.dialer.campaign import CampaignSettings, Lead, Mode, Outcome
 from callcore.dialer.core.events import Ticket
 
+# journal entries that show a customer picked up (an AMD call's answer comes before its verdict)
+ANSWERED_FACTS = frozenset({"dialer.answered", "dialer.amd_started"})
+
 
 class Phase(StrEnum):
     DIALING = "dialing"        # originated, not answered
@@ -72,6 +75,6 @@ def adopted_outcome(settings: CampaignSettings, facts: frozenset[str], amd_statu
         return Outcome.MACHINE
     if "dialer.abandoned" in facts:
         return Outcome.ABANDONED
-    if answered or "dialer.answered" in facts or "dialer.amd_started" in facts:
+    if answered or not ANSWERED_FACTS.isdisjoint(facts):
         return Outcome.HUMAN if settings.mode is Mode.AGENTLESS else Outcome.ABANDONED
     return Outcome.NO_ANSWER

@@ -33,6 +33,7 @@ from callcore.dialer.compliance import Refusal, RefusalCode
 from callcore.dialer.core import commands as C
 from callcore.dialer.core import events as E
 from callcore.dialer.core.attempts import (
+    ANSWERED_FACTS,
     AttemptState,
     Phase,
     adopted_outcome,
@@ -439,8 +440,7 @@ class Dialer:
         a = AttemptState(item.attempt, item.campaign, item.ticket, lead, item.started_at,
                          agent_id=item.agent_id, answered_at=item.answered_at, amd_status=item.amd_status)
         connected = "dialer.connected" in item.facts or "call.answered" in item.facts
-        answered = item.up or item.answered_at is not None or "dialer.answered" in item.facts \
-            or "dialer.amd_started" in item.facts
+        answered = item.up or item.answered_at is not None or not ANSWERED_FACTS.isdisjoint(item.facts)
         if answered and a.answered_at is None:
             a.answered_at = item.started_at
         self.attempts[a.id] = a
